@@ -1,0 +1,63 @@
+"""Collectors turn one Snapshot (plus manager outputs) into metric families at scrape time.
+
+They never call qBittorrent: the scrape handler refreshes the mirror first and passes the Snapshot
+in. `ScrapeCollector` runs the parts of one scrape, so that one failing part does not hide the others,
+and reports each part's duration and success (as node_exporter does per collector).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable, Iterator, Protocol
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    name: str
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+class RegistryCollector:
+    """Shows the metrics of another registry (the service's own event counters) in this scrape."""
+
+    name = "events"
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self.registry.collect()
+
+
+class ScrapeCollector:
+    def __init__(self, parts: Iterable[Collector]) -> None:
+        self.parts = list(parts)
+
+    def collect(self) -> Iterator[Metric]:
+        duration = GaugeMetricFamily(
+            "qbittorrent_exporter_collector_duration_seconds", "Time each collector took in this scrape.",
+            labels=["collector"],
+        )
+        success = GaugeMetricFamily(
+            "qbittorrent_exporter_collector_success", "1 if the collector succeeded in this scrape.",
+            labels=["collector"],
+        )
+        for part in self.parts:
+            started = time.perf_counter()
+            try:
+                metrics = list(part.collect())
+                ok = 1
+            except Exception:
+                log.exception("collector %s failed", part.name)
+                metrics, ok = [], 0
+            duration.add_metric([part.name], time.perf_counter() - started)
+            success.add_metric([part.name], ok)
+            yield from metrics
+        yield duration
+        yield success

@@ -1,0 +1,198 @@
+"""The merge half of the mirror: apply sync/maindata payloads (full or `rid` deltas) to local state.
+
+No I/O here: `MaindataState.apply(payload)` takes the parsed JSON of one response, and
+`snapshot()` hands out an immutable Snapshot. qbt.py does the requests; the tests replay recorded
+payload sequences straight into this class.
+
+Delta rules (qBittorrent's SyncController, checked against 4.5.2 and the 5.x wiki):
+- `full_update: true` replaces everything;
+- a torrent dict may be partial: only changed keys are sent, merged key by key;
+- `server_state` and each category may be partial too;
+- `trackers` maps a tracker URL to the *full* list of its torrents' hashes; `trackers_removed`,
+  `torrents_removed`, `categories_removed`, `tags_removed` list what is gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .managers.state import Totals
+from .model import AppInfo, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
+
+
+class PayloadError(ValueError):
+    """The response does not look like sync/maindata."""
+
+
+class MaindataState:
+    def __init__(self, instance: str = "") -> None:
+        self.instance = instance
+        self.app = AppInfo()
+        self.reset()
+
+    def reset(self) -> None:
+        self.rid = 0
+        self.generation = getattr(self, "generation", 0) + 1
+        self._torrents: dict[str, Torrent] = {}
+        self._server_raw: dict[str, Any] = {}
+        self._categories: dict[str, dict[str, Any]] = {}
+        self._tags: set[str] = set()
+        self._tracker_urls: dict[str, frozenset[str]] = {}  # url -> hashes
+        self._urls_of: dict[str, set[str]] = {}  # hash -> urls
+        self._host_cache: dict[str, str] = {}  # url -> host
+        self._totals = Totals()
+        self._snapshot_torrents: Mapping[str, Torrent] = MappingProxyType({})
+        self._torrents_dirty = True
+        self._dirty = True
+        self._last: Snapshot | None = None
+
+    def set_app(self, app: AppInfo) -> None:
+        if app != self.app:
+            self.app = app
+            self._dirty = True
+
+    # -- applying payloads -------------------------------------------------------------------
+
+    def apply(self, payload: Any) -> None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("rid"), int):
+            raise PayloadError("sync/maindata response has no integer rid")
+        if payload.get("full_update"):
+            app = self.app
+            self.reset()
+            self.app = app
+        self.rid = payload["rid"]
+        changed = False
+
+        server = payload.get("server_state")
+        if isinstance(server, dict) and server:
+            self._server_raw.update(server)
+            changed = True
+
+        changed |= self._apply_categories(payload)
+        changed |= self._apply_tags(payload)
+        retracked = self._apply_trackers(payload)
+
+        removed = payload.get("torrents_removed") or ()
+        torrents = payload.get("torrents") or {}
+        if not isinstance(torrents, dict):
+            raise PayloadError("sync/maindata 'torrents' is not an object")
+        for h in removed:
+            old = self._torrents.pop(h, None)
+            if old is not None:
+                self._totals.add(old, -1)
+        for h, raw in torrents.items():
+            if isinstance(raw, dict):
+                self._put(h, raw)
+                retracked.discard(h)
+        for h in retracked:
+            if h in self._torrents:
+                self._put(h, {})
+        if removed or torrents or retracked:
+            self._torrents_dirty = True
+            changed = True
+        if changed:
+            self._dirty = True
+
+    def _put(self, h: str, raw: Mapping[str, Any]) -> None:
+        changes = torrent_changes(raw)
+        hosts = self._hosts_of(h)
+        old = self._torrents.get(h)
+        if old is None:
+            new = Torrent(hash=h, trackers=hosts, **changes)
+        else:
+            if old.trackers != hosts:
+                changes["trackers"] = hosts
+            if not changes:
+                return
+            new = dataclasses.replace(old, **changes)
+            self._totals.add(old, -1)
+        self._torrents[h] = new
+        self._totals.add(new, +1)
+
+    def _apply_categories(self, payload: dict[str, Any]) -> bool:
+        changed = False
+        for name, value in (payload.get("categories") or {}).items():
+            merged = dict(self._categories.get(name, {}))
+            if isinstance(value, dict):
+                merged.update(value)
+            self._categories[name] = merged
+            changed = True
+        for name in payload.get("categories_removed") or ():
+            changed |= self._categories.pop(name, None) is not None
+        return changed
+
+    def _apply_tags(self, payload: dict[str, Any]) -> bool:
+        added = {t for t in payload.get("tags") or () if isinstance(t, str)}
+        removed = {t for t in payload.get("tags_removed") or () if isinstance(t, str)}
+        self._tags |= added
+        self._tags -= removed
+        return bool(added or removed)
+
+    def _apply_trackers(self, payload: dict[str, Any]) -> set[str]:
+        """Update url -> hashes; returns the hashes whose set of tracker URLs changed."""
+        affected: set[str] = set()
+        updates = dict(payload.get("trackers") or {})
+        for url in payload.get("trackers_removed") or ():
+            updates[url] = ()
+        for url, hashes in updates.items():
+            new = frozenset(h for h in hashes if isinstance(h, str)) if isinstance(hashes, list) else frozenset()
+            old = self._tracker_urls.get(url, frozenset())
+            for h in old - new:
+                urls = self._urls_of.get(h)
+                if urls is not None:
+                    urls.discard(url)
+                    if not urls:
+                        del self._urls_of[h]
+            for h in new - old:
+                self._urls_of.setdefault(h, set()).add(url)
+            affected |= old ^ new
+            if new:
+                self._tracker_urls[url] = new
+            else:
+                self._tracker_urls.pop(url, None)
+                self._host_cache.pop(url, None)
+        return affected
+
+    def _hosts_of(self, h: str) -> tuple[str, ...]:
+        urls = self._urls_of.get(h)
+        if not urls:
+            return ()
+        hosts = set()
+        for url in urls:
+            host = self._host_cache.get(url)
+            if host is None:
+                host = self._host_cache[url] = tracker_host(url)
+            if host:
+                hosts.add(host)
+        return tuple(sorted(hosts))
+
+    # -- handing out snapshots ---------------------------------------------------------------
+
+    def snapshot(self, taken_at: float) -> Snapshot:
+        """An immutable Snapshot; the same object again while nothing has changed."""
+        if not self._dirty and self._last is not None:
+            if self._last.taken_at != taken_at:
+                self._last = dataclasses.replace(self._last, taken_at=taken_at)
+            return self._last
+        if self._torrents_dirty:
+            self._snapshot_torrents = MappingProxyType(dict(self._torrents))
+            self._torrents_dirty = False
+        self.generation += 1
+        by_state_category, by_category, by_tracker = self._totals.frozen()
+        self._last = Snapshot(
+            instance=self.instance,
+            generation=self.generation,
+            taken_at=taken_at,
+            app=self.app,
+            server=ServerState.from_raw(self._server_raw),
+            torrents=self._snapshot_torrents,
+            categories=tuple(sorted(self._categories)),
+            tags=tuple(sorted(self._tags)),
+            by_state_category=MappingProxyType(by_state_category),
+            by_category=MappingProxyType(by_category),
+            by_tracker=MappingProxyType(by_tracker),
+        )
+        self._dirty = False
+        return self._last

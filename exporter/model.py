@@ -1,0 +1,310 @@
+"""Frozen views of qBittorrent's state: Torrent, ServerState, AppInfo and the Snapshot that holds them.
+
+Everything here is immutable and built only from already-parsed JSON values, so managers and
+collectors can share one Snapshot across threads without copying or locking. The conversions from
+qBittorrent's loosely typed JSON (numbers as strings, "-" for unknown, 4.x vs 5.x state names) live
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from qbittorrentapi.definitions import TorrentState  # a pure enum: no client, no I/O
+
+# qBittorrent 5.x (Web API 2.11) renamed the paused states; we always speak the 5.x names.
+RENAMED_STATES = {"pausedUP": "stoppedUP", "pausedDL": "stoppedDL"}
+KNOWN_STATES: tuple[str, ...] = tuple(
+    sorted({RENAMED_STATES.get(s.value, s.value) for s in TorrentState})
+)
+_KNOWN = frozenset(KNOWN_STATES)
+
+
+def normalize_state(raw: Any) -> str:
+    """qBittorrent's state string in 5.x spelling; anything unrecognised becomes "unknown"."""
+    state = RENAMED_STATES.get(raw, raw)
+    return state if state in _KNOWN else "unknown"
+
+
+def tracker_host(url: Any) -> str:
+    """The host of a tracker URL, lower-cased, with no scheme, port, path, user or passkey.
+
+    "" for an empty or unparsable URL. Tracker URLs carry passkeys: only this ever reaches a label.
+    """
+    if not url or not isinstance(url, str):
+        return ""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return ""
+    return host or ""
+
+
+def to_int(value: Any, default: int = 0) -> int:
+    """An int from qBittorrent JSON, which sometimes sends numbers as strings."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def to_float(value: Any) -> float | None:
+    """A float, or None for qBittorrent's "-" and anything else that is not a finite-or-inf number."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if result != result else result  # NaN -> None
+
+
+def split_tags(value: Any) -> tuple[str, ...]:
+    """qBittorrent sends tags as "a, b"; 5.x keeps that. Returns a sorted tuple."""
+    if isinstance(value, (list, tuple)):
+        items = value
+    elif isinstance(value, str):
+        items = value.split(",")
+    else:
+        return ()
+    return tuple(sorted({t.strip() for t in items if isinstance(t, str) and t.strip()}))
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _float0(value: Any) -> float:
+    result = to_float(value)
+    return 0.0 if result is None else result
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Torrent:
+    """One torrent as the managers see it. Field names follow qBittorrent's JSON keys.
+
+    `tracker` is the host of the tracker qBittorrent currently announces to ("" when none works);
+    `trackers` are the hosts of all its trackers (from sync/maindata's `trackers` map).
+    """
+
+    hash: str
+    name: str = ""
+    state: str = "unknown"
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    size: int = 0
+    total_size: int = 0
+    progress: float = 0.0
+    amount_left: int = 0
+    completed: int = 0
+    downloaded: int = 0
+    uploaded: int = 0
+    downloaded_session: int = 0
+    uploaded_session: int = 0
+    dlspeed: int = 0
+    upspeed: int = 0
+    ratio: float = 0.0
+    added_on: int = 0
+    completion_on: int = 0
+    last_activity: int = 0
+    seen_complete: int = 0
+    seeding_time: int = 0
+    time_active: int = 0
+    eta: int = 0
+    num_seeds: int = 0
+    num_leechs: int = 0
+    num_complete: int = 0
+    num_incomplete: int = 0
+    priority: int = 0
+    force_start: bool = False
+    availability: float = 0.0
+    save_path: str = ""
+    content_path: str = ""
+    tracker: str = ""
+    trackers: tuple[str, ...] = ()
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """All tracker hosts, falling back to the working tracker when the trackers map is absent."""
+        if self.trackers:
+            return self.trackers
+        return (self.tracker,) if self.tracker else ()
+
+    @property
+    def primary_tracker(self) -> str:
+        """The one host this torrent is accounted to: the working tracker, else the first known host."""
+        if self.tracker:
+            return self.tracker
+        return self.trackers[0] if self.trackers else ""
+
+    @property
+    def is_complete(self) -> bool:
+        return self.amount_left == 0 and self.progress >= 1.0 and self.size > 0
+
+
+# How each qBittorrent JSON key becomes a Torrent field. Keys not listed here are ignored, which keeps
+# secrets such as magnet_uri (it embeds tracker passkeys) out of the model entirely.
+TORRENT_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {
+        "name": _str,
+        "state": normalize_state,
+        "category": _str,
+        "tags": split_tags,
+        "size": to_int,
+        "total_size": to_int,
+        "progress": _float0,
+        "amount_left": to_int,
+        "completed": to_int,
+        "downloaded": to_int,
+        "uploaded": to_int,
+        "downloaded_session": to_int,
+        "uploaded_session": to_int,
+        "dlspeed": to_int,
+        "upspeed": to_int,
+        "ratio": _float0,
+        "added_on": to_int,
+        "completion_on": to_int,
+        "last_activity": to_int,
+        "seen_complete": to_int,
+        "seeding_time": to_int,
+        "time_active": to_int,
+        "eta": to_int,
+        "num_seeds": to_int,
+        "num_leechs": to_int,
+        "num_complete": to_int,
+        "num_incomplete": to_int,
+        "priority": to_int,
+        "force_start": _bool,
+        "availability": _float0,
+        "save_path": _str,
+        "content_path": _str,
+        "tracker": tracker_host,
+    }
+)
+
+
+def torrent_changes(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The Torrent fields present in a (possibly partial) qBittorrent torrent dict, converted."""
+    return {key: conv(raw[key]) for key, conv in TORRENT_FIELDS.items() if key in raw}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerState:
+    """sync/maindata's server_state. None means qBittorrent did not report the value (or sent "-")."""
+
+    alltime_dl: int | None = None
+    alltime_ul: int | None = None
+    dl_info_data: int | None = None
+    up_info_data: int | None = None
+    dl_info_speed: int | None = None
+    up_info_speed: int | None = None
+    dl_rate_limit: int | None = None
+    up_rate_limit: int | None = None
+    global_ratio: float | None = None
+    free_space_on_disk: int | None = None
+    dht_nodes: int | None = None
+    total_peer_connections: int | None = None
+    total_wasted_session: int | None = None
+    total_queued_size: int | None = None
+    queued_io_jobs: int | None = None
+    average_time_queue: int | None = None
+    connection_status: str = ""
+    queueing: bool = False
+    use_alt_speed_limits: bool = False
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> "ServerState":
+        values: dict[str, Any] = {}
+        for f in _SERVER_NUMERIC:
+            number = to_float(raw.get(f))
+            values[f] = None if number is None else (number if f == "global_ratio" else int(number))
+        values["connection_status"] = _str(raw.get("connection_status", ""))
+        values["queueing"] = _bool(raw.get("queueing", False))
+        values["use_alt_speed_limits"] = _bool(raw.get("use_alt_speed_limits", False))
+        return cls(**values)
+
+
+_SERVER_NUMERIC = (
+    "alltime_dl",
+    "alltime_ul",
+    "dl_info_data",
+    "up_info_data",
+    "dl_info_speed",
+    "up_info_speed",
+    "dl_rate_limit",
+    "up_rate_limit",
+    "global_ratio",
+    "free_space_on_disk",
+    "dht_nodes",
+    "total_peer_connections",
+    "total_wasted_session",
+    "total_queued_size",
+    "queued_io_jobs",
+    "average_time_queue",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppInfo:
+    """What qBittorrent says about itself; read once per login."""
+
+    version: str = ""
+    webapi_version: str = ""
+    libtorrent: str = ""
+
+    @property
+    def major(self) -> int:
+        return to_int(self.version.lstrip("v").split(".")[0], 0)
+
+    @property
+    def uses_stop_start(self) -> bool:
+        """5.x (Web API 2.11+) renamed pause/resume to stop/start."""
+        parts = [to_int(p) for p in self.webapi_version.split(".")[:2]] + [0, 0]
+        return (parts[0], parts[1]) >= (2, 11)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Totals of the torrents in one category or on one tracker host."""
+
+    torrents: int = 0
+    size: int = 0
+    uploaded: int = 0
+    downloaded: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent, immutable view of one qBittorrent instance.
+
+    `generation` increases whenever the content changes, so consumers may cache per generation.
+    `by_state_category`, `by_category` and `by_tracker` are the totals the collectors need, kept
+    up to date incrementally by the mirror (see exporter/managers/state.py for their definition).
+    """
+
+    instance: str
+    generation: int
+    taken_at: float
+    app: AppInfo
+    server: ServerState
+    torrents: Mapping[str, Torrent]
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    by_state_category: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    by_category: Mapping[str, Group] = field(default_factory=dict)
+    by_tracker: Mapping[str, Group] = field(default_factory=dict)

@@ -1,0 +1,176 @@
+"""A throwaway qbittorrent-nox on 127.0.0.1: used by the integration tests and by `qbittorrent-monitor demo`.
+
+Everything lives in one profile directory; nothing leaves loopback (DHT, LSD, PeX, UPnP and country
+lookups are off). See ../shared/RECIPES.md for where each setting comes from.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+QBITTORRENT_NOX = "qbittorrent-nox"
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pbkdf2_password(password: str) -> str:
+    """qBittorrent's WebUI\\Password_PBKDF2 value for `password`."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000)
+    return '"@ByteArray(%s:%s)"' % (base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+
+
+@dataclass
+class QBittorrentProcess:
+    """One qbittorrent-nox with its own profile. `start()` waits until the WebUI answers."""
+
+    profile: Path
+    username: str = "admin"
+    password: str = "adminadmin"
+    webui_port: int = field(default_factory=free_port)
+    bt_port: int = field(default_factory=free_port)
+    max_auth_fail_count: int = 0  # 0 disables qBittorrent's IP ban; the backoff test sets it to 5
+    queueing: bool = False
+    extra_config: str = ""
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.webui_port}"
+
+    @property
+    def downloads(self) -> Path:
+        return self.profile / "downloads"
+
+    @property
+    def log_file(self) -> Path:
+        return self.profile / "qBittorrent" / "data" / "logs" / "qbittorrent.log"
+
+    def write_config(self) -> None:
+        conf_dir = self.profile / "qBittorrent" / "config"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        conf = f"""[LegalNotice]
+Accepted=true
+
+[BitTorrent]
+Session\\Port={self.bt_port}
+Session\\Interface=lo
+Session\\InterfaceName=lo
+Session\\InterfaceAddress=127.0.0.1
+Session\\DHTEnabled=false
+Session\\LSDEnabled=false
+Session\\PeXEnabled=false
+Session\\AnonymousModeEnabled=false
+Session\\MultiConnectionsPerIp=true
+Session\\QueueingSystemEnabled={"true" if self.queueing else "false"}
+Session\\DefaultSavePath={self.downloads}
+Session\\TempPathEnabled=false
+Session\\AddTorrentPaused=false
+Session\\RefreshInterval=250
+
+[Network]
+PortForwardingEnabled=false
+
+[Preferences]
+Connection\\ResolvePeerCountries=false
+General\\Locale=en
+WebUI\\Address=127.0.0.1
+WebUI\\Port={self.webui_port}
+WebUI\\UseUPnP=false
+WebUI\\Username={self.username}
+WebUI\\Password_PBKDF2={pbkdf2_password(self.password)}
+WebUI\\LocalHostAuth=true
+WebUI\\MaxAuthenticationFailCount={self.max_auth_fail_count}
+WebUI\\CSRFProtection=false
+WebUI\\HostHeaderValidation=false
+{self.extra_config}
+"""
+        (conf_dir / "qBittorrent.conf").write_text(conf)
+
+    def start(self, timeout: float = 15.0) -> "QBittorrentProcess":
+        if shutil.which(QBITTORRENT_NOX) is None:
+            raise RuntimeError(
+                f"{QBITTORRENT_NOX} is not installed: apt-get install qbittorrent-nox (Debian/Ubuntu)"
+            )
+        if not (self.profile / "qBittorrent" / "config" / "qBittorrent.conf").exists():
+            self.write_config()
+        self.proc = subprocess.Popen(
+            [QBITTORRENT_NOX, f"--profile={self.profile}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"qbittorrent-nox exited with {self.proc.returncode}; see {self.log_file}")
+            try:
+                with urllib.request.urlopen(self.url + "/api/v2/app/version", timeout=1):
+                    pass
+                return self  # pragma: no cover - LocalHostAuth=true means this needs a login
+            except urllib.error.HTTPError:
+                return self  # 403 Forbidden: the WebUI is up and wants a login
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"qbittorrent-nox WebUI did not answer on {self.url} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def __enter__(self) -> "QBittorrentProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def make_payload(directory: Path, name: str, size: int, seed: int = 0) -> Path:
+    """Write `size` bytes of deterministic pseudo-random data to directory/name."""
+    import random
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    rng = random.Random(seed or name)
+    with open(path, "wb") as f:
+        remaining = size
+        while remaining:
+            chunk = min(remaining, 1 << 20)
+            f.write(rng.randbytes(chunk))
+            remaining -= chunk
+    return path
+
+
+def make_torrent(payload: Path, out: Path, trackers: list[str], private: bool = False) -> bytes:
+    """Build a .torrent for `payload` with torf; returns the file's bytes (also written to `out`)."""
+    import torf
+
+    t = torf.Torrent(path=payload, trackers=trackers, private=private, created_by="qbittorrent-monitor")
+    t.generate()
+    t.write(out, overwrite=True)
+    return out.read_bytes()
