@@ -353,3 +353,12 @@ def build_settings(
 
         load_web_config(values["web_config_file"])
     return Settings(config_file=config_file, sections=sections, **values)
+
+
+def _register_sections() -> None:
+    from .policy import parse_trackers
+
+    SECTIONS["trackers"] = parse_trackers
+
+
+_register_sections()
