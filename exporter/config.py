@@ -323,8 +323,7 @@ def build_settings(
         elif option.name in file_values:
             raw, where = file_values[option.name], option.name.replace("-", "_")
         else:
-            values[option.attr] = option.default
-            continue
+            raw, where = option.default, option.name
         try:
             values[option.attr] = option.parse(raw)
         except (ValueError, TypeError) as exc:

@@ -75,10 +75,13 @@ class MaindataState:
         retracked = self._apply_trackers(payload)
 
         removed = payload.get("torrents_removed") or ()
-        torrents = payload.get("torrents") or {}
-        if not isinstance(torrents, dict):
+        torrents = payload.get("torrents")
+        if torrents is None:
+            torrents = {}
+        elif not isinstance(torrents, dict):
             raise PayloadError("sync/maindata 'torrents' is not an object")
         for h in removed:
+            self._urls_of.pop(h, None)  # its trackers' lists arrive without it in this or a later delta
             old = self._torrents.pop(h, None)
             if old is not None:
                 self._totals.add(old, -1)
@@ -102,6 +105,7 @@ class MaindataState:
         if old is None:
             new = Torrent(hash=h, trackers=hosts, **changes)
         else:
+            changes = {k: v for k, v in changes.items() if getattr(old, k) != v}
             if old.trackers != hosts:
                 changes["trackers"] = hosts
             if not changes:

@@ -242,9 +242,9 @@ class WebServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 log.debug("%s %s", self.address_string(), format % args)
 
-        host = address[0]
-        _Server.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._httpd = _Server(address, Handler)
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        server_class = type("Server", (_Server,), {"address_family": family})
+        self._httpd = server_class(address, Handler)
         self._httpd.tls = web.tls
         self._thread: threading.Thread | None = None
         self.scheme = "https" if web.tls else "http"

@@ -1,0 +1,160 @@
+"""The mirror's merge logic, replayed from recorded sync/maindata sequences (4.5.2 real, 5.x shaped)."""
+
+import json
+import random
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+
+from exporter.maindata import MaindataState, PayloadError
+from exporter.managers.state import summarize
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def replay(name: str) -> list:
+    """The Snapshot after each step of a recorded sequence."""
+    state = MaindataState("test")
+    out = []
+    for i, step in enumerate(json.loads((GOLDEN / name).read_text())["steps"]):
+        state.apply(step["payload"])
+        out.append(state.snapshot(taken_at=float(i)))
+    return out
+
+
+def assert_totals_consistent(snap):
+    """The incrementally kept totals equal the ones computed from scratch."""
+    fresh_sc, fresh_cat, fresh_tr = summarize(snap.torrents.values()).frozen()
+    assert dict(snap.by_state_category) == fresh_sc
+    assert dict(snap.by_category) == fresh_cat
+    assert dict(snap.by_tracker) == fresh_tr
+
+
+def test_real_4_5_2_sequence():
+    snaps = replay("maindata-4.5.2.json")
+    empty, added, recategorised, stopped, second, removed, tag_created, tag_removed = snaps
+    assert len(empty.torrents) == 0 and empty.server.global_ratio is None  # "-" on a fresh instance
+    assert empty.server.connection_status == "firewalled"
+
+    (first,) = added.torrents.values()
+    assert first.name == "first.bin" and first.category == "movies" and first.tags == ("hd", "new")
+    assert first.trackers == ("127.0.0.1", "tracker.example.org")
+    assert added.categories == ("movies",) and added.tags == ("hd", "new")
+
+    assert recategorised.torrents[first.hash].category == "tv"
+    assert recategorised.torrents[first.hash].name == "first.bin"  # kept from before: partial merge
+    assert stopped.torrents[first.hash].state == "stoppedUP"  # 4.x pausedUP, normalised
+    assert len(second.torrents) == 2
+
+    assert list(removed.torrents) != [] and first.hash not in removed.torrents
+    (survivor,) = removed.torrents.values()
+    assert survivor.trackers == ("127.0.0.1",)
+    assert "tracker.example.org" not in removed.by_tracker  # trackers_removed honoured
+    assert tag_created.categories == ("tv",) and tag_created.tags == ("hd", "new", "tmp")
+    assert tag_removed.tags == ("hd", "new")
+    for snap in snaps:
+        assert_totals_consistent(snap)
+
+
+def test_5x_shaped_sequence():
+    full, partial, renamed, completed = replay("maindata-5.0.json")
+    a, b, c = (full.torrents[h] for h in ("aaaa", "bbbb", "cccc"))
+    assert a.state == "stoppedUP" and a.tracker == "tracker.example.org" and a.seeding_time == 86400
+    assert c.state == "unknown"  # a state we do not know does not crash anything
+    assert full.server.global_ratio == 2.5 and full.server.dht_nodes == 312
+    assert full.by_state_category[("unknown", "linux")] == 1
+
+    assert partial.server.global_ratio is None  # "-": unknown
+    assert partial.server.dl_info_speed == 2048 and partial.server.free_space_on_disk == 4_000_000_000
+    assert partial.server.alltime_ul == 2500  # partial server_state keeps the rest
+    assert partial.torrents["bbbb"].progress == 0.5 and partial.torrents["bbbb"].name == "ubuntu.iso"
+    assert partial.torrents["aaaa"] is full.torrents["aaaa"]  # unchanged field -> same object
+
+    assert "cccc" not in renamed.torrents and renamed.tags == ()
+    assert renamed.torrents["aaaa"].state == "uploading"
+    assert renamed.by_tracker["open.tracker.test"].torrents == 1
+    assert completed.torrents["bbbb"].is_complete and completed.server.global_ratio == 1.75
+    for snap in (full, partial, renamed, completed):
+        assert_totals_consistent(snap)
+
+
+def test_no_secret_reaches_the_model():
+    for name in ("maindata-4.5.2.json", "maindata-5.0.json"):
+        for snap in replay(name):
+            for t in snap.torrents.values():
+                assert "SECRET" not in repr(t)
+            assert "SECRET" not in repr(dict(snap.by_tracker))
+
+
+def test_full_update_replaces_everything():
+    state = MaindataState()
+    state.apply({"rid": 1, "full_update": True, "torrents": {"x": {"name": "x", "size": 1}}, "categories": {"a": {}}})
+    state.apply({"rid": 2, "full_update": True, "torrents": {"y": {"name": "y", "size": 2}}})
+    snap = state.snapshot(0)
+    assert list(snap.torrents) == ["y"] and snap.categories == ()
+    assert dict(snap.by_category) == {"": type(snap.by_category[""])(1, 2, 0, 0)}
+
+
+def test_snapshot_is_immutable_and_stable():
+    state = MaindataState()
+    state.apply({"rid": 1, "full_update": True, "torrents": {"x": {"name": "x"}}})
+    snap = state.snapshot(1.0)
+    with pytest.raises(TypeError):
+        snap.torrents["y"] = snap.torrents["x"]  # type: ignore[index]
+    with pytest.raises(FrozenInstanceError):
+        snap.torrents["x"].name = "changed"  # type: ignore[misc]
+    state.apply({"rid": 2, "torrents": {"x": {"name": "renamed"}}})
+    assert snap.torrents["x"].name == "x"  # the old snapshot did not change
+    assert state.snapshot(2.0).torrents["x"].name == "renamed"
+    state.apply({"rid": 3})
+    again = state.snapshot(3.0)
+    assert again.generation == state.snapshot(4.0).generation  # nothing changed: same generation
+
+
+@pytest.mark.parametrize("payload", [None, [], {"rid": "1"}, {"torrents": {}}, {"rid": 1, "torrents": []}],
+                         ids=["none", "list", "rid-string", "no-rid", "torrents-list"])
+def test_malformed_payload_is_rejected(payload):
+    with pytest.raises(PayloadError):
+        MaindataState().apply(payload)
+
+
+def test_random_deltas_keep_totals_consistent():
+    """Many random partial updates, removals and tracker changes: totals never drift."""
+    rng = random.Random(7)
+    states = ["uploading", "stalledUP", "pausedDL", "stoppedDL", "downloading", "error", "weird"]
+    hosts = [f"http://t{i}.example/announce" for i in range(4)]
+    state = MaindataState()
+    state.apply({"rid": 1, "full_update": True})
+    members: dict[str, set] = {u: set() for u in hosts}
+    alive: set[str] = set()
+    for rid in range(2, 300):
+        payload: dict = {"rid": rid, "torrents": {}, "trackers": {}}
+        for _ in range(rng.randint(0, 6)):
+            h = f"h{rng.randint(0, 40)}"
+            payload["torrents"][h] = {k: v for k, v in {
+                "state": rng.choice(states), "category": rng.choice(["", "a", "b"]),
+                "size": rng.randint(0, 10**9), "uploaded": rng.randint(0, 10**9), "downloaded": rng.randint(0, 10**9),
+            }.items() if rng.random() < 0.6}
+            alive.add(h)
+        if alive and rng.random() < 0.3:
+            gone = rng.choice(sorted(alive))
+            alive.discard(gone)
+            payload["torrents"].pop(gone, None)
+            payload["torrents_removed"] = [gone]
+            for m in members.values():
+                m.discard(gone)
+        url = rng.choice(hosts)
+        if alive and rng.random() < 0.5:
+            members[url] ^= {rng.choice(sorted(alive))}
+            members[url] &= alive
+            if members[url]:
+                payload["trackers"][url] = sorted(members[url])
+            else:
+                payload["trackers_removed"] = [url]
+        state.apply(payload)
+        snap = state.snapshot(float(rid))
+        assert_totals_consistent(snap)
+        for h, t in snap.torrents.items():
+            expected = tuple(sorted({u.split("/")[2] for u, m in members.items() if h in m}))
+            assert t.trackers == expected
