@@ -57,8 +57,8 @@ def password_file(tmp_path: Path) -> Path:
 def exporter_factory(tmp_path: Path) -> Iterator[Callable[..., ExporterProcess]]:
     started: list[ExporterProcess] = []
 
-    def make(args: list[str], wait: bool = True, env: dict | None = None) -> ExporterProcess:
-        e = ExporterProcess(args=args, workdir=tmp_path / "exporter", env=env or {}).start(wait=wait)
+    def make(args: list[str], wait: bool = True, env: dict | None = None, **kwargs) -> ExporterProcess:
+        e = ExporterProcess(args=args, workdir=tmp_path / "exporter", env=env or {}, **kwargs).start(wait=wait)
         started.append(e)
         return e
 

@@ -62,11 +62,13 @@ class ExporterProcess:
     workdir: Path
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    scheme: str = "http"
+    ssl_context: object = None  # for https: an ssl.SSLContext that trusts the exporter's certificate
     proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -89,12 +91,12 @@ class ExporterProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"exporter exited with {self.proc.returncode}:\n{self.log()}")
         try:
-            return http_get(self.url + "/healthz", timeout=1)[0] == 200
-        except OSError:
+            return http_get(self.url + "/healthz", timeout=1, context=self.ssl_context)[0] == 200
+        except OSError:  # includes ssl.SSLError and URLError
             return False
 
-    def scrape(self, path: str = "/metrics") -> dict:
-        status, body = http_get(self.url + path)
+    def scrape(self, path: str = "/metrics", headers: dict | None = None) -> dict:
+        status, body = http_get(self.url + path, headers=headers, context=self.ssl_context)
         assert status == 200, f"{path} answered {status}: {body}"
         return parse_samples(body)
 
