@@ -89,7 +89,10 @@ class Connection:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         requests_args: dict[str, Any] = {"timeout": settings.timeout}
-        if settings.ca_file and not settings.insecure_skip_verify:
+        # Per request, not per session: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        if settings.insecure_skip_verify:
+            requests_args["verify"] = False
+        elif settings.ca_file:
             requests_args["verify"] = settings.ca_file
         self._client = qbittorrentapi.Client(
             host=settings.url,
@@ -97,6 +100,11 @@ class Connection:
             password=settings.password if not settings.api_key else None,
             api_key=settings.api_key or None,
             REQUESTS_ARGS=requests_args,
+            # No silent retries inside requests (qbittorrentapi already tries twice), so a hung
+            # qBittorrent costs at most 2 x timeout and a read timeout stays a timeout.
+            HTTPADAPTER_ARGS={"max_retries": 0},
+            # Use the scheme the user gave: never probe and fall back from https to http.
+            FORCE_SCHEME_FROM_HOST=True,
             VERIFY_WEBUI_CERTIFICATE=not settings.insecure_skip_verify,
             SIMPLE_RESPONSES=True,
             DISABLE_LOGGING_DEBUG_OUTPUT=True,
@@ -116,7 +124,10 @@ class Connection:
     def login(self) -> AppInfo:
         """Log in (once; again only after an auth failure) and read version information."""
         if not self._logged_in:
-            self._call(self._client.auth_log_in)
+            if not self.settings.api_key:
+                self._call(self._client.auth_log_in)
+            # With an API key there is no session; the version call below proves the key works, and
+            # unlike qbittorrentapi's own check it keeps a timeout a timeout rather than "login failed".
             self._logged_in = True
         build = self._call(self._client.app_build_info) or {}
         self.app = AppInfo(
