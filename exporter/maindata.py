@@ -22,6 +22,14 @@ from .managers.state import Totals
 from .model import AppInfo, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Torrent))
+
+
+def _replace(old: Torrent, changes: dict[str, Any]) -> Torrent:
+    """dataclasses.replace, minus its per-call introspection (this runs for every changed torrent)."""
+    return Torrent(*[changes[f] if f in changes else getattr(old, f) for f in _FIELDS])
+
+
 class PayloadError(ValueError):
     """The response does not look like sync/maindata."""
 
@@ -110,7 +118,7 @@ class MaindataState:
                 changes["trackers"] = hosts
             if not changes:
                 return
-            new = dataclasses.replace(old, **changes)
+            new = _replace(old, changes)
             self._totals.add(old, -1)
         self._torrents[h] = new
         self._totals.add(new, +1)
