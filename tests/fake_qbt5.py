@@ -14,12 +14,14 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 API_KEY = "qbt_5_2_api_key_SECRET"
+PASSWORD = "fake-password-SECRET"
 
 
 class FakeQbt5:
     def __init__(self, tls: ssl.SSLContext | None = None, hang: float = 0.0):
         self.requests: list[tuple[str, bool, dict]] = []
         self.hang = hang
+        self.sessions: set[str] = set()  # valid SID cookies; clear it to expire every session
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,12 +48,23 @@ class FakeQbt5:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode())) if length else {}
                 form.update(urllib.parse.parse_qsl(url.query))
-                authorized = self.headers.get("Authorization") == f"Bearer {API_KEY}"
+                cookie = (self.headers.get("Cookie") or "").partition("SID=")[2].split(";")[0]
+                authorized = (self.headers.get("Authorization") == f"Bearer {API_KEY}" or cookie in fake.sessions)
                 fake.requests.append((url.path, authorized, form))
                 if fake.hang:
                     time.sleep(fake.hang)  # the fake server's own behaviour: a hung qBittorrent
+                if url.path == "/api/v2/auth/login":
+                    if form.get("username") == "admin" and form.get("password") == PASSWORD:
+                        sid = f"sid{len(fake.requests)}"
+                        fake.sessions.add(sid)
+                        self.send_response(200)
+                        self.send_header("Set-Cookie", f"SID={sid}; HttpOnly; path=/")
+                        self.send_header("Content-Length", "3")
+                        self.end_headers()
+                        return self.wfile.write(b"Ok.")
+                    return self._answer(401, "Fails.")
                 if not authorized:
-                    return self._answer(401, "Unauthorized")
+                    return self._answer(403 if not self.headers.get("Authorization") else 401, "Forbidden")
                 routes = {
                     "/api/v2/app/version": "v5.2.0",
                     "/api/v2/app/webapiVersion": "2.12.0",
@@ -80,6 +93,9 @@ class FakeQbt5:
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def count(self, path: str) -> int:
+        return sum(1 for p, _, _ in self.requests if p == path)
 
     def paths(self) -> list[str]:
         return [p for p, _, _ in self.requests]

@@ -82,3 +82,24 @@ def test_unreachable_is_a_connection_error():
     with pytest.raises(QBittorrentError) as err:
         conn.maindata(0)
     assert err.value.reason == "connection" and "QQQ" not in str(err.value)
+
+
+def test_one_login_reused_relogin_on_403_and_logout_on_sigterm(fake, tmp_path, exporter_factory):
+    """The real exporter process against the fake: login once, again only when the session expires."""
+    from tests.fake_qbt5 import PASSWORD
+    from tests.helpers import sample
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD)
+    e = exporter_factory(["--qbittorrent.url", fake.url, "--qbittorrent.password-file", str(pw),
+                          "--qbittorrent.min-sync-age", "0"])
+    for _ in range(5):
+        assert sample(e.scrape(), "qbittorrent_up") == 1
+    assert fake.count("/api/v2/auth/login") == 1
+    assert fake.count("/api/v2/sync/maindata") >= 5
+    fake.sessions.clear()  # qBittorrent restarted or the session timed out: requests now get 403
+    assert sample(e.scrape(), "qbittorrent_up") == 1
+    assert fake.count("/api/v2/auth/login") == 2
+    assert e.stop() == 0  # SIGTERM: clean exit
+    assert fake.paths()[-1] == "/api/v2/auth/logout"
+    assert PASSWORD not in e.log()
