@@ -1,9 +1,9 @@
-"""Renders prometheus/alerts.yml and prometheus/recording.yml from one table of settings.
+"""Renders prometheus/alerts.yml, prometheus/recording.yml and docs/alerts.md from one table of settings.
 
 This is the project's "mixin config" (as in node_exporter's node-mixin): every selector, threshold and
 `for:` duration of the shipped rules lives in CONFIG below, with what it means. To change one:
 
-    edit CONFIG, then   python prometheus/build.py          # rewrites alerts.yml and recording.yml
+    edit CONFIG, then   python prometheus/build.py          # rewrites the three files
                         python prometheus/build.py --check  # exit 1 if the committed files are stale
 
 tests/unit/test_rules.py runs the --check, `promtool check rules` and `promtool test rules
@@ -53,17 +53,23 @@ CONFIG: dict[str, tuple[Any, str]] = {
     "handler_failure_for": ("5m", "How long handler runs must keep failing."),
     "backlog_growth_window": ("1h", "Window over which the completion backlog must have grown."),
     "backlog_for": ("30m", "How long the backlog must be non-empty and growing."),
-    "job_max_age_seconds": (
-        900,
-        "QBittorrentActionJobNotSucceeding when a job's last success is older than this: N intervals of "
-        "the job (default: 3 x 5 min). Raise it when you lengthen a job's interval.",
+    "job_max_age": (
+        {"control": "5m", "completion": "2m"},
+        "QBittorrentActionJobNotSucceeding when a job's last success is older than this: about 5 intervals "
+        "at the default intervals (control 1m, completion 10s). Raise it when you lengthen an interval.",
     ),
-    "job_for": ("5m", "How long a job must stay without success."),
+    "job_for": ("1m", "How long a job must stay without success beyond job_max_age."),
     "sync_error_ratio": (0.1, "QBittorrentSyncErrors when more than this fraction of syncs fail..."),
     "sync_error_window": ("10m", "...over this window..."),
     "sync_error_for": ("15m", "...for this long, while qBittorrent is otherwise up."),
 }
 C = {name: value for name, (value, _) in CONFIG.items()}
+
+
+def seconds(duration: str) -> int:
+    """ "5m" -> 300: Prometheus durations of one unit, for thresholds compared with time()."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return int(duration[:-1]) * units[duration[-1]]
 
 
 def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
@@ -215,7 +221,7 @@ ALERTS = [
         alert(
             "QBittorrentCompletionHandlersFailing",
             'sum by (job, instance, handler) (increase(qbittorrent_exporter_completion_handler_runs_total'
-            '{result!="success", %(selector)s}[%(handler_failure_window)s])) > 0',
+            '{result=~"error|dead", %(selector)s}[%(handler_failure_window)s])) > 0',
             "%(handler_failure_for)s", "warning",
             "Completion handlers are failing.",
             "The completion handler {{ $labels.handler }} of {{ $labels.instance }} failed {{ $value | humanize }} "
@@ -227,16 +233,21 @@ ALERTS = [
             'and delta(qbittorrent_exporter_completion_backlog{%(selector)s}[%(backlog_growth_window)s]) > 0\n',
             "%(backlog_for)s", "warning",
             "Completions are piling up unhandled.",
-            "{{ $labels.instance }} has {{ $value }} completions pending or dead-lettered, more than "
-            "%(backlog_growth_window)s ago.",
+            "{{ $labels.instance }} has {{ $value }} completions pending or dead-lettered, and the number has grown over the last "
+            "%(backlog_growth_window)s.",
         ),
         alert(
             "QBittorrentActionJobNotSucceeding",
-            'time() - qbittorrent_exporter_job_last_success_timestamp_seconds{%(selector)s} > %(job_max_age_seconds)s',
+            "\nor\n".join(
+                f'time() - qbittorrent_exporter_job_last_success_timestamp_seconds{{exported_job="{job}", %(selector)s}}'
+                f" > {seconds(age)}"
+                for job, age in C["job_max_age"].items()
+            ) + "\n",
             "%(job_for)s", "warning",
             "A scheduled job has stopped succeeding.",
-            "The scheduled job {{ $labels.exported_job }} of {{ $labels.instance }} last succeeded "
-            "{{ $value | humanizeDuration }} ago (threshold {{ %(job_max_age_seconds)s | humanizeDuration }}).",
+            "The {{ $labels.exported_job }} job of {{ $labels.instance }} last succeeded "
+            "{{ $value | humanizeDuration }} ago (thresholds: "
+            + ", ".join(f"{job} {age}" for job, age in C["job_max_age"].items()) + ").",
         ),
     ]},
 ]
@@ -296,8 +307,41 @@ def render(rules: dict[str, Any]) -> str:
     return HEADER + yaml.dump(rules, Dumper=_Dumper, sort_keys=False, width=1000, allow_unicode=True)
 
 
+def render_docs() -> str:
+    """docs/alerts.md: the CONFIG table and what each alert and recording rule is."""
+    cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    out = [
+        "<!-- Generated by prometheus/build.py. Do not edit: edit its CONFIG and rerun it. -->",
+        "",
+        "# Alerts and recording rules",
+        "",
+        "Shipped in `prometheus/alerts.yml` and `prometheus/recording.yml`, both rendered by",
+        "`python prometheus/build.py` from the table below, and unit-tested with `promtool test rules`",
+        "(`prometheus/tests/`). What to do when one fires: [runbooks.md](runbooks.md).",
+        "",
+        "## Thresholds (`CONFIG` in prometheus/build.py)",
+        "",
+        "| name | value | meaning |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{name}` | `{cell(value)}` | {cell(doc)} |" for name, (value, doc) in CONFIG.items()]
+    out += ["", "## Alerts", "", "| alert | severity | for | summary |", "|---|---|---|---|"]
+    for group in ALERTS:
+        for r in group["rules"]:
+            link = f"[{r['alert']}](runbooks.md#{r['alert'].lower()})"
+            out.append(f"| {link} | {r['labels']['severity']} | {r['for']} | {cell(r['annotations']['summary'])} |")
+    out += ["", "## Recording rules", "", "| record | expression |", "|---|---|"]
+    for group in recording_rules()["groups"]:
+        out += [f"| `{r['record']}` | `{cell(' '.join(r['expr'].split()))}` |" for r in group["rules"]]
+    return "\n".join(out) + "\n"
+
+
 def outputs() -> dict[Path, str]:
-    return {HERE / "alerts.yml": render(alert_rules()), HERE / "recording.yml": render(recording_rules())}
+    return {
+        HERE / "alerts.yml": render(alert_rules()),
+        HERE / "recording.yml": render(recording_rules()),
+        HERE.parent / "docs" / "alerts.md": render_docs(),
+    }
 
 
 def main(argv: list[str]) -> int:
