@@ -9,6 +9,7 @@ from typing import Callable, Mapping
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from .actions.scheduler import build_actions
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
 from .collectors.server import ServerCollector
@@ -59,6 +60,10 @@ class App:
             "/healthz": lambda query, headers: text(200, "ok\n"),
             "/readyz": self.ready,
         }
+        # Scheduled jobs (control, completion), or None when none is configured or --actions.enabled=false.
+        self.actions = build_actions(settings, self.mirror, self.events)
+        if self.actions is not None:
+            self.routes.update(self.actions.routes)
         self._stopped = threading.Event()
         self.web: WebServer | None = None
 
@@ -88,6 +93,8 @@ class App:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.actions is not None:
+            self.actions.start()  # first: a bad store (StoreError) stops the service before it listens
         web = load_web_config(self.settings.web_config_file) if self.settings.web_config_file else WebConfig()
         links = {self.settings.web_telemetry_path: "metrics", "/healthz": "liveness", "/readyz": "readiness"}
         links.update({p: "" for p in self.routes if p.startswith("/api/")})
@@ -99,6 +106,8 @@ class App:
         threading.Thread(target=self.mirror.refresh, name="first-sync", daemon=True).start()
 
     def stop(self) -> None:
+        if self.actions is not None:
+            self.actions.stop()  # lets a running job finish its current action
         if self.web is not None:
             self.web.stop()
         self.mirror.close()

@@ -19,8 +19,10 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+from .actions import history
 from .config import OPTIONS, ConfigError, Settings, build_settings
 from .logs import setup_logging
+from .store import StoreError
 from .version import __version__
 
 log = logging.getLogger("qbittorrent_monitor")
@@ -60,6 +62,10 @@ def run_service(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         app.start()
+    except StoreError as exc:
+        log.error("cannot open the store: %s", exc)
+        app.stop()
+        return 1
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", *settings.web_listen_address, exc.strerror)
         return 1
@@ -77,6 +83,8 @@ def check_config(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "run": Command("Serve metrics and run the scheduled jobs (default).", run_service),
     "check-config": Command("Validate the configuration and exit.", check_config),
+    "completions": Command("Show recent torrent completions and their handlers (--since 24h, --json).",
+                           history.run, history.add_arguments),
 }
 
 

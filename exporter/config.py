@@ -224,6 +224,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log.level", "info", choice("debug", "info", "warning", "error"), "Log level."),
     Option("log.format", "text", choice("text", "json"), "Log format."),
+    Option(
+        "actions.enabled", True, parse_bool,
+        "Kill switch: false runs no scheduled job (control, completion), so nothing is written to qBittorrent.",
+    ),
+    Option(
+        "actions.dry-run", False, parse_bool,
+        "Jobs decide, log, audit and count what they would do, but write nothing and run no handler.",
+    ),
+    Option("data.dir", "data", parse_str, "Directory of the durable store (SQLite) used by the jobs.", metavar="DIR"),
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -254,6 +263,9 @@ class Settings:
     log_format: str = "text"
     config_file: str = ""
     sections: Mapping[str, Any] = field(default_factory=dict)
+    actions_enabled: bool = True
+    actions_dry_run: bool = False
+    data_dir: str = "data"
 
 
 def _read_secret_file(path: str, name: str) -> str:
@@ -358,6 +370,10 @@ def _register_sections() -> None:
     from .policy import parse_trackers
 
     SECTIONS["trackers"] = parse_trackers
+    from .actions.settings import parse_completion, parse_control
+
+    SECTIONS["control"] = parse_control
+    SECTIONS["completion"] = parse_completion
 
 
 _register_sections()

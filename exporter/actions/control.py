@@ -1,0 +1,134 @@
+"""The `control` job: carry out the control manager's plans (stalled downloads, ratio emergency).
+
+Each run reads the shared mirror once, asks the pure planners in managers/control.py what to do,
+and performs each selected action through Performer (dry-run aware, logged, audited, counted).
+State that must survive a restart (ladder positions, active emergencies, which torrents the
+emergency stopped) lives in the store; in dry-run mode it is read from the store but kept in memory
+only, so a dry run never changes what a real run will do later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from ..managers.control import Ladder, Progress, plan_emergency, plan_stalls
+from ..model import Snapshot
+from ..policy import TrackerPolicies
+from ..qbt import Connection, Mirror
+from ..store import Store
+from .metrics import ActionMetrics
+from .perform import Performer
+from .settings import ControlSettings
+
+log = logging.getLogger("exporter.actions")
+
+
+class StateMap:
+    """One kind of action state: loaded from the store, written through unless `persist` is False."""
+
+    def __init__(self, store: Store, kind: str, persist: bool) -> None:
+        self.store, self.kind, self.persist = store, kind, persist
+        self.data: dict[str, Any] = store.state(kind)
+
+    def set(self, key: str, value: Any | None) -> None:
+        if value is None:
+            if self.data.pop(key, None) is None:
+                return
+        else:
+            self.data[key] = value
+        if self.persist:
+            self.store.put_state(self.kind, key, value)
+
+
+class ControlJob:
+    name = "control"
+
+    def __init__(self, settings: ControlSettings, dry_run_all: bool, mirror: Mirror, connection: Connection,
+                 store: Store, metrics: ActionMetrics, policies: TrackerPolicies, performer: Performer,
+                 clock: Callable[[], float]) -> None:
+        self.settings, self.mirror, self.connection = settings, mirror, connection
+        self.metrics, self.policies, self.performer, self.clock = metrics, policies, performer, clock
+        self.stall_dry = dry_run_all or settings.dry_run or settings.stalled.dry_run
+        self.emergency_dry = dry_run_all or settings.dry_run or settings.ratio_emergency.dry_run
+        self.ladders = StateMap(store, "stall_ladder", persist=not self.stall_dry)
+        self.scopes = StateMap(store, "emergency_scope", persist=not self.emergency_dry)
+        self.stopped = StateMap(store, "emergency_stopped", persist=not self.emergency_dry)
+        self.progress: dict[str, Progress] = {}
+
+    def run(self, stopping: threading.Event) -> str:
+        snapshot = self.mirror.refresh()
+        if snapshot is None:
+            return "skipped"
+        now = self.clock()
+        if self.settings.ratio_emergency.enabled:
+            self._emergency(snapshot, now, stopping)
+        if self.settings.stalled.enabled and not stopping.is_set():
+            self._stalls(snapshot, now, stopping)
+        return "ok"
+
+    # -- ratio emergency ---------------------------------------------------------------------------
+
+    def _emergency(self, snapshot: Snapshot, now: float, stopping: threading.Event) -> None:
+        feature = self.settings.ratio_emergency
+        tag = feature.policy.tag
+        plan = plan_emergency(
+            snapshot, now, self.policies, feature.policy,
+            active={k: v["since"] for k, v in self.scopes.data.items()},
+            stopped={k: v["scope"] for k, v in self.stopped.data.items()},
+        )
+        for scope in plan.entered:
+            r = plan.ratios[scope]
+            log.warning("ratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
+                        scope, r.ratio, r.threshold)
+            self.scopes.set(scope, {"since": now})
+        for scope in plan.lifted:
+            r = plan.ratios.get(scope)
+            log.info("ratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
+                     scope, f"{r.ratio:.3f}" if r else "unknown")
+            self.scopes.set(scope, None)
+        for scope in set(plan.ratios) | set(plan.lifted):
+            self.metrics.emergency.labels(scope).set(1 if scope in plan.active else 0)
+        for h in plan.forget:
+            self.stopped.set(h, None)
+        for a in plan.resumes:
+            if stopping.is_set():
+                return
+            c = self.connection
+            if self.performer.perform(a, lambda h=a.hash: (c.start([h]), c.remove_tags([h], [tag])), self.emergency_dry):
+                self.stopped.set(a.hash, None)
+        for a in plan.stops:
+            if stopping.is_set():
+                return
+            c = self.connection
+            if self.performer.perform(a, lambda h=a.hash: (c.stop([h]), c.add_tags([h], [tag])), self.emergency_dry):
+                self.stopped.set(a.hash, {"scope": a.scope, "at": now})
+
+    # -- stalled downloads -------------------------------------------------------------------------
+
+    def _stalls(self, snapshot: Snapshot, now: float, stopping: threading.Event) -> None:
+        policy = self.settings.stalled.policy
+        ladders = {h: Ladder(v["step"], v["at"]) for h, v in self.ladders.data.items()}
+        plan = plan_stalls(snapshot, now, policy, self.progress, ladders, skip=self.stopped.data.keys())
+        self.progress = dict(plan.progress)
+        self.metrics.stalled.set(plan.stalled)
+        for h, ladder in plan.ladders.items():
+            if ladder is None:
+                self.ladders.set(h, None)
+        c = self.connection
+        calls: dict[str, Callable[[str], object]] = {
+            "reannounce": lambda h: c.reannounce([h]),
+            "restart": lambda h: (c.stop([h]), c.start([h])),
+            "recheck": lambda h: c.recheck([h]),
+            "tag_stalled": lambda h: c.add_tags([h], [policy.tag]),
+            "untag_stalled": lambda h: c.remove_tags([h], [policy.tag]),
+        }
+        for a in plan.actions:
+            if stopping.is_set():
+                return
+            self.performer.perform(a, lambda a=a: calls[a.action](a.hash), self.stall_dry)
+            ladder = plan.ladders.get(a.hash)
+            if ladder is not None:  # the ladder climbs even if the step failed: the failure is counted
+                self.ladders.set(a.hash, {"step": ladder.step, "at": ladder.at})
+

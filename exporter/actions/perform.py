@@ -1,0 +1,45 @@
+"""Carry out one Action the way every action is carried out.
+
+Dry-run aware (nothing is called), one log line with hash, name and reason (INFO; WARNING if it
+failed), one row in the audit log, one increment of qbittorrent_exporter_actions_total. A failure
+is counted and reported, never raised: one torrent's error must not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from ..managers.control import Action
+from ..qbt import QBittorrentError
+from ..store import AuditEntry, Store
+from .metrics import ActionMetrics
+
+log = logging.getLogger("exporter.actions")
+
+
+class Performer:
+    def __init__(self, store: Store, metrics: ActionMetrics, clock: Callable[[], float]) -> None:
+        self.store, self.metrics, self.clock = store, metrics, clock
+
+    def perform(self, action: Action, call: Callable[[], object], dry_run: bool) -> bool:
+        """Run `call` for `action` (unless dry_run); True if it succeeded or would have."""
+        error = ""
+        if not dry_run:
+            try:
+                call()
+            except QBittorrentError as exc:
+                error = f"{exc.reason}: {exc}"
+            except Exception as exc:  # a bug must not stop the other actions; the type says enough
+                error = f"unexpected {type(exc).__name__}"
+        result = "error" if error else "ok"
+        prefix = "dry run: would " if dry_run else ""
+        if error:
+            log.warning("%s%s failed for %s %r (%s): %s", prefix, action.action, action.hash, action.name,
+                        action.reason, error)
+        else:
+            log.info("%s%s %s %r: %s", prefix, action.action, action.hash, action.name, action.reason)
+        reason = f"{action.reason}; {error}" if error else action.reason
+        self.store.audit(AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run))
+        self.metrics.actions.labels(action.action, result, "true" if dry_run else "false").inc()
+        return not error

@@ -1,0 +1,132 @@
+"""Actions: the `control` and `completion` jobs on an APScheduler BackgroundScheduler.
+
+Built by the App when a `control:` or `completion:` section is configured and --actions.enabled is
+true (the kill switch: false runs no job at all, so nothing is written to qBittorrent). start()
+opens the store (a bad store stops the service from starting), then schedules each job with a
+stable id, coalesce=True and max_instances=1, first run right away. stop() (SIGTERM) tells running
+jobs to finish their current action and waits for them.
+
+Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time
+of the last successful run. A job that raises is counted as `error` and runs again next interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client.registry import CollectorRegistry
+
+from ..config import Settings
+from ..policy import TrackerPolicies
+from ..qbt import Mirror
+from ..store import Store, open_store
+from ..web import Response, Route
+from . import handlers
+from .completion import CompletionJob
+from .control import ControlJob
+from .history import completions_route
+from .metrics import ActionMetrics
+from .perform import Performer
+from .settings import CompletionSettings, ControlSettings
+
+log = logging.getLogger("exporter.actions")
+
+
+class Job(Protocol):
+    name: str
+
+    def run(self, stopping: threading.Event) -> str: ...
+
+
+class Actions:
+    def __init__(self, settings: Settings, mirror: Mirror, registry: CollectorRegistry,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings, self.mirror, self.clock = settings, mirror, clock
+        self.control: ControlSettings = settings.sections.get("control") or ControlSettings()
+        self.completion: CompletionSettings = settings.sections.get("completion") or CompletionSettings()
+        self.metrics = ActionMetrics(registry)
+        names = tuple(n for n, on in (("control", self.control.configured),
+                                      ("completion", self.completion.configured)) if on)
+        self.metrics.declare(names, tuple(h.name for h in self.completion.handlers))
+        self.stopping = threading.Event()
+        self.store: Store | None = None
+        self.jobs: dict[str, Job] = {}
+        self.scheduler: BackgroundScheduler | None = None
+        self.routes: dict[str, Route] = {}
+        if self.completion.configured:
+            self.routes["/api/completions"] = self.completions
+
+    def build_jobs(self) -> dict[str, Job]:
+        """Open the store and build the configured jobs (start() schedules them; tests call run)."""
+        self.store = open_store(self.settings.data_dir)
+        dry = self.settings.actions_dry_run
+        connection = self.mirror.connection
+        jobs: dict[str, Job] = {}
+        if self.control.configured:
+            policies = self.settings.sections.get("trackers") or TrackerPolicies()
+            performer = Performer(self.store, self.metrics, self.clock)
+            jobs["control"] = ControlJob(self.control, dry, self.mirror, connection, self.store, self.metrics,
+                                         policies, performer, self.clock)
+        if self.completion.configured:
+            built = {h.name: handlers.build(h, connection) for h in self.completion.handlers}
+            jobs["completion"] = CompletionJob(self.completion, dry, self.mirror, self.store, self.metrics,
+                                               built, self.clock)
+        self.jobs = jobs
+        return jobs
+
+    def start(self) -> None:
+        jobs = self.build_jobs()
+        intervals = {"control": self.control.interval, "completion": self.completion.interval}
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        for name, job in jobs.items():
+            self.scheduler.add_job(self.run, "interval", seconds=intervals[name], args=[job], id=name, name=name,
+                                   next_run_time=datetime.now(timezone.utc))
+        self.scheduler.start()
+        mode = " (dry run: nothing is written)" if self.settings.actions_dry_run else ""
+        log.info("actions: jobs %s started, store %s%s",
+                 ", ".join(f"{n} every {intervals[n]:g}s" for n in jobs), self.settings.data_dir, mode)
+
+    def run(self, job: Job) -> str:
+        """One instrumented run of `job`; never raises."""
+        started = time.perf_counter()
+        try:
+            result = job.run(self.stopping)
+        except Exception:
+            log.exception("job %s failed", job.name)
+            result = "error"
+        self.metrics.job_runs.labels(job.name, result).inc()
+        self.metrics.job_duration.labels(job.name).set(time.perf_counter() - started)
+        if result == "ok":
+            self.metrics.job_last_success.labels(job.name).set(time.time())
+        return result
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def completions(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+        return completions_route(self.store, self.clock, query)
+
+
+def build_actions(settings: Settings, mirror: Mirror, registry: CollectorRegistry) -> Actions | None:
+    """The Actions of this service, or None when no job is configured or --actions.enabled=false."""
+    configured = [n for n in ("control", "completion") if getattr(settings.sections.get(n), "configured", False)]
+    if not configured:
+        return None
+    if not settings.actions_enabled:
+        log.warning("--actions.enabled=false: the %s job(s) do not run; nothing is written to qBittorrent",
+                    " and ".join(configured))
+        return None
+    return Actions(settings, mirror, registry)

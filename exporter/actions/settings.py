@@ -1,0 +1,319 @@
+"""The `control:` and `completion:` sections of the YAML config file, parsed into frozen settings.
+
+    control:
+      interval: 1m
+      dry_run: false                  # this job only; --actions.dry-run covers every job
+      stalled:
+        enabled: true
+        stall_after: 15m              # no progress for this long
+        grace: 10m                    # ignore torrents added less than this ago
+        cooldown: 10m                 # between two steps of the ladder
+        recheck: false                # add a recheck step before giving up
+        tag: stalled                  # the give-up tag
+        max_actions_per_run: 10
+        max_actions_per_tracker: 3
+        exclude_tags: [keep]
+        exclude_categories: [manual]
+      ratio_emergency:
+        enabled: true
+        margin: 0.05                  # start below min_ratio + margin (min_ratio from `trackers:`)
+        hysteresis: 0.1               # end at or above min_ratio + margin + hysteresis
+        min_downloaded: 1GiB          # a scope with less downloaded is never in emergency
+        global: false                 # also watch the global ratio (policy `trackers.default`)
+        trackers: []                  # hosts to watch; empty = every tracker host
+        tag: ratio-emergency
+        max_actions_per_run: 50
+      seeding_slots: {enabled: false, min: 1, max: 20}
+    completion:
+      interval: 10s
+      backfill: 0s                    # first start only: also handle completions this recent
+      max_runs_per_run: 20
+      handlers:
+        - {name: notify, type: webhook, url: "https://...", secret_file: /run/secrets/hook, timeout: 10s}
+        - {name: unpack, type: command, argv: [/usr/local/bin/unpack, "%F"], timeout: 5m,
+           filter: {categories: [tv]}}
+        - {name: done, type: set_category, category: done, filter: {trackers: [tracker.example.org]}}
+        - {name: tag, type: add_tags, tags: [completed], retries: 2, backoff: 1m}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from ..config import ConfigError, parse_duration
+from ..managers.completion import Filter
+from ..managers.control import EmergencyPolicy, StallPolicy
+
+Parser = Callable[[Any, str], Any]
+# qBittorrent's "run external program" placeholders that a completion record can fill.
+PLACEHOLDERS = {
+    "N": "name", "L": "category", "G": "tags", "F": "content_path", "D": "save_path",
+    "Z": "size", "T": "tracker", "I": "hash", "K": "hash",
+}
+HANDLER_TYPES = ("webhook", "command", "set_category", "add_tags")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9,
+               "gib": 2**30, "tb": 10**12, "tib": 2**40}
+
+
+@dataclass(frozen=True)
+class Feature:
+    enabled: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class StalledSettings(Feature):
+    policy: StallPolicy = field(default_factory=StallPolicy)
+
+
+@dataclass(frozen=True)
+class EmergencySettings(Feature):
+    policy: EmergencyPolicy = field(default_factory=EmergencyPolicy)
+
+
+@dataclass(frozen=True)
+class SlotsSettings(Feature):
+    minimum: int = 1
+    maximum: int = 100
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    configured: bool = False
+    interval: float = 60.0
+    dry_run: bool = False
+    stalled: StalledSettings = field(default_factory=StalledSettings)
+    ratio_emergency: EmergencySettings = field(default_factory=EmergencySettings)
+    seeding_slots: SlotsSettings = field(default_factory=SlotsSettings)
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    name: str
+    type: str
+    filter: Filter = field(default_factory=Filter)
+    dry_run: bool = False
+    retries: int = 4
+    backoff: float = 30.0
+    timeout: float = 10.0
+    url: str = field(default="", repr=False)  # may carry a token: never logged
+    secret: str = field(default="", repr=False)
+    argv: tuple[str, ...] = ()
+    category: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    configured: bool = False
+    interval: float = 10.0
+    dry_run: bool = False
+    backfill: float = 0.0
+    max_runs_per_run: int = 20
+    handlers: tuple[HandlerSettings, ...] = ()
+
+
+# -- value parsers: (raw, path) -> value, raising ConfigError naming the path --------------------
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, "must be true or false")
+    return value
+
+
+def _duration(value: Any, path: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(path, str(exc)) from None
+
+
+def _interval(value: Any, path: str) -> float:
+    seconds = _duration(value, path)
+    if seconds < 0.1:
+        raise ConfigError(path, "must be at least 100ms")
+    return seconds
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ConfigError(path, "must be a finite number >= 0")
+    return float(value)
+
+
+def _count(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(path, "must be a whole number >= 1")
+    return value
+
+
+def _size(value: Any, path: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.fullmatch(str(value).strip()) if isinstance(value, str) else None
+    if m is None:
+        raise ConfigError(path, "must be a size in bytes such as 1073741824, 500MiB or 1GiB")
+    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, "must be a non-empty string")
+    return value.strip()
+
+
+def _texts(value: Any, path: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(path, "must be a list of strings")
+    return frozenset(value)
+
+
+def _hosts(value: Any, path: str) -> frozenset[str]:
+    return frozenset(h.lower() for h in _texts(value, path))
+
+
+def _mapping(raw: Any, path: str, spec: Mapping[str, Parser]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "must be a mapping")
+    out = {}
+    for key, value in raw.items():
+        parse = spec.get(key)
+        if parse is None:
+            raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(spec))})")
+        out[key] = parse(value, f"{path}.{key}")
+    return out
+
+
+# -- control: ----------------------------------------------------------------------------------
+
+_FEATURE = {"enabled": _bool, "dry_run": _bool}
+_STALL = {**_FEATURE, "stall_after": _duration, "grace": _duration, "cooldown": _duration, "recheck": _bool,
+          "tag": _text, "max_actions_per_run": _count, "max_actions_per_tracker": _count,
+          "exclude_tags": _texts, "exclude_categories": _texts}
+_EMERGENCY = {**_FEATURE, "margin": _number, "hysteresis": _number, "min_downloaded": _size, "global": _bool,
+              "trackers": _hosts, "tag": _text, "max_actions_per_run": _count}
+_SLOTS = {**_FEATURE, "min": _count, "max": _count}
+
+
+def _feature(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: values.pop(k) for k in ("enabled", "dry_run") if k in values}
+
+
+def parse_control(raw: Any, path: str = "control") -> ControlSettings:
+    if raw is None:
+        return ControlSettings()
+    top = _mapping(raw, path, {"interval": _interval, "dry_run": _bool, "stalled": lambda v, p: v,
+                               "ratio_emergency": lambda v, p: v, "seeding_slots": lambda v, p: v})
+    stall = _mapping(top.pop("stalled", None), f"{path}.stalled", _STALL)
+    stall_feature = _feature(stall)
+    emergency = _mapping(top.pop("ratio_emergency", None), f"{path}.ratio_emergency", _EMERGENCY)
+    emergency_feature = _feature(emergency)
+    if "global" in emergency:
+        emergency["include_global"] = emergency.pop("global")
+    slots = _mapping(top.pop("seeding_slots", None), f"{path}.seeding_slots", _SLOTS)
+    slots_feature = _feature(slots)
+    minimum, maximum = slots.get("min", 1), slots.get("max", 100)
+    if minimum > maximum:
+        raise ConfigError(f"{path}.seeding_slots.min", f"must not exceed max ({maximum})")
+    return ControlSettings(
+        configured=True,
+        **top,
+        stalled=StalledSettings(**stall_feature, policy=StallPolicy(**stall)),
+        ratio_emergency=EmergencySettings(**emergency_feature, policy=EmergencyPolicy(**emergency)),
+        seeding_slots=SlotsSettings(**slots_feature, minimum=minimum, maximum=maximum),
+    )
+
+
+# -- completion: -------------------------------------------------------------------------------
+
+
+def _url(value: Any, path: str) -> str:
+    text = _text(value, path)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, "must be an http:// or https:// URL")  # never echo it: it may hold a token
+    return text
+
+
+def _argv(value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(path, "must be a non-empty list of strings (the program, then its arguments)")
+    for i, arg in enumerate(value):
+        for letter in re.findall(r"%(.)", arg.replace("%%", "")):
+            if letter not in PLACEHOLDERS:
+                raise ConfigError(f"{path}[{i}]", f"unknown placeholder %{letter} "
+                                  f"(known: {' '.join('%' + k for k in PLACEHOLDERS)} and %% for %)")
+    return tuple(value)
+
+
+def _secret_file(value: Any, path: str) -> str:
+    try:
+        return Path(_text(value, path)).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read file: {exc.strerror}") from None
+
+
+def _retries(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(path, "must be a whole number >= 0")
+    return value
+
+
+def _filter(value: Any, path: str) -> Filter:
+    return Filter(**_mapping(value, path, {"categories": _texts, "trackers": _hosts, "tags": _texts}))
+
+
+_HANDLER = {
+    "name": _text, "type": _text, "dry_run": _bool, "retries": _retries, "backoff": _duration,
+    "timeout": _interval, "url": _url, "secret": _text, "secret_file": _secret_file, "argv": _argv,
+    "category": _text, "tags": _texts, "filter": _filter,
+}
+_REQUIRED = {"webhook": ("url",), "command": ("argv",), "set_category": ("category",), "add_tags": ("tags",)}
+
+
+def _handler(raw: Any, path: str) -> HandlerSettings:
+    values = _mapping(raw, path, _HANDLER)
+    for key in ("name", "type"):
+        if key not in values:
+            raise ConfigError(f"{path}.{key}", "is required")
+    name, kind = values.pop("name"), values.pop("type")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ConfigError(f"{path}.name", "must be 1-64 letters, digits, '_', '.' or '-' (it is a metric label)")
+    if kind not in HANDLER_TYPES:
+        raise ConfigError(f"{path}.type", f"must be one of {', '.join(HANDLER_TYPES)}")
+    for key in _REQUIRED[kind]:
+        if key not in values:
+            raise ConfigError(f"{path}.{key}", f"is required for a {kind} handler")
+    if "secret" in values and "secret_file" in values:
+        raise ConfigError(f"{path}.secret_file", "set either secret or secret_file, not both")
+    if "secret_file" in values:
+        values["secret"] = values.pop("secret_file")
+    if "tags" in values:
+        values["tags"] = tuple(sorted(values["tags"]))
+    return HandlerSettings(name=name, type=kind, **values)
+
+
+def parse_completion(raw: Any, path: str = "completion") -> CompletionSettings:
+    if raw is None:
+        return CompletionSettings()
+    values = _mapping(raw, path, {"interval": _interval, "dry_run": _bool, "backfill": _duration,
+                                  "max_runs_per_run": _count, "handlers": lambda v, p: v})
+    raw_handlers = values.pop("handlers", None) or []
+    if not isinstance(raw_handlers, list):
+        raise ConfigError(f"{path}.handlers", "must be a list of handlers")
+    handlers = tuple(_handler(h, f"{path}.handlers[{i}]") for i, h in enumerate(raw_handlers))
+    names = [h.name for h in handlers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"{path}.handlers[{i}].name", f"duplicate handler name {name!r}")
+    return CompletionSettings(configured=True, handlers=handlers, **values)

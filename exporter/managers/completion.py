@@ -1,0 +1,105 @@
+"""CompletionEventManager: which torrents have newly completed, which handlers apply, when to retry. Pure.
+
+A completion is a torrent with all wanted data (`amount_left` 0, size > 0) that is not checking,
+moving or fetching metadata, keyed by (hash, completion_on): a torrent re-downloaded after a recheck
+is a new completion only if qBittorrent gave it a new completion_on. The ledger in the store holds
+every key seen; anything complete whose key is not there is new, which is how completions that
+happened while the service was down are found at the next start.
+
+The very first run takes a baseline: torrents already complete are recorded as seen, not handled,
+unless they completed within the `backfill` window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AbstractSet, Any, Mapping, Sequence
+
+from ..model import Snapshot, Torrent
+from .state import status_of
+
+Key = tuple[str, int]
+NOT_SETTLED = frozenset({"checking", "moving", "metadata", "errored"})
+
+
+def completion_key(t: Torrent) -> Key | None:
+    """(hash, completion_on) if the torrent counts as complete now, else None."""
+    if t.amount_left != 0 or t.size <= 0 or status_of(t.state) in NOT_SETTLED:
+        return None
+    return (t.hash, max(t.completion_on, 0))
+
+
+def find_new(snapshot: Snapshot, known: AbstractSet[Key]) -> list[Torrent]:
+    """Complete torrents whose key is not in `known`, oldest completion first."""
+    new = []
+    for t in snapshot.torrents.values():
+        if t.amount_left == 0:  # cheap test first: most torrents of a large instance are seeds
+            key = completion_key(t)
+            if key is not None and key not in known:
+                new.append(t)
+    new.sort(key=lambda t: (t.completion_on, t.hash))
+    return new
+
+
+def take_baseline(snapshot: Snapshot, now: float, backfill: float) -> tuple[list[Key], list[Torrent]]:
+    """First run: (keys to record as already seen, torrents inside the backfill window to handle)."""
+    seen, new = [], []
+    for t in find_new(snapshot, frozenset()):
+        if backfill > 0 and t.completion_on >= now - backfill:
+            new.append(t)
+        else:
+            seen.append((t.hash, max(t.completion_on, 0)))
+    return seen, new
+
+
+def record(t: Torrent, instance: str = "") -> dict[str, Any]:
+    """The fields of a completed torrent that handlers, the ledger and the history show."""
+    return {
+        "hash": t.hash,
+        "name": t.name,
+        "category": t.category,
+        "tags": list(t.tags),
+        "size": t.size,
+        "save_path": t.save_path,
+        "content_path": t.content_path,
+        "tracker": t.primary_tracker,
+        "trackers": list(t.hosts),
+        "added_on": t.added_on,
+        "completion_on": max(t.completion_on, 0),
+        "downloaded": t.downloaded,
+        "uploaded": t.uploaded,
+        "ratio": t.ratio,
+        "instance": instance,
+    }
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Empty sets match everything; otherwise the torrent must match one entry of each set given."""
+
+    categories: AbstractSet[str] = frozenset()
+    trackers: AbstractSet[str] = frozenset()
+    tags: AbstractSet[str] = frozenset()
+
+    def matches(self, torrent: Mapping[str, Any]) -> bool:
+        if self.categories and torrent.get("category", "") not in self.categories:
+            return False
+        if self.trackers and not self.trackers.intersection(torrent.get("trackers") or ()):
+            return False
+        if self.tags and not self.tags.intersection(torrent.get("tags") or ()):
+            return False
+        return True
+
+
+def matching(handlers: Sequence[tuple[str, Filter]], torrent: Mapping[str, Any]) -> list[str]:
+    """Names of the handlers whose filter matches, in configuration order."""
+    return [name for name, f in handlers if f.matches(torrent)]
+
+
+def after_failure(attempts: int, retries: int, now: float, backoff: float, cap: float = 3600.0) -> tuple[str, float]:
+    """(status, retry_at) after failed attempt number `attempts` (1-based): retry with exponential
+    backoff (backoff, 2*backoff, ... up to cap) while attempts <= retries, then dead-letter."""
+    if attempts > retries:
+        return "dead", 0.0
+    return "pending", now + min(cap, backoff * 2 ** (attempts - 1))
+

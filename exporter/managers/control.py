@@ -1,0 +1,249 @@
+"""TorrentControlManager: which torrents to reannounce, restart, recheck, tag, stop or resume. Pure.
+
+Two decisions, each a function of (Snapshot, now, policy, stored state) returning a plan; the
+control job (exporter/actions/control.py) carries the plan out and stores the new state.
+
+Stalled downloads: a torrent that wants data (downloading, forcedDL, stalledDL, metaDL,
+forcedMetaDL) and whose `completed` bytes have not changed for `stall_after`, and that was added
+more than `grace` ago, climbs a ladder one step per `cooldown`:
+reannounce -> restart (stop/start) -> recheck (optional) -> give_up (tag it and stop trying).
+Progress resets the ladder (and removes the give-up tag). `Progress` marks remember since when each
+torrent's `completed` has not changed; they start at the first snapshot that shows the torrent.
+
+Ratio emergency: when the upload/download ratio of a tracker host (its torrents' totals in the
+Snapshot) or the global one falls below the policy's min_ratio + margin, that scope's downloads are
+stopped (seeds never); when it is back at or above min_ratio + margin + hysteresis, exactly the
+torrents stopped for it are resumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, AbstractSet, Mapping
+
+from ..model import Snapshot, Torrent
+from .state import status_of
+
+if TYPE_CHECKING:  # policy.py imports config.py, which imports the action settings, which import this
+    from ..policy import TrackerPolicies
+
+# States in which a torrent is trying to get data. forcedDL is included: force start hides stalls.
+WATCHED_STATES = frozenset({"downloading", "forcedDL", "stalledDL", "metaDL", "forcedMetaDL"})
+# Statuses of a download that the ratio emergency stops (and never a seed: complete torrents are skipped).
+DOWNLOAD_STATUSES = frozenset({"downloading", "stalled", "metadata", "queued"})
+GLOBAL = "global"  # the scope of the global ratio; tracker scopes are hosts
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do to one torrent. `action` is a bounded name (a metric label value)."""
+
+    action: str
+    hash: str
+    name: str
+    reason: str
+    tracker: str = ""
+    scope: str = ""  # ratio emergency: the scope that caused the stop
+
+
+# -- stalled downloads ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StallPolicy:
+    stall_after: float = 900.0
+    grace: float = 600.0
+    cooldown: float = 600.0
+    recheck: bool = False
+    tag: str = "stalled"
+    max_actions_per_run: int = 10
+    max_actions_per_tracker: int = 3
+    exclude_tags: AbstractSet[str] = frozenset()
+    exclude_categories: AbstractSet[str] = frozenset()
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return ("reannounce", "restart") + (("recheck",) if self.recheck else ()) + ("give_up",)
+
+
+@dataclass(frozen=True)
+class Progress:
+    completed: int
+    since: float  # when `completed` was last seen to change (or first seen)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    step: int  # steps taken so far; the next one is policy.steps[step]
+    at: float  # when the last step was taken
+
+
+@dataclass(frozen=True)
+class StallPlan:
+    progress: Mapping[str, Progress]  # the new marks, one per watched torrent
+    stalled: int  # watched torrents without progress for stall_after (exclusions included)
+    actions: tuple[Action, ...]
+    ladders: Mapping[str, Ladder | None] = field(default_factory=dict)  # changes; None = forget
+
+
+def plan_stalls(
+    snapshot: Snapshot,
+    now: float,
+    policy: StallPolicy,
+    progress: Mapping[str, Progress],
+    ladders: Mapping[str, Ladder],
+    skip: AbstractSet[str] = frozenset(),
+) -> StallPlan:
+    """Next ladder steps for stalled downloads; `skip` holds hashes another feature controls."""
+    steps = policy.steps
+    marks: dict[str, Progress] = {}
+    candidates: list[tuple[float, str, Torrent, int]] = []
+    stalled = 0
+    for h, t in snapshot.torrents.items():
+        if t.state not in WATCHED_STATES or t.is_complete:
+            continue
+        old = progress.get(h)
+        mark = old if old is not None and old.completed == t.completed else Progress(t.completed, now)
+        marks[h] = mark
+        if now - mark.since < policy.stall_after or now - t.added_on < policy.grace:
+            continue
+        stalled += 1
+        if h in skip or t.category in policy.exclude_categories or policy.exclude_tags.intersection(t.tags):
+            continue
+        ladder = ladders.get(h)
+        if ladder is not None and (ladder.step >= len(steps) or now - ladder.at < policy.cooldown):
+            continue
+        candidates.append((mark.since, h, t, ladder.step if ladder else 0))
+
+    changes: dict[str, Ladder | None] = {}
+    actions: list[Action] = []
+    for h, ladder in sorted(ladders.items()):
+        t = snapshot.torrents.get(h)
+        moved = t is not None and h in progress and h in marks and progress[h].completed != t.completed
+        if t is None or t.is_complete or moved:
+            changes[h] = None
+            if t is not None and ladder.step >= len(steps) and policy.tag in t.tags:
+                actions.append(Action("untag_stalled", h, t.name, "making progress again", t.primary_tracker))
+
+    per_tracker: dict[str, int] = {}
+    taken = 0
+    for since, h, t, step in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if taken >= policy.max_actions_per_run:
+            break
+        tracker = t.primary_tracker
+        if per_tracker.get(tracker, 0) >= policy.max_actions_per_tracker:
+            continue
+        per_tracker[tracker] = per_tracker.get(tracker, 0) + 1
+        taken += 1
+        name = steps[step]
+        reason = f"no progress for {_duration(now - since)} ({t.state}), step {step + 1}/{len(steps)}"
+        actions.append(Action("tag_stalled" if name == "give_up" else name, h, t.name, reason, tracker))
+        changes[h] = Ladder(step + 1, now)
+    return StallPlan(progress=marks, stalled=stalled, actions=tuple(actions), ladders=changes)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+# -- ratio emergency -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmergencyPolicy:
+    margin: float = 0.0
+    hysteresis: float = 0.1
+    min_downloaded: int = 1 << 30  # bytes: below this a scope's ratio means nothing yet
+    include_global: bool = False
+    trackers: AbstractSet[str] = frozenset()  # hosts to watch; empty: every host in the Snapshot
+    tag: str = "ratio-emergency"
+    max_actions_per_run: int = 50
+
+
+@dataclass(frozen=True)
+class ScopeRatio:
+    ratio: float
+    downloaded: int
+    threshold: float  # min_ratio + margin: below it the emergency starts
+
+
+@dataclass(frozen=True)
+class EmergencyPlan:
+    ratios: Mapping[str, ScopeRatio]
+    active: Mapping[str, float]  # scope -> since; the new state
+    entered: tuple[str, ...]
+    lifted: tuple[str, ...]
+    stops: tuple[Action, ...]
+    resumes: tuple[Action, ...]
+    forget: tuple[str, ...]  # stopped torrents that are gone: drop them from the stored state
+
+
+def scope_ratios(snapshot: Snapshot, policies: TrackerPolicies, policy: EmergencyPolicy) -> dict[str, ScopeRatio]:
+    out: dict[str, ScopeRatio] = {}
+    for host, group in snapshot.by_tracker.items():
+        if not host or (policy.trackers and host not in policy.trackers) or group.downloaded <= 0:
+            continue
+        threshold = policies.for_host(host).min_ratio + policy.margin
+        out[host] = ScopeRatio(group.uploaded / group.downloaded, group.downloaded, threshold)
+    server = snapshot.server
+    if policy.include_global and server.alltime_dl:
+        ratio = server.global_ratio if server.global_ratio is not None else (server.alltime_ul or 0) / server.alltime_dl
+        out[GLOBAL] = ScopeRatio(ratio, server.alltime_dl, policies.default.min_ratio + policy.margin)
+    return out
+
+
+def plan_emergency(
+    snapshot: Snapshot,
+    now: float,
+    policies: TrackerPolicies,
+    policy: EmergencyPolicy,
+    active: Mapping[str, float],
+    stopped: Mapping[str, str],
+) -> EmergencyPlan:
+    """`active`: scope -> since, `stopped`: hash -> scope, both as stored after the last run."""
+    ratios = scope_ratios(snapshot, policies, policy)
+    new_active: dict[str, float] = {}
+    for scope, r in ratios.items():
+        if scope in active:
+            if r.ratio < r.threshold + policy.hysteresis:
+                new_active[scope] = active[scope]
+        elif r.ratio < r.threshold and r.downloaded >= policy.min_downloaded:
+            new_active[scope] = now
+    entered = tuple(sorted(set(new_active) - set(active)))
+    lifted = tuple(sorted(set(active) - set(new_active)))
+
+    def scope_of(t: Torrent) -> str:
+        if GLOBAL in new_active:
+            return GLOBAL
+        return next((h for h in t.hosts if h in new_active), "")
+
+    budget = policy.max_actions_per_run
+    resumes: list[Action] = []
+    forget: list[str] = []
+    for h in sorted(stopped):
+        t = snapshot.torrents.get(h)
+        if t is None:
+            forget.append(h)
+        elif not scope_of(t) and len(resumes) < budget:
+            why = f"ratio of {stopped[h]} is back above the threshold"
+            resumes.append(Action("emergency_resume", h, t.name, why, t.primary_tracker, stopped[h]))
+
+    stops: list[Action] = []
+    if new_active:
+        for h in sorted(snapshot.torrents):
+            if len(resumes) + len(stops) >= budget:
+                break
+            t = snapshot.torrents[h]
+            if h in stopped or t.is_complete or status_of(t.state) not in DOWNLOAD_STATUSES:
+                continue
+            scope = scope_of(t)
+            if scope:
+                r = ratios[scope]
+                why = f"ratio {r.ratio:.3f} of {scope} below {r.threshold:.3f}"
+                stops.append(Action("emergency_stop", h, t.name, why, t.primary_tracker, scope))
+    return EmergencyPlan(ratios, new_active, entered, lifted, tuple(stops), tuple(resumes), tuple(forget))

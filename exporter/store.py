@@ -1,0 +1,335 @@
+"""Durable state of the action jobs: the completion ledger, action state and the audit log.
+
+`Store` is the interface the jobs use; `SQLiteStore` implements it on one SQLite file (WAL mode) in
+the data directory. A PostgreSQL backend implements the same methods later; nothing outside this
+file writes SQL.
+
+What is kept:
+- completions: one row per (hash, completion_on). status is `baseline` (complete before the first
+  start, never handled), `pending` (handlers still to run), `done` or `dead` (a handler gave up);
+  `torrent` holds the torrent's fields at completion time as JSON, so a handler can still run after
+  the torrent is gone.
+- handler_runs: one row per (completion, handler): `pending` (with next_attempt_at), `done`, `dead`.
+  Rows are written `pending` before a handler runs and `done` after; after a crash, only the rows
+  still pending run again.
+- action_state: small per-feature key -> JSON maps (stall ladder position and cooldowns, which
+  torrents the ratio emergency stopped, ...), so decisions survive restarts.
+- audit: an append-only log of every action, dry runs included.
+
+A store that is corrupt, from a newer version, or not writable is a `StoreError` at open: the
+service refuses to start rather than silently losing the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+FILE_NAME = "qbittorrent-monitor.db"
+Key = tuple[str, int]  # (hash, completion_on)
+T = TypeVar("T")
+
+MIGRATIONS: tuple[str, ...] = (
+    # version 1
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE completions (
+        hash TEXT NOT NULL, completion_on INTEGER NOT NULL, detected_at REAL NOT NULL,
+        status TEXT NOT NULL, torrent TEXT NOT NULL, PRIMARY KEY (hash, completion_on));
+    CREATE INDEX completions_by_time ON completions (detected_at) WHERE status != 'baseline';
+    CREATE TABLE handler_runs (
+        hash TEXT NOT NULL, completion_on INTEGER NOT NULL, handler TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL,
+        PRIMARY KEY (hash, completion_on, handler));
+    CREATE INDEX handler_runs_due ON handler_runs (next_attempt_at) WHERE status = 'pending';
+    CREATE TABLE action_state (
+        kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, key));
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, action TEXT NOT NULL,
+        hash TEXT NOT NULL, name TEXT NOT NULL, reason TEXT NOT NULL, result TEXT NOT NULL,
+        dry_run INTEGER NOT NULL);
+    CREATE INDEX audit_by_time ON audit (at);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says which file and what to do."""
+
+
+@dataclass(frozen=True)
+class HandlerRun:
+    hash: str
+    completion_on: int
+    handler: str
+    status: str  # pending | done | dead
+    attempts: int
+    next_attempt_at: float
+    last_error: str
+    torrent: Mapping[str, Any]
+
+    @property
+    def key(self) -> Key:
+        return (self.hash, self.completion_on)
+
+
+@dataclass(frozen=True)
+class CompletionRecord:
+    hash: str
+    completion_on: int
+    detected_at: float
+    status: str  # pending | done | dead
+    torrent: Mapping[str, Any]
+    handlers: tuple[HandlerRun, ...]
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    action: str
+    hash: str
+    name: str
+    reason: str
+    result: str  # ok | error
+    dry_run: bool
+
+
+class Store(ABC):
+    """What the jobs need from durable storage. Every method is atomic and thread-safe."""
+
+    # -- completion ledger
+    @abstractmethod
+    def baseline_taken(self) -> bool: ...
+
+    @abstractmethod
+    def take_baseline(self, keys: Iterable[Key], at: float) -> None:
+        """Record already-complete torrents as seen (never handled) and mark the baseline taken."""
+
+    @abstractmethod
+    def known_completions(self) -> set[Key]: ...
+
+    @abstractmethod
+    def add_completion(self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float) -> None:
+        """One completion and a pending row per handler, in one transaction (`done` if no handler)."""
+
+    @abstractmethod
+    def due_runs(self, now: float, limit: int) -> list[HandlerRun]: ...
+
+    @abstractmethod
+    def finish_run(self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0) -> None:
+        """Record one attempt: status `done`, `dead`, or `pending` again with `retry_at`."""
+
+    @abstractmethod
+    def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]: ...
+
+    @abstractmethod
+    def backlog(self) -> int:
+        """Completions not done: pending plus dead-letter."""
+
+    # -- action state and audit
+    @abstractmethod
+    def state(self, kind: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def put_state(self, kind: str, key: str, value: Any | None) -> None:
+        """Set (or with None, delete) one entry of an action-state map."""
+
+    @abstractmethod
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    @abstractmethod
+    def audit_log(self, since: float, limit: int = 1000) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise StoreError(f"no store at {self.path} (has the service run with actions enabled?)")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._check(readonly)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(self._explain(exc)) from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
+
+    def _explain(self, exc: sqlite3.DatabaseError) -> str:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return (f"store {self.path} is corrupt ({text}); move it away to start afresh or restore a "
+                    "backup — the completion ledger and action state are in it")
+        if "readonly" in text or "unable to open" in text or "disk I/O" in text:
+            return f"store {self.path} is not writable ({text}): check the permissions of the file and its directory"
+        return f"store {self.path}: {text}"
+
+    def _check(self, readonly: bool) -> None:
+        db = self._db
+        db.row_factory = sqlite3.Row
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store {self.path} has schema version {version}, newer than this "
+                             f"qbittorrent-monitor understands ({SCHEMA_VERSION}): upgrade, or use another --data.dir")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed: {check}")
+        if readonly:
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"store {self.path} has schema version {version}; start the service once to migrate it")
+            return
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("BEGIN IMMEDIATE")  # fails here, at start, if the file cannot be written
+        try:
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('opened_by_pid', ?)", (str(os.getpid()),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(db) in one transaction, under the lock; database errors become StoreError."""
+        with self._lock:
+            try:
+                if not self.readonly:
+                    self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(self._db)
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
+                return result
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(self._explain(exc)) from None
+
+    # -- completion ledger -----------------------------------------------------------------------
+
+    def baseline_taken(self) -> bool:
+        return self._run(lambda db: db.execute("SELECT 1 FROM meta WHERE key = 'baseline_at'").fetchone()) is not None
+
+    def take_baseline(self, keys: Iterable[Key], at: float) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, 'baseline', '{}')",
+                           ((h, c, at) for h, c in keys))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('baseline_at', ?)", (repr(at),))
+        self._run(write)
+
+    def known_completions(self) -> set[Key]:
+        return self._run(lambda db: {(r[0], r[1]) for r in db.execute("SELECT hash, completion_on FROM completions")})
+
+    def add_completion(self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float) -> None:
+        names = list(handlers)
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
+                       (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)))
+            db.executemany("INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, 'pending', 0, ?, '', ?)",
+                           ((*key, name, at, at) for name in names))
+        self._run(write)
+
+    def due_runs(self, now: float, limit: int) -> list[HandlerRun]:
+        return self._run(lambda db: [_run_of(r) for r in db.execute(
+            "SELECT r.*, c.torrent FROM handler_runs r JOIN completions c USING (hash, completion_on) "
+            "WHERE r.status = 'pending' AND r.next_attempt_at <= ? "
+            "ORDER BY r.next_attempt_at, r.hash, r.handler LIMIT ?", (now, limit))])
+
+    def finish_run(self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0) -> None:
+        if status not in ("done", "dead", "pending"):
+            raise ValueError(f"bad handler run status {status!r}")
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE handler_runs SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
+                       "last_error = ?, updated_at = ? WHERE hash = ? AND completion_on = ? AND handler = ?",
+                       (status, retry_at if status == "pending" else at, error[:500], at, *run.key, run.handler))
+            statuses = {r[0] for r in db.execute(
+                "SELECT status FROM handler_runs WHERE hash = ? AND completion_on = ?", run.key)}
+            overall = "pending" if "pending" in statuses else "dead" if "dead" in statuses else "done"
+            db.execute("UPDATE completions SET status = ? WHERE hash = ? AND completion_on = ?", (overall, *run.key))
+        self._run(write)
+
+    def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]:
+        def read(db: sqlite3.Connection) -> list[CompletionRecord]:
+            sql = "SELECT * FROM completions WHERE status != 'baseline' AND detected_at >= ?"
+            args: list[Any] = [since]
+            if status:
+                sql, args = sql + " AND status = ?", [*args, status]
+            rows = db.execute(sql + " ORDER BY detected_at DESC, hash LIMIT ?", (*args, limit)).fetchall()
+            out = []
+            for r in rows:
+                torrent = json.loads(r["torrent"])
+                runs = tuple(_run_of(x, torrent) for x in db.execute(
+                    "SELECT * FROM handler_runs WHERE hash = ? AND completion_on = ? ORDER BY handler",
+                    (r["hash"], r["completion_on"])))
+                out.append(CompletionRecord(r["hash"], r["completion_on"], r["detected_at"], r["status"], torrent, runs))
+            return out
+        return self._run(read)
+
+    def backlog(self) -> int:
+        return self._run(lambda db: db.execute(
+            "SELECT count(*) FROM completions WHERE status IN ('pending', 'dead')").fetchone()[0])
+
+    # -- action state and audit ------------------------------------------------------------------
+
+    def state(self, kind: str) -> dict[str, Any]:
+        return self._run(lambda db: {r[0]: json.loads(r[1]) for r in db.execute(
+            "SELECT key, value FROM action_state WHERE kind = ?", (kind,))})
+
+    def put_state(self, kind: str, key: str, value: Any | None) -> None:
+        if value is None:
+            self._run(lambda db: db.execute("DELETE FROM action_state WHERE kind = ? AND key = ?", (kind, key)))
+        else:
+            self._run(lambda db: db.execute("INSERT OR REPLACE INTO action_state VALUES (?, ?, ?)",
+                                            (kind, key, json.dumps(value, sort_keys=True))))
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._run(lambda db: db.execute(
+            "INSERT INTO audit (at, action, hash, name, reason, result, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry.at, entry.action, entry.hash, entry.name, entry.reason, entry.result, int(entry.dry_run))))
+
+    def audit_log(self, since: float, limit: int = 1000) -> list[AuditEntry]:
+        return self._run(lambda db: [
+            AuditEntry(r["at"], r["action"], r["hash"], r["name"], r["reason"], r["result"], bool(r["dry_run"]))
+            for r in db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> HandlerRun:
+    return HandlerRun(
+        hash=row["hash"], completion_on=row["completion_on"], handler=row["handler"], status=row["status"],
+        attempts=row["attempts"], next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+        torrent=torrent if torrent is not None else json.loads(row["torrent"]),
+    )
+
+
+def open_store(data_dir: str, readonly: bool = False) -> Store:
+    """The store in `data_dir` (SQLite today)."""
+    return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly)
