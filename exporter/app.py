@@ -12,11 +12,13 @@ from prometheus_client.registry import CollectorRegistry
 from .actions.scheduler import build_actions
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
+from .collectors.ratio import RatioMetrics
 from .collectors.server import ServerCollector
 from .collectors.torrents import PerTorrentCollector, TorrentsCollector
 from .config import Settings
 from .model import Snapshot
 from .qbt import Connection, ConnectionSettings, Mirror
+from .report import report_route
 from .web import Response, Route, WebConfig, WebServer, landing_page, load_web_config, text
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,16 @@ class App:
         self.mirror = mirror or make_mirror(settings)
         # Counters and gauges of what the service itself does (actions, completions, job runs).
         self.events = CollectorRegistry(auto_describe=False)
-        self.snapshot_collectors: list[SnapshotCollector] = [ServerCollector, TorrentsCollector]
+        self.snapshot_collectors: list[SnapshotCollector] = [
+            ServerCollector, TorrentsCollector, RatioMetrics.from_settings(settings),
+        ]
         if settings.metrics_per_torrent:
             self.snapshot_collectors.append(PerTorrentCollector)
         self.routes: dict[str, Route] = {
             settings.web_telemetry_path: self.metrics,
             "/healthz": lambda query, headers: text(200, "ok\n"),
             "/readyz": self.ready,
+            "/api/report": report_route(self),
         }
         # Scheduled jobs (control, completion), or None when none is configured or --actions.enabled=false.
         self.actions = build_actions(settings, self.mirror, self.events)

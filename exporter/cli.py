@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 from .actions import history
 from .config import OPTIONS, ConfigError, Settings, build_settings
 from .logs import setup_logging
+from .report import add_report_arguments, run_report
 from .store import StoreError
 from .version import __version__
 
@@ -85,6 +86,8 @@ COMMANDS: dict[str, Command] = {
     "check-config": Command("Validate the configuration and exit.", check_config),
     "completions": Command("Show recent torrent completions and their handlers (--since 24h, --json).",
                            history.run, history.add_arguments),
+    "report": Command("Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "
+                      "(--format json, --limit N).", run_report, add_report_arguments),
 }
 
 

@@ -367,9 +367,10 @@ def build_settings(
 
 
 def _register_sections() -> None:
-    from .policy import parse_trackers
+    from .policy import parse_seeding, parse_trackers
 
     SECTIONS["trackers"] = parse_trackers
+    SECTIONS["seeding"] = parse_seeding
     from .actions.settings import parse_completion, parse_control
 
     SECTIONS["control"] = parse_control
