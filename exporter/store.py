@@ -247,8 +247,10 @@ class SQLiteStore(Store):
         names = list(handlers)
 
         def write(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
-                       (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)))
+            added = db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
+                               (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)))
+            if added.rowcount != 1:
+                return  # already in the ledger: its handlers were queued then
             db.executemany("INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, 'pending', 0, ?, '', ?)",
                            ((*key, name, at, at) for name in names))
         self._run(write)

@@ -9,3 +9,7 @@
     metrics.py     the counters and gauges (in App.events)
     history.py     `qbittorrent-monitor completions` and /api/completions
 """
+
+# config.py registers the sections parsed in settings.py (its last lines import it): load config first,
+# so that importing any module of this package, whatever comes first, finds config complete.
+from .. import config as _config  # noqa: E402,F401

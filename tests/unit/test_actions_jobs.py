@@ -1,0 +1,389 @@
+"""The control and completion jobs with a fake qBittorrent connection that records calls,
+a real SQLite store in tmp_path, a private registry and an injected clock."""
+
+from __future__ import annotations
+
+import threading
+from types import MappingProxyType
+
+import pytest
+from prometheus_client.registry import CollectorRegistry
+
+from exporter.actions.completion import CompletionJob
+from exporter.actions.control import ControlJob
+from exporter.actions.handlers import HandlerError
+from exporter.actions.metrics import ActionMetrics
+from exporter.actions.perform import Performer
+from exporter.actions.scheduler import Actions, build_actions
+from exporter.actions.settings import (
+    CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings, StalledSettings,
+)
+from exporter.config import build_settings
+from exporter.managers.control import EmergencyPolicy, StallPolicy
+from exporter.managers.state import summarize
+from exporter.model import AppInfo, ServerState, Snapshot, Torrent
+from exporter.policy import TrackerPolicies, TrackerPolicy
+from exporter.qbt import QBittorrentError
+from exporter.store import open_store
+
+T0 = 5_000_000.0
+
+
+class FakeConnection:
+    """Records every write; raises for hashes listed in `failing`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.failing: set[str] = set()
+
+    def _record(self, name, hashes, *args):
+        if self.failing.intersection(hashes):
+            raise QBittorrentError("http", "qBittorrent answered HTTP 500")
+        self.calls.append((name, tuple(hashes), *args))
+
+    def stop(self, hashes): self._record("stop", hashes)
+    def start(self, hashes): self._record("start", hashes)
+    def reannounce(self, hashes): self._record("reannounce", hashes)
+    def recheck(self, hashes): self._record("recheck", hashes)
+    def add_tags(self, hashes, tags): self._record("add_tags", hashes, tuple(tags))
+    def remove_tags(self, hashes, tags): self._record("remove_tags", hashes, tuple(tags))
+    def set_category(self, hashes, category): self._record("set_category", hashes, category)
+
+
+class FakeMirror:
+    def __init__(self, snapshot: Snapshot | None = None) -> None:
+        self.snapshot, self.connection = snapshot, FakeConnection()
+
+    def refresh(self) -> Snapshot | None:
+        return self.snapshot
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def snap(*torrents: Torrent, generation: int = 1, server: ServerState = ServerState()) -> Snapshot:
+    _, _, by_tracker = summarize(torrents).frozen()
+    return Snapshot("inst", generation, T0, AppInfo(), server, MappingProxyType({t.hash: t for t in torrents}),
+                    by_tracker=by_tracker)
+
+
+def stalled(h: str, tracker: str = "t.example", **kw) -> Torrent:
+    fields = dict(hash=h, name=f"name-{h}", state="stalledDL", size=1000, amount_left=1000, added_on=int(T0 - 86400),
+                  tracker=tracker)
+    fields.update(kw)
+    return Torrent(**fields)
+
+
+def seed(h: str, tracker: str = "t.example", uploaded: int = 0, downloaded: int = 1000, **kw) -> Torrent:
+    fields = dict(hash=h, name=f"name-{h}", state="stalledUP", size=1000, amount_left=0, completed=1000,
+                  progress=1.0, uploaded=uploaded, downloaded=downloaded, tracker=tracker, completion_on=int(T0 - 999))
+    fields.update(kw)
+    return Torrent(**fields)
+
+
+@pytest.fixture
+def registry():
+    return CollectorRegistry(auto_describe=False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(str(tmp_path / "data"))
+    yield s
+    s.close()
+
+
+def control_job(mirror, store, registry, clock, dry_run=False, stall=None, emergency=None, policies=None):
+    metrics = ActionMetrics(registry)
+    settings = ControlSettings(
+        configured=True,
+        stalled=StalledSettings(enabled=stall is not None, policy=stall or StallPolicy()),
+        ratio_emergency=EmergencySettings(enabled=emergency is not None, policy=emergency or EmergencyPolicy()),
+    )
+    return ControlJob(settings, dry_run, mirror, mirror.connection, store, metrics, policies or TrackerPolicies(),
+                      Performer(store, metrics, clock), clock)
+
+
+def value(registry, name, **labels):
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+STALL = StallPolicy(stall_after=60, grace=0, cooldown=30)
+GO = threading.Event()
+
+
+# -- control: stalled downloads --------------------------------------------------------------------
+
+def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(store, registry):
+    mirror, clock = FakeMirror(snap(stalled("a"))), Clock()
+    job = control_job(mirror, store, registry, clock, stall=STALL)
+    assert job.run(GO) == "ok" and mirror.connection.calls == []  # first sight: the stall timer starts
+    clock.now += 61
+    job.run(GO)
+    assert mirror.connection.calls == [("reannounce", ("a",))]
+    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false") == 1
+    assert value(registry, "qbittorrent_exporter_stalled_torrents") == 1
+    clock.now += 10
+    job.run(GO)  # cooldown
+    assert len(mirror.connection.calls) == 1
+
+    restarted = control_job(mirror, store, CollectorRegistry(), clock, stall=STALL)  # ladder from the store
+    restarted.progress = job.progress  # (a real restart re-learns the marks; keep them to stay short)
+    clock.now += 30
+    restarted.run(GO)
+    assert mirror.connection.calls[1:] == [("stop", ("a",)), ("start", ("a",))]
+    clock.now += 30
+    restarted.run(GO)
+    assert mirror.connection.calls[3:] == [("add_tags", ("a",), ("stalled",))]
+    clock.now += 300
+    restarted.run(GO)
+    assert len(mirror.connection.calls) == 4  # gave up
+    assert [e.action for e in store.audit_log(0)] == ["reannounce", "restart", "tag_stalled"]
+    assert all("no progress for" in e.reason and e.name == "name-a" for e in store.audit_log(0))
+
+    mirror.snapshot = snap(stalled("a", completed=10, amount_left=990, tags=("stalled",)), generation=2)
+    restarted.run(GO)
+    assert mirror.connection.calls[4:] == [("remove_tags", ("a",), ("stalled",))]
+    assert store.state("stall_ladder") == {}
+
+
+def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(store, registry, caplog):
+    mirror, clock = FakeMirror(snap(stalled("a"))), Clock()
+    job = control_job(mirror, store, registry, clock, dry_run=True, stall=STALL)
+    job.run(GO)
+    clock.now += 61
+    with caplog.at_level("INFO", logger="exporter.actions"):
+        job.run(GO)
+    assert mirror.connection.calls == []
+    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="true") == 1
+    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("reannounce", True)]
+    assert store.state("stall_ladder") == {}  # a dry run does not move the real ladder
+    assert any("dry run: would reannounce a 'name-a'" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry, caplog):
+    mirror, clock = FakeMirror(snap(stalled("a"), stalled("b"))), Clock()
+    mirror.connection.failing = {"a"}
+    job = control_job(mirror, store, registry, clock, stall=STALL)
+    job.run(GO)
+    clock.now += 61
+    assert job.run(GO) == "ok"
+    assert mirror.connection.calls == [("reannounce", ("b",))]
+    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="error", dry_run="false") == 1
+    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false") == 1
+    assert [(e.hash, e.result) for e in store.audit_log(0)] == [("a", "error"), ("b", "ok")]
+    assert "HTTP 500" in store.audit_log(0)[0].reason
+
+
+def test_no_snapshot_skips_the_run(store, registry):
+    job = control_job(FakeMirror(None), store, registry, Clock(), stall=STALL)
+    assert job.run(GO) == "skipped"
+
+
+# -- control: ratio emergency ----------------------------------------------------------------------
+
+POLICIES = TrackerPolicies(default=TrackerPolicy(min_ratio=1.0))
+EMERGENCY = EmergencyPolicy(hysteresis=0.2, min_downloaded=0)
+
+
+def test_ratio_emergency_stops_downloads_only_and_resumes_exactly_those_after_a_restart(store, registry):
+    user_stopped = stalled("u", state="stoppedDL")
+    mirror, clock = FakeMirror(snap(seed("s", uploaded=100), stalled("d"), user_stopped)), Clock()
+    job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
+    job.run(GO)
+    assert mirror.connection.calls == [("stop", ("d",)), ("add_tags", ("d",), ("ratio-emergency",))]
+    assert value(registry, "qbittorrent_exporter_ratio_emergency_active", tracker="t.example") == 1
+    assert set(store.state("emergency_stopped")) == {"d"} and set(store.state("emergency_scope")) == {"t.example"}
+    job.run(GO)
+    assert len(mirror.connection.calls) == 2  # not stopped twice
+
+    mirror.snapshot = snap(seed("s", uploaded=1300), stalled("d", state="stoppedDL"), user_stopped, generation=2)
+    registry2 = CollectorRegistry()
+    restarted = control_job(mirror, store, registry2, clock, emergency=EMERGENCY, policies=POLICIES)
+    restarted.run(GO)
+    assert mirror.connection.calls[2:] == [("start", ("d",)), ("remove_tags", ("d",), ("ratio-emergency",))]
+    assert value(registry2, "qbittorrent_exporter_ratio_emergency_active", tracker="t.example") == 0
+    assert store.state("emergency_stopped") == {} and store.state("emergency_scope") == {}
+    assert [e.action for e in store.audit_log(0)] == ["emergency_stop", "emergency_resume"]
+
+
+def test_a_failed_emergency_stop_is_not_remembered_and_is_retried(store, registry):
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
+    mirror.connection.failing = {"d"}
+    job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
+    job.run(GO)
+    assert store.state("emergency_stopped") == {}
+    mirror.connection.failing = set()
+    job.run(GO)
+    assert ("stop", ("d",)) in mirror.connection.calls and set(store.state("emergency_stopped")) == {"d"}
+
+
+def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry):
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
+    job = control_job(mirror, store, registry, clock, stall=STALL, emergency=EMERGENCY, policies=POLICIES)
+    job.run(GO)
+    clock.now += 61
+    job.run(GO)  # the snapshot still shows d as stalledDL: it must not be reannounced or restarted
+    assert [c[0] for c in mirror.connection.calls] == ["stop", "add_tags"]
+
+
+# -- completion --------------------------------------------------------------------------------------
+
+class FakeHandler:
+    def __init__(self, name, fail=0, retries=2, dry_run=False, kind="webhook"):
+        self.settings = HandlerSettings(name=name, type=kind, retries=retries, backoff=10, dry_run=dry_run)
+        self.fail, self.runs = fail, []
+
+    def run(self, torrent, delivery):
+        self.runs.append(delivery)
+        if self.fail:
+            self.fail -= 1
+            raise HandlerError("webhook answered HTTP 500")
+
+
+def completion_job(mirror, store, registry, clock, handlers, backfill=0.0, dry_run=False):
+    settings = CompletionSettings(configured=True, backfill=backfill,
+                                  handlers=tuple(h.settings for h in handlers))
+    return CompletionJob(settings, dry_run, mirror, store, ActionMetrics(registry), {h.settings.name: h for h in handlers},
+                         clock)
+
+
+def test_baseline_then_each_new_completion_runs_each_handler_once(store, registry):
+    mirror, clock = FakeMirror(snap(seed("old"))), Clock()
+    hook = FakeHandler("hook")
+    job = completion_job(mirror, store, registry, clock, [hook])
+    job.run(GO)
+    assert hook.runs == [] and store.known_completions() == {("old", int(T0 - 999))}
+    mirror.snapshot = snap(seed("old"), seed("new", completion_on=int(T0 + 5), category="movies"), generation=2)
+    job.run(GO)
+    job.run(GO)
+    assert hook.runs == [f"new:{int(T0 + 5)}:hook"]
+    assert value(registry, "qbittorrent_exporter_completions_total", category="movies") == 1
+    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="ok") == 1
+    assert value(registry, "qbittorrent_exporter_completion_backlog") == 0
+    assert [r.status for r in store.history(0)] == ["done"]
+
+
+def test_a_failing_handler_retries_with_backoff_then_dead_letters_without_blocking_others(store, registry):
+    mirror, clock = FakeMirror(snap()), Clock()
+    bad, good = FakeHandler("bad", fail=99, retries=2), FakeHandler("good")
+    job = completion_job(mirror, store, registry, clock, [bad, good])
+    job.run(GO)
+    mirror.snapshot = snap(seed("a"), generation=2)
+    job.run(GO)
+    assert len(bad.runs) == 1 and len(good.runs) == 1
+    assert value(registry, "qbittorrent_exporter_completion_backlog") == 1
+    job.run(GO)
+    assert len(bad.runs) == 1  # backoff: 10 s
+    clock.now += 10
+    job.run(GO)
+    clock.now += 20
+    job.run(GO)
+    assert len(bad.runs) == 3 and len(good.runs) == 1
+    clock.now += 10_000
+    job.run(GO)
+    assert len(bad.runs) == 3  # dead-letter: no more attempts
+    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="error") == 2
+    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="dead") == 1
+    assert value(registry, "qbittorrent_exporter_completion_backlog") == 1
+    [record] = store.history(0, status="dead")
+    assert {h.handler: (h.status, h.attempts) for h in record.handlers} == {"bad": ("dead", 3), "good": ("done", 1)}
+
+
+def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
+    clock = Clock()
+    store.take_baseline([], T0)
+    store.add_completion(("a", 1), {"hash": "a", "name": "x"}, ["one", "two"], T0)
+    store.finish_run(store.due_runs(T0, 10)[0], "done", T0)  # "one" finished before the crash
+    one, two = FakeHandler("one"), FakeHandler("two")
+    job = completion_job(FakeMirror(None), store, registry, clock, [one, two])
+    assert job.run(GO) == "skipped"  # qBittorrent down: handlers still run
+    assert one.runs == [] and two.runs == ["a:1:two"]
+    assert store.history(0)[0].status == "done"
+
+
+def test_completions_while_the_service_was_down_are_found_at_the_next_start(store, registry):
+    mirror, clock = FakeMirror(snap(seed("old"))), Clock()
+    completion_job(mirror, store, registry, clock, []).run(GO)
+    mirror.snapshot = snap(seed("old"), seed("while-down"), generation=7)
+    hook = FakeHandler("hook")
+    completion_job(mirror, store, CollectorRegistry(), clock, [hook]).run(GO)
+    assert hook.runs == [f"while-down:{int(T0 - 999)}:hook"]
+
+
+def test_backfill_handles_recent_completions_on_first_start(store, registry):
+    mirror, clock = FakeMirror(snap(seed("old", completion_on=int(T0 - 7200)), seed("recent", completion_on=int(T0 - 60)))), Clock()
+    hook = FakeHandler("hook")
+    completion_job(mirror, store, registry, clock, [hook], backfill=3600).run(GO)
+    assert hook.runs == [f"recent:{int(T0 - 60)}:hook"]
+
+
+def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
+    mirror, clock = FakeMirror(snap()), Clock()
+    hook, live = FakeHandler("hook", dry_run=True), FakeHandler("live")
+    job = completion_job(mirror, store, registry, clock, [hook, live])
+    job.run(GO)
+    mirror.snapshot = snap(seed("a"), generation=2)
+    job.run(GO)
+    assert hook.runs == [] and len(live.runs) == 1
+    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="dry_run") == 1
+    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("webhook", True), ("webhook", False)]
+
+
+def test_a_handler_removed_from_the_config_dead_letters_its_pending_runs(store, registry):
+    store.take_baseline([], T0)
+    store.add_completion(("a", 1), {"hash": "a"}, ["gone"], T0)
+    completion_job(FakeMirror(None), store, registry, Clock(), []).run(GO)
+    assert store.history(0)[0].handlers[0].last_error == "handler is no longer configured"
+
+
+# -- the job runner ----------------------------------------------------------------------------------
+
+class Boom:
+    name = "control"
+
+    def run(self, stopping):
+        raise RuntimeError("bug")
+
+
+def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path, registry):
+    settings = build_settings({"data.dir": str(tmp_path)}, {})
+    actions = Actions(settings, FakeMirror(None), registry)
+    assert actions.run(Boom()) == "error"
+    assert value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="error") == 1
+    assert registry.get_sample_value("qbittorrent_exporter_job_last_success_timestamp_seconds", {"job": "control"}) is None
+
+
+def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("completion: {}\n")
+    assert build_actions(build_settings({}, {}), FakeMirror(), registry) is None
+    assert build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)), FakeMirror(), registry) is None
+    actions = build_actions(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)), FakeMirror(), registry)
+    assert isinstance(actions, Actions) and "/api/completions" in actions.routes
+
+
+def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
+    from tests.helpers import wait_for
+
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("control: {interval: 100ms, stalled: {enabled: true}}\ncompletion: {interval: 100ms}\n")
+    settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))
+    actions = Actions(settings, FakeMirror(snap(seed("a"))), registry)
+    actions.start()
+    try:
+        wait_for(lambda: value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 2
+                 and value(registry, "qbittorrent_exporter_job_runs_total", job="completion", result="ok") >= 2,
+                 timeout=10, what="both jobs to run twice")
+        assert {j.id for j in actions.scheduler.get_jobs()} == {"control", "completion"}
+        job = actions.scheduler.get_job("control")
+        assert job.coalesce is True and job.max_instances == 1
+    finally:
+        actions.stop()
+    assert not actions.scheduler.running and actions.store is None
+    assert value(registry, "qbittorrent_exporter_job_last_success_timestamp_seconds", job="completion") > 0
