@@ -1,0 +1,37 @@
+"""Fixtures for the end-to-end tests: real Prometheus, Alertmanager and a webhook receiver on 127.0.0.1.
+
+Each fixture hands out a process object that the test starts (so that it can choose the order: start
+Prometheus first, it takes a few seconds to scrape a new target) and that is stopped at teardown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.e2e.stack import Alertmanager, Prometheus, Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver(fail=("/fail",))
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
+    p = Prometheus(tmp_path / "prometheus")
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    a = Alertmanager(tmp_path / "alertmanager")
+    yield a
+    a.stop()

@@ -1,0 +1,198 @@
+"""Real Prometheus, Alertmanager and a webhook receiver on 127.0.0.1, for the end-to-end tests.
+
+Nothing here is a mock: `prometheus` and `prometheus-alertmanager` are Debian's binaries (scripts/setup
+installs them); a missing binary is an error, never a skip. See ../shared/RECIPES.md for the flags.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporter.sandbox import free_port
+from tests.helpers import http_get, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: run scripts/setup (apt-get install prometheus prometheus-alertmanager)"
+    return path
+
+
+def rules_build():
+    """prometheus/build.py as a module: its CONFIG is where the shipped rules' selector comes from."""
+    spec = importlib.util.spec_from_file_location("prometheus_build", ROOT / "prometheus" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def scrape_job_name() -> str:
+    """The job name the shipped rules select (`job="qbittorrent"` in CONFIG)."""
+    match = re.fullmatch(r'job="([^"]+)"', rules_build().C["selector"])
+    assert match, "the e2e tests expect CONFIG['selector'] to be job=\"...\""
+    return match.group(1)
+
+
+def alerts_without_for(directory: Path) -> Path:
+    """The shipped alerts.yml with every `for:` set to 0s, so that an alert fires on its first evaluation.
+
+    Generated from the shipped file, so the test follows every change to the rules themselves.
+    """
+    rules = yaml.safe_load((ROOT / "prometheus" / "alerts.yml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert "for" in rule, rule["alert"]
+            rule["for"] = "0s"
+    path = directory / "alerts-for-0s.yml"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    return path
+
+
+@dataclass
+class Process:
+    directory: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, argv: list[str], name: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.directory / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.proc.args[0]} exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                return http_get(self.url + "/-/ready", timeout=1)[0] == 200
+            except OSError:
+                return False
+
+        wait_for(ready, timeout=timeout, what=f"{self.proc.args[0]} on {self.url}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+        self._log.close()
+
+
+@dataclass
+class Prometheus(Process):
+    def start(self, targets: list[str], rule_files: list[Path], alertmanager: str = "") -> "Prometheus":
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
+            "rule_files": [str(p) for p in rule_files],
+            "scrape_configs": [{"job_name": scrape_job_name(), "static_configs": [{"targets": targets}]}],
+        }
+        if alertmanager:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self._spawn([
+            binary("prometheus"), f"--config.file={self.directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+        ], "prometheus")
+        return self
+
+    def api(self, path: str, **params: str) -> Any:
+        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        status, body = http_get(url)
+        data = json.loads(body)
+        assert status == 200 and data["status"] == "success", f"{path} {params}: {status} {body}"
+        return data["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """An instant query; raises AssertionError with Prometheus's message on a bad expression."""
+        data = self.api("query", query=expr)
+        return data["result"] if data["resultType"] in ("vector", "matrix") else [data["result"]]
+
+    def query_range(self, expr: str, seconds: int = 60) -> list[dict[str, Any]]:
+        now = float(self.api("query", query="time()")["result"][1])
+        return self.api("query_range", query=expr, start=str(now - seconds), end=str(now), step="1")["result"]
+
+
+@dataclass
+class Alertmanager(Process):
+    def start(self, webhook_url: str) -> "Alertmanager":
+        config = {
+            "route": {"receiver": "test", "group_by": ["alertname", "instance"], "group_wait": "1s",
+                      "group_interval": "1s", "repeat_interval": "1h"},
+            "receivers": [{"name": "test", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
+        }
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "alertmanager.yml").write_text(yaml.safe_dump(config))
+        self._spawn([
+            binary("prometheus-alertmanager"), f"--config.file={self.directory / 'alertmanager.yml'}",
+            f"--storage.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ], "alertmanager")
+        return self
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every JSON POST. Paths in `fail` answer 500."""
+
+    def __init__(self, fail: tuple[str, ...] = ()) -> None:
+        self.posts: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.posts.append((self.path, json.loads(body or b"null")))
+                self.send_response(500 if self.path in fail else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def alerts(self, name: str, status: str = "firing") -> list[dict[str, Any]]:
+        """Alerts named `name` with `status` that Alertmanager delivered to /alert."""
+        with self.lock:
+            posts = [body for path, body in self.posts if path == "/alert"]
+        return [a for body in posts for a in body["alerts"]
+                if a["labels"].get("alertname") == name and a["status"] == status]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
