@@ -62,6 +62,16 @@ OVERVIEW = [
           "(recording rule instance:qbittorrent_exporter_sync_errors:ratio_rate5m).",
           (q("instance:qbittorrent_exporter_sync_errors:ratio_rate5m{{F}}", "{{instance}}"),),
           kind="stat", width=4, height=4),
+    *[Panel(title, "short", f"Torrents with status {status}, all categories "
+            "(recording rule instance_status:qbittorrent_torrents:sum)." + note,
+            (q('instance_status:qbittorrent_torrents:sum{{F}, status="' + status + '"}', "{{instance}}"),),
+            kind="stat", width=6, height=4)
+      for title, status, note in (
+          ("Downloading", "downloading", ""),
+          ("Seeding", "seeding", " A seed with no peers (stalledUP) counts as seeding."),
+          ("Stalled downloads", "stalled", " QBittorrentDownloadsStalled fires when it stays above 0."),
+          ("Errored torrents", "errored", " State error or missingFiles: see QBittorrentTorrentsErrored."),
+      )],
     Panel("Transfer speed", "binBps", "Current upload and download speed of qBittorrent, as it reports them.",
           (q("qbittorrent_upload_speed_bytes{{F}}", "upload {{instance}}"),
            q("qbittorrent_download_speed_bytes{{F}}", "download {{instance}}"))),

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -32,12 +33,20 @@ def binary(name: str) -> str:
     return path
 
 
+def load_script(relative: str):
+    """A script of the repository (prometheus/build.py, grafana/build.py) as a module."""
+    name = relative.replace("/", "_").removesuffix(".py")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / relative)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def rules_build():
-    """prometheus/build.py as a module: its CONFIG is where the shipped rules' selector comes from."""
-    spec = importlib.util.spec_from_file_location("prometheus_build", ROOT / "prometheus" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """prometheus/build.py: its CONFIG is where the shipped rules' selector comes from."""
+    return load_script("prometheus/build.py")
 
 
 def scrape_job_name() -> str:
