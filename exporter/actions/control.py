@@ -78,15 +78,16 @@ class ControlJob:
             active={k: v["since"] for k, v in self.scopes.data.items()},
             stopped={k: v["scope"] for k, v in self.stopped.data.items()},
         )
+        dry = "dry run: " if self.emergency_dry else ""
         for scope in plan.entered:
             r = plan.ratios[scope]
-            log.warning("ratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
-                        scope, r.ratio, r.threshold)
+            log.warning("%sratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
+                        dry, scope, r.ratio, r.threshold)
             self.scopes.set(scope, {"since": now})
         for scope in plan.lifted:
             r = plan.ratios.get(scope)
-            log.info("ratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
-                     scope, f"{r.ratio:.3f}" if r else "unknown")
+            log.info("%sratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
+                     dry, scope, f"{r.ratio:.3f}" if r else "unknown")
             self.scopes.set(scope, None)
         for scope in set(plan.ratios) | set(plan.lifted):
             self.metrics.emergency.labels(scope).set(1 if scope in plan.active else 0)

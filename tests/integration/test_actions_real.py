@@ -1,0 +1,253 @@
+"""The control job against real qbittorrent-nox instances, through the real exporter process.
+
+- a download whose tracker is dead (answers 503, counting announces) climbs the stall ladder:
+  reannounce (a new announce reaches the tracker), stop/start (qBittorrent logs "paused"/"resumed"),
+  then the `stalled` tag; each step counted;
+- dry-run: the same decisions are counted with dry_run="true" and qBittorrent is left untouched;
+- ratio emergency: a real transfer leaves instance B with ratio 0 on a tracker host, so B's downloads
+  (and only those) are stopped and tagged; the exporter is restarted; a third instance then downloads
+  from B, the ratio recovers and exactly the stopped downloads are resumed.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torf
+
+from exporter.sandbox import make_payload, make_torrent
+from exporter.store import open_store
+from tests.conftest import client_for
+from tests.helpers import sample, wait_for
+
+pytestmark = pytest.mark.integration
+
+SIZE = 2 * 2**20
+DEAD = "http://127.0.0.1:1/announce"  # nothing listens on port 1: host 127.0.0.1, never answers
+
+
+def exporter_args(q, password_file, data_dir: Path, config: Path, *extra: str) -> list[str]:
+    return ["--qbittorrent.url", q.url, "--qbittorrent.password-file", str(password_file),
+            "--qbittorrent.min-sync-age", "0", "--data.dir", str(data_dir), "--config.file", str(config), *extra]
+
+
+def infohash(torrent_bytes: bytes) -> str:
+    return torf.Torrent.read_stream(io.BytesIO(torrent_bytes)).infohash
+
+
+def torrent_of(client, h: str) -> dict | None:
+    found = client.torrents_info(torrent_hashes=h)
+    return found[0] if found else None
+
+
+def add_stalled(client, q, tmp_path: Path, name: str, tracker: str = DEAD, paused: bool = False) -> str:
+    """A download nobody seeds: stalledDL (or stopped) on `q`."""
+    payload = make_payload(tmp_path / "nowhere", name, 256 * 1024, seed=len(name))
+    data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
+    client.torrents_add(torrent_files=data, save_path=str(q.downloads), is_paused=paused)
+    h = infohash(data)
+    want = ("stoppedDL", "pausedDL") if paused else ("stalledDL",)
+    wait_for(lambda: (torrent_of(client, h) or {}).get("state") in want, timeout=15, what=f"{name} in {want}")
+    return h
+
+
+def seed_on(client, tmp_path: Path, name: str, tracker: str = DEAD) -> tuple[str, bytes]:
+    """A torrent seeded by the instance of `client` from data in tmp_path/src."""
+    payload = make_payload(tmp_path / "src" / name, name, SIZE, seed=hash(name) % 997)
+    data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
+    client.torrents_add(torrent_files=data, save_path=str(payload.parent))
+    h = infohash(data)
+    wait_for(lambda: (torrent_of(client, h) or {}).get("state") in ("stalledUP", "uploading"), timeout=15,
+             what=f"{name} seeding")
+    return h, data
+
+
+def download(client, q, data: bytes, source_bt_port: int) -> str:
+    """Add `data` to `q` and connect it to the seeder on `source_bt_port`; waits for completion."""
+    h = infohash(data)
+    client.torrents_add(torrent_files=data, save_path=str(q.downloads))
+    wait_for(lambda: (torrent_of(client, h) or {}).get("state") not in (None, "checkingResumeData"), timeout=15,
+             what="the download to be added")
+    client.torrents_add_peers(peers=[f"127.0.0.1:{source_bt_port}"], torrent_hashes=h)
+    wait_for(lambda: (t := torrent_of(client, h)) and t["amount_left"] == 0 and t["completion_on"] > 0, timeout=30,
+             what="the transfer to complete")
+    return h
+
+
+def actions(samples, action, dry_run="false", result="ok") -> float:
+    return sample(samples, "qbittorrent_exporter_actions_total", action=action, result=result, dry_run=dry_run) or 0
+
+
+class DeadTracker:
+    """A tracker that counts announces and answers each with 503: the torrent stays stalledDL."""
+
+    def __init__(self) -> None:
+        self.announces = 0
+        tracker = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                tracker.announces += 1
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/announce"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def dead_tracker():
+    t = DeadTracker()
+    yield t
+    t.close()
+
+
+STALL_CONFIG = """
+control:
+  interval: 300ms
+  stalled: {enabled: true, stall_after: 1s, grace: 0s, cooldown: 1500ms, max_actions_per_run: 5}
+"""
+
+
+def log_messages(client) -> list[str]:
+    return [m["message"] for m in client.log_main()]
+
+
+def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(qbt, qbt_client, password_file,
+                                                                        exporter_factory, tmp_path, dead_tracker):
+    h = add_stalled(qbt_client, qbt, tmp_path, "stuck.bin", tracker=dead_tracker.url)
+    wait_for(lambda: dead_tracker.announces >= 1, what="the first announce")
+    initial = dead_tracker.announces
+    config = tmp_path / "config.yml"
+    config.write_text(STALL_CONFIG)
+    exporter = exporter_factory(exporter_args(qbt, password_file, tmp_path / "data", config))
+
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "reannounce") == 1 and s, timeout=15,
+                 what="the reannounce step")
+    assert sample(s, "qbittorrent_exporter_stalled_torrents") == 1
+    assert actions(s, "restart") == 0, "the restart must wait for the cooldown"
+    wait_for(lambda: dead_tracker.announces > initial, timeout=5, what="the reannounce to reach the tracker")
+
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "restart") == 1 and s, timeout=15,
+                 what="the restart step")
+    name = "stuck.bin"
+    msgs = wait_for(lambda: (m := log_messages(qbt_client)) and f'Torrent resumed. Torrent: "{name}"' in m and m,
+                    timeout=5, what="qBittorrent to log the stop/start")
+    assert f'Torrent paused. Torrent: "{name}"' in msgs
+
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "tag_stalled") == 1 and s, timeout=15,
+                 what="the give-up step")
+    wait_for(lambda: "stalled" in torrent_of(qbt_client, h)["tags"], timeout=5, what="the stalled tag in qBittorrent")
+    assert torrent_of(qbt_client, h)["state"] == "stalledDL"
+    runs = sample(s, "qbittorrent_exporter_job_runs_total", job="control", result="ok")
+    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
+             >= runs + 3, timeout=10, what="three more control runs")
+    s = exporter.scrape()
+    assert (actions(s, "reannounce"), actions(s, "restart"), actions(s, "tag_stalled")) == (1, 1, 1), "gave up: no more steps"
+    assert sample(s, "qbittorrent_exporter_job_last_success_timestamp_seconds", job="control") > 0
+    assert f"reannounce {h} 'stuck.bin': no progress for" in exporter.log()
+
+    assert exporter.stop() == 0
+    store = open_store(str(tmp_path / "data"), readonly=True)
+    assert [(e.action, e.hash, e.result, e.dry_run) for e in store.audit_log(0)] == [
+        ("reannounce", h, "ok", False), ("restart", h, "ok", False), ("tag_stalled", h, "ok", False)]
+    store.close()
+
+
+def test_dry_run_counts_what_it_would_do_and_leaves_qbittorrent_untouched(qbt_factory, password_file,
+                                                                         exporter_factory, tmp_path):
+    b, a = qbt_factory("b"), qbt_factory("a")
+    cb, ca = client_for(b), client_for(a)
+    h_seed, data = seed_on(ca, tmp_path, "seed.bin")
+    download(cb, b, data, a.bt_port)  # ratio 0 on 127.0.0.1 for b
+    h_stuck = add_stalled(cb, b, tmp_path, "stuck.bin", tracker="http://localhost:1/announce")  # not 127.0.0.1
+    h_wanted = add_stalled(cb, b, tmp_path, "wanted.bin")  # on 127.0.0.1: the emergency would stop it
+    config = tmp_path / "config.yml"
+    config.write_text(STALL_CONFIG + """  ratio_emergency: {enabled: true, min_downloaded: 0}
+trackers:
+  default: {min_ratio: 0.5}
+""")
+    before = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
+    exporter = exporter_factory(exporter_args(b, password_file, tmp_path / "data", config, "--actions.dry-run", "true"))
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "tag_stalled", "true") >= 1 and s, timeout=20,
+                 what="the dry run to reach the end of the ladder")
+    assert actions(s, "emergency_stop", "true") == 1 and actions(s, "reannounce", "true") == 1
+    assert actions(s, "restart", "true") == 1
+    assert sum(v for (n, labels), v in s.items()
+               if n == "qbittorrent_exporter_actions_total" and ("dry_run", "false") in labels) == 0
+    assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 1
+    after = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
+    assert after == before and after[h_stuck] == after[h_wanted] == ("stalledDL", "")
+    msgs = log_messages(cb)
+    assert not [m for m in msgs if m.startswith(("Torrent paused", "Torrent resumed"))]
+    assert "dry run: would emergency_stop" in exporter.log()
+    assert h_seed in after
+
+
+RATIO_CONFIG = """
+trackers:
+  default: {min_ratio: 0.5}
+control:
+  interval: 300ms
+  ratio_emergency: {enabled: true, min_downloaded: 0, hysteresis: 0.1}
+"""
+
+
+def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(qbt_factory, password_file,
+                                                                       exporter_factory, tmp_path):
+    a, b, c = qbt_factory("a"), qbt_factory("b"), qbt_factory("c")
+    ca, cb, cc = client_for(a), client_for(b), client_for(c)
+    h_seed, data = seed_on(ca, tmp_path, "shared.bin")
+    download(cb, b, data, a.bt_port)  # b: downloaded SIZE, uploaded 0 -> ratio 0 on host 127.0.0.1
+    h_down = add_stalled(cb, b, tmp_path, "wanted.bin")
+    h_user = add_stalled(cb, b, tmp_path, "user-stopped.bin", paused=True)
+    config = tmp_path / "config.yml"
+    config.write_text(RATIO_CONFIG)
+    args = exporter_args(b, password_file, tmp_path / "data", config)
+    exporter = exporter_factory(args)
+
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "emergency_stop") == 1 and s, timeout=15,
+                 what="the emergency stop")
+    assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 1
+    wait_for(lambda: torrent_of(cb, h_down)["state"] in ("pausedDL", "stoppedDL"), timeout=5, what="the download stopped")
+    assert "ratio-emergency" in torrent_of(cb, h_down)["tags"]
+    assert torrent_of(cb, h_seed)["state"] in ("stalledUP", "uploading"), "a seed is never stopped"
+    assert torrent_of(cb, h_user)["tags"] == ""
+
+    exporter.stop()  # the state is in the store: a restart must neither stop again nor forget
+    exporter = exporter_factory(args)
+    runs = wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control",
+                                   result="ok"), timeout=10, what="a control run after the restart")
+    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
+             >= runs + 2, timeout=10, what="two more control runs")
+    assert actions(exporter.scrape(), "emergency_stop") == 0
+
+    a_torrent = torrent_of(ca, h_seed)
+    assert a_torrent is not None
+    ca.torrents_pause(torrent_hashes=h_seed)  # c can only get the data from b: b's ratio climbs to ~1
+    download(cc, c, data, b.bt_port)
+    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "emergency_resume") == 1 and s, timeout=20,
+                 what="the emergency to end and the download to resume")
+    assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 0
+    wait_for(lambda: torrent_of(cb, h_down)["state"] not in ("pausedDL", "stoppedDL"), timeout=5,
+             what="the download to run again")
+    assert "ratio-emergency" not in torrent_of(cb, h_down)["tags"]
+    assert torrent_of(cb, h_user)["state"] in ("pausedDL", "stoppedDL"), "a download stopped by the user stays stopped"
+    exporter.stop()
+    store = open_store(str(tmp_path / "data"), readonly=True)
+    assert [(e.action, e.hash) for e in store.audit_log(0)] == [("emergency_stop", h_down), ("emergency_resume", h_down)]
+    assert store.state("emergency_stopped") == {} and store.state("emergency_scope") == {}
+    store.close()
