@@ -1,0 +1,205 @@
+"""Packaging and deployment files, validated without a Docker engine (none runs on the CI machines).
+
+What can be checked here is checked for real: the compose file parses and every path it mounts exists;
+the Prometheus config it mounts passes `promtool check config` with the rule files it would load; the
+Alertmanager config passes `amtool check-config`; Grafana's provisioning points where compose mounts the
+dashboards; the Dockerfile installs with the same commands as scripts/setup (what CI runs), runs as a
+non-root user, exposes the default port, health-checks /healthz and starts the console script.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter.config import DEFAULT_PORT
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+
+
+def mounts(service: str) -> dict[str, Path]:
+    """container path -> host path of the service's bind mounts (relative to deploy/)."""
+    out = {}
+    for volume in compose()["services"][service].get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/")):
+            out[target] = (DEPLOY / source).resolve()
+    return out
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: run scripts/setup"
+    return path
+
+
+# -- compose ----------------------------------------------------------------------------------
+
+
+def test_compose_has_the_whole_stack():
+    services = compose()["services"]
+    assert set(services) == {"qbittorrent", "exporter", "prometheus", "alertmanager", "grafana"}
+    exporter = services["exporter"]
+    env = exporter["environment"]
+    assert env["QBITTORRENT_MONITOR_QBITTORRENT_URL"].startswith("http://qbittorrent:")
+    assert f"{DEFAULT_PORT}:{DEFAULT_PORT}" in exporter["ports"]
+    # The password comes from a compose secret, mounted as a file: never a flag.
+    assert env["QBITTORRENT_MONITOR_QBITTORRENT_PASSWORD_FILE"] == "/run/secrets/qbittorrent_password"
+    assert exporter["secrets"] == ["qbittorrent_password"]
+    assert "qbittorrent_password" in compose()["secrets"]
+
+
+def test_compose_paths_exist():
+    c = compose()
+    for name, service in c["services"].items():
+        for target, host in mounts(name).items():
+            assert host.exists(), f"{name}: {host} (mounted at {target}) does not exist"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in c["volumes"], f"{name}: named volume {source} is not declared"
+    build = c["services"]["exporter"]["build"]
+    assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_exporter_config_in_compose_is_valid(capsys):
+    from exporter.cli import main
+
+    config = mounts("exporter")["/etc/qbittorrent-monitor/config.yml"]
+    assert main(["check-config", "--config.file", str(config)]) == 0, capsys.readouterr().err
+    assert compose()["services"]["exporter"]["environment"]["QBITTORRENT_MONITOR_CONFIG_FILE"] == \
+        "/etc/qbittorrent-monitor/config.yml"
+
+
+def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_path):
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    paths = mounts("prometheus")
+    assert paths["/etc/prometheus/prometheus.yml"] == DEPLOY / "prometheus.yml"
+    # Rewrite the container paths of the rule files to the host files compose mounts there.
+    rule_files = [str(paths[p]) for p in config["rule_files"]]
+    assert {Path(p).name for p in rule_files} == {"alerts.yml", "recording.yml"}
+    config["rule_files"] = rule_files
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    selector = re.search(r'job="([^"]+)"', (ROOT / "prometheus" / "alerts.yml").read_text()).group(1)
+    assert jobs[selector]["static_configs"][0]["targets"] == [f"exporter:{DEFAULT_PORT}"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_alertmanager_config_passes_amtool():
+    assert mounts("alertmanager")["/etc/alertmanager/alertmanager.yml"] == DEPLOY / "alertmanager.yml"
+    result = subprocess.run([tool("amtool"), "check-config", str(DEPLOY / "alertmanager.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_grafana_provisioning_matches_the_compose_mounts():
+    paths = mounts("grafana")
+    assert paths["/etc/grafana/provisioning"] == ROOT / "grafana" / "provisioning"
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/qbittorrent-monitor.yml").read_text())
+    dashboards_path = provider["providers"][0]["options"]["path"]
+    assert paths[dashboards_path] == ROOT / "grafana" / "dashboards"
+    assert list((ROOT / "grafana" / "dashboards").glob("*.json"))
+    datasource = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    assert "9090:9090" in compose()["services"]["prometheus"]["ports"]
+
+
+# -- Dockerfile -------------------------------------------------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    steps = dockerfile()
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def test_dockerfile_is_multi_stage_non_root_with_healthcheck_port_and_entrypoint():
+    steps = dockerfile()
+    assert sum(1 for word, _ in steps if word == "FROM") >= 2, "multi-stage build"
+    final = dict(final_stage())
+    user = final["USER"].split(":")[0]
+    assert user not in ("root", "0"), "the image must not run as root"
+    assert final["EXPOSE"] == str(DEFAULT_PORT)
+    assert f"http://127.0.0.1:{DEFAULT_PORT}/healthz" in final["HEALTHCHECK"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert final["ENTRYPOINT"] == f'["{next(iter(scripts))}"]'
+    assert "COPY --from=build /opt/venv /opt/venv" in [f"COPY {args}" for word, args in final_stage() if word == "COPY"]
+
+
+def test_dockerfile_python_satisfies_requires_python():
+    args = dict(a.split("=", 1) for word, a in dockerfile() if word == "ARG" and "=" in a)
+    image = args["PYTHON_IMAGE"]
+    version = re.match(r"python:(\d+)\.(\d+)", image).groups()
+    minimum = re.match(r">=(\d+)\.(\d+)", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert tuple(map(int, version)) >= tuple(map(int, minimum.groups()))
+
+
+def normalised_install(commands: list[str], venv: str) -> list[list[str]]:
+    """The venv + pip install commands, with what differs on purpose taken out: the venv's path,
+    the editable flag and the test extra (CI needs them, the image must not), and pip's cache."""
+    out = []
+    for command in commands:
+        words = [w.replace(venv, "VENV") for w in shlex.split(command)]
+        words = [w for w in words if w not in ("-e", "--no-cache-dir")]
+        words = [re.sub(r"^\.\[.*\]$", ".", w) for w in words]
+        out.append(words)
+    return out
+
+
+def test_image_installs_with_the_same_commands_as_ci():
+    setup = (ROOT / "scripts" / "setup").read_text()
+    ci = [line.split("||")[-1].strip() for line in setup.splitlines()
+          if re.search(r"-m venv|/pip install", line) and not line.lstrip().startswith("#")]
+    assert len(ci) == 2, f"scripts/setup changed shape: {ci}"
+    image_run = next(args for word, args in dockerfile() if word == "RUN" and "pip install" in args)
+    image = [c.strip() for c in image_run.split("&&")]
+    assert normalised_install(image, "/opt/venv") == normalised_install(ci, ".venv")
+
+
+def test_dockerignore_keeps_what_the_image_copies():
+    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
+                if p.strip() and not p.startswith("#")]
+    copied = [args.split()[0] for word, args in dockerfile() if word == "COPY" and "--from" not in args]
+    copied += [args.split()[1] for word, args in dockerfile()
+               if word == "COPY" and "--from" not in args and len(args.split()) > 2]
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: no such file"
+        assert not any(fnmatch.fnmatch(source, p) for p in patterns), f"{source} is excluded by .dockerignore"
+    for needed in (".git", ".venv", "tests"):
+        assert needed in patterns, f"{needed} should stay out of the build context"
+
+
+@pytest.mark.parametrize("path", ["deploy/docker-compose.yml", "deploy/prometheus.yml", "deploy/alertmanager.yml",
+                                  "deploy/qbittorrent-monitor.yml"])
+def test_deploy_yaml_parses(path):
+    assert isinstance(yaml.safe_load((ROOT / path).read_text()), dict)
