@@ -1,17 +1,18 @@
 """Per-tracker ratio, bonus-point estimate, hit-and-run risk, idle seeds, upload efficiency, seeding slots.
 
-Expected exposition (one tracker with `points: {model: gazelle}` and `reported_points_per_hour: 0.25`;
-see tests/unit/test_ratio_collector.py):
+Expected exposition (tests/unit/test_ratio_collector.py: one tracker with `points: {model: gazelle}`,
+`reported_points_per_hour: 0.25`, min_ratio 0.6, min_seed_time 72h; an uploading seed, an idle seed and
+a stopped one still owing seed time; upload_capacity 3 MiB/s):
 
-    qbittorrent_bonus_points_per_hour{model="gazelle",tracker="tracker.example.org"} 0.283703
-    qbittorrent_bonus_points_estimate_error_ratio{tracker="tracker.example.org"} 0.134812
-    qbittorrent_tracker_ratio{tracker="tracker.example.org"} 2.0        (+Inf: only uploaded; absent: neither)
+    qbittorrent_bonus_points_per_hour{model="gazelle",tracker="tracker.example.org"} 0.434352
+    qbittorrent_bonus_points_estimate_error_ratio{tracker="tracker.example.org"} 0.7374080000000001
+    qbittorrent_tracker_ratio{tracker="tracker.example.org"} 2.0     (+Inf: only uploaded; absent: neither)
     qbittorrent_tracker_min_ratio{tracker="tracker.example.org"} 0.6
     qbittorrent_hnr_risk_torrents{tracker="tracker.example.org"} 1.0
     qbittorrent_seeding_torrents_idle{tracker="tracker.example.org"} 1.0
     qbittorrent_tracker_seeding_torrents{tracker="tracker.example.org"} 2.0
-    qbittorrent_tracker_seeds_uploading_ratio{tracker="tracker.example.org"} 0.5   (absent without seeds)
-    qbittorrent_tracker_upload_efficiency_ratio{tracker="tracker.example.org"} 1.5 (absent when size is 0)
+    qbittorrent_tracker_seeds_uploading_ratio{tracker="tracker.example.org"} 0.5      (absent without seeds)
+    qbittorrent_tracker_upload_efficiency_ratio{tracker="tracker.example.org"} 1.5    (absent when size is 0)
     qbittorrent_seeding_slots_active 2.0
     qbittorrent_seeding_slots_recommended 3.0
     qbittorrent_seeding_misallocated_torrents 1.0
