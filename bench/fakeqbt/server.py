@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import secrets
+import socket
 import threading
 import urllib.parse
 from collections import Counter, OrderedDict
@@ -151,7 +152,8 @@ class FakeQbittorrent:
         if path == "/bench/config":
             w = self.world
             return 200, JSON, dumps({"torrents": len(w.records), "version": w.profile.name, "churn": w.churn,
-                                     "added": w.added, "removed": w.removed, "gzip_level": self.gzip_level})
+                                     "added": w.added, "removed": w.removed, "gzip_level": self.gzip_level,
+                                     "now": w.now, "ticks": w.version})
         return 404, TEXT, b"Not Found"
 
     def encode(self, ctype: str, body: bytes, accept_encoding: str) -> tuple[bytes, bool]:
@@ -173,6 +175,12 @@ def _handler(fake: FakeQbittorrent) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "fakeqbt"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out as two writes: without this, Nagle holds the second one until the
+            # client's delayed ACK (~40 ms), a latency real qBittorrent (one buffered write) does not have.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -1,0 +1,120 @@
+"""Cost of one `control` + `completion` job run (exporter/actions/) against the fake qBittorrent.
+
+    python -m bench.jobs --url http://127.0.0.1:PORT [--runs 5]     (prints one JSON object)
+
+Runs in its own process so that CPU time (time.process_time) and peak RSS are the jobs' alone.
+The jobs are built exactly as the service builds them (exporter.cli.parse of a YAML config ->
+exporter.actions.scheduler.Actions.build_jobs) with everything switched on and not in dry-run, so
+their writes reach the fake (recorded there, never applied):
+
+- control: stalled-download ladder (stall_after 30s, grace 0s: with the fake's 15 s ticks, stalls
+  show up after two ticks) and the ratio emergency, with one tracker far below its min_ratio so
+  that the stop path runs too (bounded: 50 actions per run);
+- completion: two handlers, add_tags for every completion and set_category for tv.
+
+The clock the jobs see is the fake's simulated time, so stalls and completions happen at bench speed.
+Run 0 is the first run (completion takes its baseline of every already-complete torrent into SQLite);
+each later run follows one tick of churn, and its mirror sync is measured apart from the jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from prometheus_client.registry import CollectorRegistry
+
+from .measure import http_json
+
+CONFIG = """
+trackers:
+  default: {min_ratio: 1.0}
+  moviehub.example.org: {min_ratio: 50.0}   # one tracker in ratio trouble: its downloads get stopped
+control:
+  interval: 1m
+  stalled: {enabled: true, stall_after: 30s, grace: 0s, cooldown: 15s, max_actions_per_run: 10}
+  ratio_emergency: {enabled: true, margin: 0.05, min_downloaded: 1GiB, max_actions_per_run: 50}
+completion:
+  interval: 10s
+  handlers:
+    - {name: tag, type: add_tags, tags: [completed]}
+    - {name: tv-done, type: set_category, category: tv, filter: {categories: [tv]}}
+"""
+
+
+def cpu_of(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    value = fn()
+    return time.process_time() - cpu, time.perf_counter() - wall, value
+
+
+def measure(url: str, runs: int, workdir: Path) -> dict[str, Any]:
+    from exporter.actions.scheduler import Actions
+    from exporter.app import make_mirror
+    from exporter.cli import parse
+
+    (workdir / "password").write_text("adminadmin\n")
+    (workdir / "config.yml").write_text(CONFIG)
+    settings, _ = parse(["--config.file", str(workdir / "config.yml"), "--qbittorrent.url", url,
+                         "--qbittorrent.password-file", str(workdir / "password"),
+                         "--data.dir", str(workdir / "data"), "--log.level", "warning"], {})
+    mirror = make_mirror(settings)
+    world_now = [float(http_json(url + "/bench/config")["now"])]
+    actions = Actions(settings, mirror, CollectorRegistry(auto_describe=False), clock=lambda: world_now[0])
+    jobs = actions.build_jobs()
+
+    def writes() -> int:
+        return len(http_json(url + "/bench/writes"))
+
+    def sync() -> None:
+        mirror.min_age = 0.0  # this refresh syncs; the jobs' own refresh() then reuses its snapshot
+        if mirror.refresh() is None:
+            raise RuntimeError(f"sync failed: {mirror.stats.last_error}")
+        mirror.min_age = 3600.0
+
+    out: list[dict[str, Any]] = []
+    for i in range(runs + 1):
+        if i:
+            http_json(url + "/bench/tick", data=b"")
+        world_now[0] = float(http_json(url + "/bench/config")["now"])
+        sync_cpu, sync_wall, _ = cpu_of(sync)
+        row: dict[str, Any] = {"run": i, "sync_cpu_s": sync_cpu, "sync_wall_s": sync_wall}
+        for name in ("control", "completion"):
+            before = writes()
+            cpu, wall, result = cpu_of(lambda: actions.run(jobs[name]))
+            row[name] = {"cpu_s": cpu, "wall_s": wall, "result": result, "writes": writes() - before}
+        row["jobs_cpu_s"] = row["control"]["cpu_s"] + row["completion"]["cpu_s"]
+        out.append(row)
+    actions.stop()
+    mirror.close()
+    with open("/proc/self/status") as f:
+        peak = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+    steady = out[1:]
+    return {
+        "torrents": len(mirror.latest().torrents) if mirror.latest() else None,
+        "first_run": out[0],
+        "runs": steady,
+        "mean_jobs_cpu_s": sum(r["jobs_cpu_s"] for r in steady) / len(steady),
+        "max_jobs_cpu_s": max(r["jobs_cpu_s"] for r in steady),
+        "mean_sync_cpu_s": sum(r["sync_cpu_s"] for r in steady) / len(steady),
+        "peak_rss_mib": peak,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.jobs", description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", required=True, help="the fake qBittorrent (bench.fakeqbt), on 127.0.0.1")
+    p.add_argument("--runs", type=int, default=5, help="steady-state runs after the first")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
+        print(json.dumps(measure(args.url, max(1, args.runs), Path(tmp))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
