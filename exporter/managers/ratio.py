@@ -201,9 +201,10 @@ def recommend_seeding_slots(
 ) -> SeedingRecommendation:
     """Rank complete seeds by value and say how many, and which, should hold qBittorrent's seeding slots.
 
-    Order: seeds still owing hit-and-run time first (most owed first), then by score
-    (points/hour + demand_weight * leechers/seeders + scarcity_weight / seeders), then by hash, so the
-    result is deterministic. `now` defaults to when the snapshot was taken.
+    Order: seeds still owing hit-and-run time first, then by score (points/hour +
+    demand_weight * leechers/seeders + scarcity_weight / seeders), then by hash, so the result is
+    deterministic; the misallocation count compares the same (owes, score) value. `now` defaults to
+    when the snapshot was taken.
     """
     return analyze(snapshot, policies, settings, now)[1]
 
@@ -212,7 +213,7 @@ def _recommend(
     snapshot: Snapshot, ranked: list[tuple[Torrent, TorrentFacts]], policies: TrackerPolicies,
     settings: SeedingSettings,
 ) -> SeedingRecommendation:
-    ranked.sort(key=lambda tf: (-tf[1].value[0], -tf[1].owed, -tf[1].value[1], tf[0].hash))
+    ranked.sort(key=lambda tf: (-tf[1].value[0], -tf[1].value[1], tf[0].hash))
     facts = [f for _, f in ranked]
     active = sum(f.active for f in facts)
     owed = sum(f.owed > 0 for f in facts)

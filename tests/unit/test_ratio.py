@@ -194,7 +194,7 @@ def test_slot_count(active, candidates, owed, capacity, settings, expected, why)
 ALLOCATION = {
     # a: active, owes time (seeded 10h of 72h) -> first
     "a" * 40: seed(name="owes", state="stalledUP", seeding_time=10 * HOUR, num_complete=20),
-    # b: stopped, owes more (seeded 1h) -> first of all (most owed first), though stopped
+    # b: stopped, owes more (seeded 1h) -> second: owing seeds first, among them by score (1h earns less)
     "b" * 40: seed(name="owes-stopped", state="stoppedUP", seeding_time=1 * HOUR, num_complete=20),
     # c: active, no debt, 10 GiB gazelle at 720h, alone in the swarm -> best of the rest
     "c" * 40: seed(name="valuable", state="uploading", upspeed=10, size=10 * GIB, seeding_time=720 * HOUR,
@@ -215,9 +215,9 @@ def test_recommendation_ranks_owed_first_then_value_and_explains_each_line():
     rec = recommend_seeding_slots(snap, POLICIES, SeedingSettings(upload_capacity=2.5 * MIB))
     assert (rec.active, rec.candidates, rec.owed) == (3, 5, 2)
     assert rec.recommended == 3  # ceil(2.5 MiB/s / 1 MiB/s)
-    assert [c.name for c in rec.slots] == ["owes-stopped", "owes", "valuable"]
+    assert [c.name for c in rec.slots] == ["owes", "owes-stopped", "valuable"]
     assert [c.name for c in rec.release] == ["crowded"]
-    assert rec.hashes == ("b" * 40, "a" * 40, "c" * 40)
+    assert rec.hashes == ("a" * 40, "b" * 40, "c" * 40)
     by_name = {c.name: c for c in rec.slots + rec.release}
     assert by_name["owes-stopped"].reason.startswith("owes 2d 23h more seeding (hit-and-run rule)")
     assert "now stoppedUP" in by_name["owes-stopped"].reason and not by_name["owes-stopped"].active_now

@@ -29,7 +29,7 @@ def test_report_data_and_text():
     slots = report["seeding_slots"]
     assert (slots["active"], slots["recommended"], slots["candidates"], slots["owing_seed_time"]) == (3, 2, 5, 2)
     assert slots["upload_capacity_bytes_per_second"] == 2 * 1024**2
-    assert [s["name"] for s in report["slots"]] == ["owes-stopped", "owes"]
+    assert [s["name"] for s in report["slots"]] == ["owes", "owes-stopped"]
     assert [s["rank"] for s in report["slots"]] == [1, 2]
     assert report["slots_total"] == 2 and report["release_total"] == 2
     assert [s["name"] for s in report["release"]] == ["valuable", "crowded"]
@@ -39,7 +39,7 @@ def test_report_data_and_text():
 
     text = format_report(report)
     assert "Seeding slots: 3 active, 2 recommended (2 MiB/s upload capacity / 1 MiB/s per seed = 2)" in text
-    assert "     1. bbbbbbbbbbbbbbbb  owes-stopped  [stoppedUP]  owes 2d 23h more seeding" in text
+    assert "     2. bbbbbbbbbbbbbbbb  owes-stopped  [stoppedUP]  owes 2d 23h more seeding" in text
     assert "g.example: " in text and "points/h (gazelle)" in text and "site says 0.25" in text
     assert "Active now but not recommended (could be queued):" in text
     assert "SECRET" not in text + json.dumps(report)  # tracker URLs carry passkeys: hosts only
