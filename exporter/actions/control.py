@@ -1,4 +1,5 @@
-"""The `control` job: carry out the control manager's plans (stalled downloads, ratio emergency).
+"""The `control` job: carry out the control manager's plans (ratio emergency, stalled downloads,
+seeding slots).
 
 Each run reads the shared mirror once, asks the pure planners in managers/control.py what to do,
 and performs each selected action through Performer (dry-run aware, logged, audited, counted).
@@ -13,10 +14,11 @@ import logging
 import threading
 from typing import Any, Callable
 
-from ..managers.control import Ladder, Progress, plan_emergency, plan_stalls
+from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
+from ..managers.ratio import recommend_seeding_slots
 from ..model import Snapshot
-from ..policy import TrackerPolicies
-from ..qbt import Connection, Mirror
+from ..policy import SeedingSettings, TrackerPolicies
+from ..qbt import Connection, Mirror, QBittorrentError
 from ..store import Store
 from .metrics import ActionMetrics
 from .perform import Performer
@@ -47,7 +49,7 @@ class ControlJob:
 
     def __init__(self, settings: ControlSettings, dry_run_all: bool, mirror: Mirror, connection: Connection,
                  store: Store, metrics: ActionMetrics, policies: TrackerPolicies, performer: Performer,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], seeding: SeedingSettings | None = None) -> None:
         self.settings, self.mirror, self.connection = settings, mirror, connection
         self.metrics, self.policies, self.performer, self.clock = metrics, policies, performer, clock
         self.stall_dry = dry_run_all or settings.dry_run or settings.stalled.dry_run
@@ -55,7 +57,11 @@ class ControlJob:
         self.ladders = StateMap(store, "stall_ladder", persist=not self.stall_dry)
         self.scopes = StateMap(store, "emergency_scope", persist=not self.emergency_dry)
         self.stopped = StateMap(store, "emergency_stopped", persist=not self.emergency_dry)
+        self.slots_dry = dry_run_all or settings.dry_run or settings.seeding_slots.dry_run
+        self.slot_changes = StateMap(store, "seeding_slots", persist=not self.slots_dry)
+        self.seeding = seeding or SeedingSettings()
         self.progress: dict[str, Progress] = {}
+        self._warned_queueing = False
 
     def run(self, stopping: threading.Event) -> str:
         snapshot = self.mirror.refresh()
@@ -66,6 +72,8 @@ class ControlJob:
             self._emergency(snapshot, now, stopping)
         if self.settings.stalled.enabled and not stopping.is_set():
             self._stalls(snapshot, now, stopping)
+        if self.settings.seeding_slots.enabled and not stopping.is_set():
+            self._slots(snapshot, now)
         return "ok"
 
     # -- ratio emergency ---------------------------------------------------------------------------
@@ -133,3 +141,23 @@ class ControlJob:
             if ladder is not None:  # the ladder climbs even if the step failed: the failure is counted
                 self.ladders.set(a.hash, {"step": ladder.step, "at": ladder.at})
 
+    # -- seeding slots -----------------------------------------------------------------------------
+
+    def _slots(self, snapshot: Snapshot, now: float) -> None:
+        recommendation = recommend_seeding_slots(snapshot, self.policies, self.seeding, now)
+        try:
+            prefs = self.connection.preferences()
+        except QBittorrentError as exc:
+            log.warning("seeding slots: cannot read qBittorrent's preferences (%s): %s", exc.reason, exc)
+            return
+        if not prefs.get("queueing_enabled") and not self._warned_queueing:
+            log.warning("seeding slots: queueing is off in qBittorrent, so max_active_uploads has no effect")
+            self._warned_queueing = True
+        last = self.slot_changes.data.get("last")
+        plan = plan_slots(recommendation.recommended, prefs, now, self.settings.seeding_slots.policy,
+                          last["at"] if last else None)
+        if plan is None:
+            return
+        changes, action = plan
+        if self.performer.perform(action, lambda: self.connection.set_preferences(changes), self.slots_dry):
+            self.slot_changes.set("last", {"at": now, **changes})

@@ -34,11 +34,11 @@ class Performer:
                 error = f"unexpected {type(exc).__name__}"
         result = "error" if error else "ok"
         prefix = "dry run: would " if dry_run else ""
+        target = f"{action.hash} {action.name!r}" if action.hash else repr(action.name)
         if error:
-            log.warning("%s%s failed for %s %r (%s): %s", prefix, action.action, action.hash, action.name,
-                        action.reason, error)
+            log.warning("%s%s failed for %s (%s): %s", prefix, action.action, target, action.reason, error)
         else:
-            log.info("%s%s %s %r: %s", prefix, action.action, action.hash, action.name, action.reason)
+            log.info("%s%s %s: %s", prefix, action.action, target, action.reason)
         reason = f"{action.reason}; {error}" if error else action.reason
         self.store.audit(AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run))
         self.metrics.actions.labels(action.action, result, "true" if dry_run else "false").inc()

@@ -71,7 +71,7 @@ class Actions:
             policies = self.settings.sections.get("trackers") or TrackerPolicies()
             performer = Performer(self.store, self.metrics, self.clock)
             jobs["control"] = ControlJob(self.control, dry, self.mirror, connection, self.store, self.metrics,
-                                         policies, performer, self.clock)
+                                         policies, performer, self.clock, self.settings.sections.get("seeding"))
         if self.completion.configured:
             built = {h.name: handlers.build(h, connection) for h in self.completion.handlers}
             jobs["completion"] = CompletionJob(self.completion, dry, self.mirror, self.store, self.metrics,

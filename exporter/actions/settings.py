@@ -23,7 +23,11 @@
         trackers: []                  # hosts to watch; empty = every tracker host
         tag: ratio-emergency
         max_actions_per_run: 50
-      seeding_slots: {enabled: false, min: 1, max: 20}
+      seeding_slots:                  # qBittorrent's max_active_uploads <- the `seeding:` recommendation
+        enabled: false
+        min: 1                        # bounds of what this job may set
+        max: 100
+        cooldown: 10m                 # between two changes
     completion:
       interval: 10s
       backfill: 0s                    # first start only: also handle completions this recent
@@ -46,7 +50,7 @@ from urllib.parse import urlsplit
 
 from ..config import ConfigError, parse_duration
 from ..managers.completion import Filter
-from ..managers.control import EmergencyPolicy, StallPolicy
+from ..managers.control import EmergencyPolicy, SlotsPolicy, StallPolicy
 
 Parser = Callable[[Any, str], Any]
 # qBittorrent's "run external program" placeholders that a completion record can fill.
@@ -78,8 +82,7 @@ class EmergencySettings(Feature):
 
 @dataclass(frozen=True)
 class SlotsSettings(Feature):
-    minimum: int = 1
-    maximum: int = 100
+    policy: SlotsPolicy = field(default_factory=SlotsPolicy)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ _STALL = {**_FEATURE, "stall_after": _duration, "grace": _duration, "cooldown": 
           "exclude_tags": _texts, "exclude_categories": _texts}
 _EMERGENCY = {**_FEATURE, "margin": _number, "hysteresis": _number, "min_downloaded": _size, "global": _bool,
               "trackers": _hosts, "tag": _text, "max_actions_per_run": _count}
-_SLOTS = {**_FEATURE, "min": _count, "max": _count}
+_SLOTS = {**_FEATURE, "min": _count, "max": _count, "cooldown": _duration}
 
 
 def _feature(values: dict[str, Any]) -> dict[str, Any]:
@@ -222,15 +225,16 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
         emergency["include_global"] = emergency.pop("global")
     slots = _mapping(top.pop("seeding_slots", None), f"{path}.seeding_slots", _SLOTS)
     slots_feature = _feature(slots)
-    minimum, maximum = slots.get("min", 1), slots.get("max", 100)
-    if minimum > maximum:
-        raise ConfigError(f"{path}.seeding_slots.min", f"must not exceed max ({maximum})")
+    slots_policy = SlotsPolicy(minimum=slots.get("min", 1), maximum=slots.get("max", 100),
+                               cooldown=slots.get("cooldown", 600.0))
+    if slots_policy.minimum > slots_policy.maximum:
+        raise ConfigError(f"{path}.seeding_slots.min", f"must not exceed max ({slots_policy.maximum})")
     return ControlSettings(
         configured=True,
         **top,
         stalled=StalledSettings(**stall_feature, policy=StallPolicy(**stall)),
         ratio_emergency=EmergencySettings(**emergency_feature, policy=EmergencyPolicy(**emergency)),
-        seeding_slots=SlotsSettings(**slots_feature, minimum=minimum, maximum=maximum),
+        seeding_slots=SlotsSettings(**slots_feature, policy=slots_policy),
     )
 
 

@@ -1,6 +1,6 @@
 """TorrentControlManager: which torrents to reannounce, restart, recheck, tag, stop or resume. Pure.
 
-Two decisions, each a function of (Snapshot, now, policy, stored state) returning a plan; the
+Three decisions, each a function of (Snapshot, now, policy, stored state) returning a plan; the
 control job (exporter/actions/control.py) carries the plan out and stores the new state.
 
 Stalled downloads: a torrent that wants data (downloading, forcedDL, stalledDL, metaDL,
@@ -14,12 +14,15 @@ Ratio emergency: when the upload/download ratio of a tracker host (its torrents'
 Snapshot) or the global one falls below the policy's min_ratio + margin, that scope's downloads are
 stopped (seeds never); when it is back at or above min_ratio + margin + hysteresis, exactly the
 torrents stopped for it are resumed.
+
+Seeding slots (optional): qBittorrent's max_active_uploads follows the ratio manager's recommended
+number of seeding slots, within configured bounds and at most once per cooldown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AbstractSet, Mapping
+from typing import TYPE_CHECKING, AbstractSet, Any, Mapping
 
 from ..model import Snapshot, Torrent
 from .state import status_of
@@ -247,3 +250,41 @@ def plan_emergency(
                 why = f"ratio {r.ratio:.3f} of {scope} below {r.threshold:.3f}"
                 stops.append(Action("emergency_stop", h, t.name, why, t.primary_tracker, scope))
     return EmergencyPlan(ratios, new_active, entered, lifted, tuple(stops), tuple(resumes), tuple(forget))
+
+
+# -- seeding slots -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotsPolicy:
+    minimum: int = 1
+    maximum: int = 100
+    cooldown: float = 600.0
+
+
+def plan_slots(
+    recommended: int, prefs: Mapping[str, Any], now: float, policy: SlotsPolicy, last_change: float | None
+) -> tuple[dict[str, int], Action] | None:
+    """The preference changes that apply `recommended` seeding slots, or None (nothing to change yet).
+
+    `prefs` are qBittorrent's current preferences. max_active_torrents, when limited, is raised so
+    that it does not cap the new number of seeding slots.
+    """
+    target = min(max(recommended, policy.minimum), policy.maximum)
+    current = prefs.get("max_active_uploads")
+    if current == target or (last_change is not None and now - last_change < policy.cooldown):
+        return None
+    changes = {"max_active_uploads": target}
+    downloads = max(_int(prefs.get("max_active_downloads"), 0), 0)
+    total = _int(prefs.get("max_active_torrents"), -1)
+    if 0 <= total < target + downloads:
+        changes["max_active_torrents"] = target + downloads
+    reason = (f"max_active_uploads {current} -> {target} (recommended {recommended}, "
+              f"bounds {policy.minimum}-{policy.maximum})")
+    if "max_active_torrents" in changes:
+        reason += f", max_active_torrents {total} -> {changes['max_active_torrents']}"
+    return changes, Action("seeding_slots", "", "qBittorrent preferences", reason)
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -251,3 +251,22 @@ def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(qbt_fact
     assert [(e.action, e.hash) for e in store.audit_log(0)] == [("emergency_stop", h_down), ("emergency_resume", h_down)]
     assert store.state("emergency_stopped") == {} and store.state("emergency_scope") == {}
     store.close()
+
+
+def test_seeding_slots_set_qbittorrents_max_active_uploads(qbt_factory, password_file, exporter_factory, tmp_path):
+    q = qbt_factory("q", queueing=True)
+    client = client_for(q)
+    assert client.app_preferences()["max_active_uploads"] == 3  # qBittorrent's default
+    for name in ("one.bin", "two.bin"):
+        seed_on(client, tmp_path, name)
+    config = tmp_path / "config.yml"
+    config.write_text("""
+seeding: {upload_capacity: 1048576, slot_upload: 1048576}
+control:
+  interval: 300ms
+  seeding_slots: {enabled: true, min: 1, max: 10}
+""")
+    exporter = exporter_factory(exporter_args(q, password_file, tmp_path / "data", config))
+    wait_for(lambda: actions(exporter.scrape(), "seeding_slots") == 1, timeout=15, what="the seeding-slots action")
+    assert client.app_preferences()["max_active_uploads"] == 1
+    assert "seeding_slots 'qBittorrent preferences': max_active_uploads 3 -> 1" in exporter.log()

@@ -16,13 +16,13 @@ from exporter.actions.metrics import ActionMetrics
 from exporter.actions.perform import Performer
 from exporter.actions.scheduler import Actions, build_actions
 from exporter.actions.settings import (
-    CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings, StalledSettings,
+    CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings, SlotsSettings, StalledSettings,
 )
 from exporter.config import build_settings
-from exporter.managers.control import EmergencyPolicy, StallPolicy
+from exporter.managers.control import EmergencyPolicy, SlotsPolicy, StallPolicy
 from exporter.managers.state import summarize
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
-from exporter.policy import TrackerPolicies, TrackerPolicy
+from exporter.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
 from exporter.qbt import QBittorrentError
 from exporter.store import open_store
 
@@ -48,6 +48,15 @@ class FakeConnection:
     def add_tags(self, hashes, tags): self._record("add_tags", hashes, tuple(tags))
     def remove_tags(self, hashes, tags): self._record("remove_tags", hashes, tuple(tags))
     def set_category(self, hashes, category): self._record("set_category", hashes, category)
+
+    prefs = {"queueing_enabled": True, "max_active_uploads": 3, "max_active_downloads": 3, "max_active_torrents": 5}
+
+    def preferences(self):
+        return dict(self.prefs)
+
+    def set_preferences(self, prefs):
+        self._record("set_preferences", [], prefs)
+        self.prefs = {**self.prefs, **prefs}
 
 
 class FakeMirror:
@@ -98,15 +107,17 @@ def store(tmp_path):
     s.close()
 
 
-def control_job(mirror, store, registry, clock, dry_run=False, stall=None, emergency=None, policies=None):
+def control_job(mirror, store, registry, clock, dry_run=False, stall=None, emergency=None, policies=None,
+                slots=None, seeding=None):
     metrics = ActionMetrics(registry)
     settings = ControlSettings(
         configured=True,
         stalled=StalledSettings(enabled=stall is not None, policy=stall or StallPolicy()),
         ratio_emergency=EmergencySettings(enabled=emergency is not None, policy=emergency or EmergencyPolicy()),
+        seeding_slots=SlotsSettings(enabled=slots is not None, policy=slots or SlotsPolicy()),
     )
     return ControlJob(settings, dry_run, mirror, mirror.connection, store, metrics, policies or TrackerPolicies(),
-                      Performer(store, metrics, clock), clock)
+                      Performer(store, metrics, clock), clock, seeding)
 
 
 def value(registry, name, **labels):
@@ -230,6 +241,38 @@ def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry)
     clock.now += 61
     job.run(GO)  # the snapshot still shows d as stalledDL: it must not be reannounced or restarted
     assert [c[0] for c in mirror.connection.calls] == ["stop", "add_tags"]
+
+
+# -- control: seeding slots ------------------------------------------------------------------------
+
+def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown(store, registry):
+    seeds = [seed(f"s{i}", num_incomplete=i) for i in range(6)]
+    mirror, clock = FakeMirror(snap(*seeds)), Clock()
+    seeding = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
+    job = control_job(mirror, store, registry, clock, slots=SlotsPolicy(minimum=1, maximum=10, cooldown=600),
+                      seeding=seeding)
+    job.run(GO)
+    assert mirror.connection.calls == [("set_preferences", (), {"max_active_uploads": 4, "max_active_torrents": 7})]
+    assert value(registry, "qbittorrent_exporter_actions_total", action="seeding_slots", result="ok", dry_run="false") == 1
+    assert store.state("seeding_slots")["last"]["max_active_uploads"] == 4
+    mirror.connection.prefs["max_active_uploads"] = 2  # someone changed it by hand
+    clock.now += 60
+    job.run(GO)
+    assert len(mirror.connection.calls) == 1  # cooldown
+    clock.now += 600
+    job.run(GO)
+    assert mirror.connection.calls[1] == ("set_preferences", (), {"max_active_uploads": 4})
+    [entry, _] = store.audit_log(0)
+    assert entry.action == "seeding_slots" and "max_active_uploads 3 -> 4" in entry.reason
+
+
+def test_seeding_slots_in_dry_run_write_nothing(store, registry):
+    mirror = FakeMirror(snap(*[seed(f"s{i}") for i in range(6)]))
+    job = control_job(mirror, store, registry, Clock(), dry_run=True, slots=SlotsPolicy(),
+                      seeding=SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20))
+    job.run(GO)
+    assert mirror.connection.calls == [] and store.state("seeding_slots") == {}
+    assert value(registry, "qbittorrent_exporter_actions_total", action="seeding_slots", result="ok", dry_run="true") == 1
 
 
 # -- completion --------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_a_full_control_section(tmp_path):
                     "exclude_tags": ["keep"], "exclude_categories": ["manual"]},
         "ratio_emergency": {"enabled": True, "margin": 0.05, "hysteresis": 0.2, "min_downloaded": "2GiB",
                             "global": True, "trackers": ["Tracker.Example.org"], "max_actions_per_run": 7},
-        "seeding_slots": {"enabled": True, "min": 2, "max": 8},
+        "seeding_slots": {"enabled": True, "min": 2, "max": 8, "cooldown": "1m"},
     }}).sections["control"]
     assert s.configured and s.interval == 30 and s.dry_run
     assert s.stalled.enabled and s.stalled.policy.stall_after == 1200 and s.stalled.policy.grace == 3600
@@ -46,7 +46,8 @@ def test_a_full_control_section(tmp_path):
     e = s.ratio_emergency
     assert e.enabled and e.policy.min_downloaded == 2 * 2**30 and e.policy.include_global
     assert e.policy.trackers == {"tracker.example.org"} and e.policy.max_actions_per_run == 7
-    assert (s.seeding_slots.enabled, s.seeding_slots.minimum, s.seeding_slots.maximum) == (True, 2, 8)
+    p = s.seeding_slots.policy
+    assert (s.seeding_slots.enabled, p.minimum, p.maximum, p.cooldown) == (True, 2, 8, 60)
 
 
 def test_a_full_completion_section(tmp_path):

@@ -7,7 +7,8 @@ from types import MappingProxyType
 import pytest
 
 from exporter.managers.control import (
-    GLOBAL, EmergencyPolicy, Ladder, Progress, StallPolicy, plan_emergency, plan_stalls, scope_ratios,
+    GLOBAL, EmergencyPolicy, Ladder, Progress, SlotsPolicy, StallPolicy, plan_emergency, plan_slots, plan_stalls,
+    scope_ratios,
 )
 from exporter.managers.state import summarize
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
@@ -193,3 +194,32 @@ def test_stops_and_resumes_are_bounded_per_run():
     s = snap(seed("s"), *[dl(f"d{i}", tracker="priv.example") for i in range(10)])
     plan = plan_emergency(s, NOW, POLICIES, EmergencyPolicy(min_downloaded=0, max_actions_per_run=3), {}, {})
     assert [a.hash for a in plan.stops] == ["d0", "d1", "d2"]
+
+
+# -- seeding slots ---------------------------------------------------------------------------------
+
+SLOTS = SlotsPolicy(minimum=2, maximum=10, cooldown=600)
+
+
+@pytest.mark.parametrize(
+    "recommended, prefs, last, expected",
+    [
+        (5, {"max_active_uploads": 3, "max_active_torrents": -1}, None, {"max_active_uploads": 5}),
+        (5, {"max_active_uploads": 5}, None, None),  # already there
+        (1, {"max_active_uploads": 3}, None, {"max_active_uploads": 2}),  # raised to the lower bound
+        (50, {"max_active_uploads": 3}, None, {"max_active_uploads": 10}),  # capped at the upper bound
+        (5, {"max_active_uploads": 3}, NOW - 100, None),  # cooldown
+        (5, {"max_active_uploads": 3}, NOW - 601, {"max_active_uploads": 5}),
+        (8, {"max_active_uploads": 3, "max_active_downloads": 3, "max_active_torrents": 5}, None,
+         {"max_active_uploads": 8, "max_active_torrents": 11}),  # total would cap the seeds
+    ],
+    ids=["raise", "unchanged", "lower-bound", "upper-bound", "cooldown", "after-cooldown", "total-follows"],
+)
+def test_seeding_slots_plan(recommended, prefs, last, expected):
+    plan = plan_slots(recommended, prefs, NOW, SLOTS, last)
+    if expected is None:
+        assert plan is None
+    else:
+        changes, action = plan
+        assert changes == expected and action.action == "seeding_slots"
+        assert f"-> {expected['max_active_uploads']} (recommended {recommended}" in action.reason
