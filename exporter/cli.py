@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+from . import demo
 from .actions import history
 from .config import OPTIONS, ConfigError, Settings, build_settings
 from .logs import setup_logging
@@ -88,6 +89,8 @@ COMMANDS: dict[str, Command] = {
                            history.run, history.add_arguments),
     "report": Command("Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "
                       "(--format json, --limit N).", run_report, add_report_arguments),
+    "demo": Command("Start a throwaway qBittorrent with a few real torrents and the exporter (actions in dry "
+                    "run) on 127.0.0.1, print the URLs, run until Ctrl-C.", demo.run, demo.add_arguments),
 }
 
 

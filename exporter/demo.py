@@ -1,0 +1,257 @@
+"""`qbittorrent-monitor demo`: real metrics in a minute, on a machine with qbittorrent-nox installed.
+
+It starts two throwaway qBittorrents on 127.0.0.1 (exporter/sandbox.py): a hidden seeder, and the demo
+instance with a few real torrents in different states (one really downloading from the seeder, at a
+limited speed); then the exporter watching the demo instance, with every scheduled action in dry run
+(they decide, log and count, and write nothing). It prints the URLs and runs until Ctrl-C, then stops
+everything and removes its directory (kept when --demo.dir is given).
+
+Nothing leaves loopback: the trackers are closed ports on 127.0.0.x, DHT/LSD/PeX/UPnP are off.
+Your own qBittorrent settings are ignored (no QBITTORRENT_MONITOR_* variable is read), so the demo
+can never point at, or write to, a real qBittorrent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+import yaml
+
+from .config import DEFAULT_PORT, ConfigError, Settings, build_settings
+from .sandbox import QBittorrentProcess, free_port, make_payload
+
+log = logging.getLogger("qbittorrent_monitor.demo")
+ROOT = Path(__file__).resolve().parent.parent
+DOWNLOAD_LIMIT = 256 * 1024  # bytes/s: the demo download lasts about two minutes
+
+
+# -- a .torrent without extra dependencies ----------------------------------------------------------
+
+
+def bencode(value: Any) -> bytes:
+    if isinstance(value, int):
+        return b"i%de" % value
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(bencode(v) for v in value) + b"e"
+    return b"d" + b"".join(bencode(k) + bencode(v) for k, v in sorted(value.items())) + b"e"
+
+
+def single_file_torrent(payload: Path, tracker: str, piece_length: int = 256 * 1024) -> tuple[bytes, str]:
+    """(.torrent bytes, info hash) of one file."""
+    pieces = b""
+    with open(payload, "rb") as f:
+        while chunk := f.read(piece_length):
+            pieces += hashlib.sha1(chunk).digest()
+    info = {"name": payload.name, "length": payload.stat().st_size, "piece length": piece_length, "pieces": pieces}
+    torrent = {"announce": tracker, "info": info, "created by": "qbittorrent-monitor demo"}
+    return bencode(torrent), hashlib.sha1(bencode(info)).hexdigest()
+
+
+# -- the few Web API calls the demo needs ----------------------------------------------------------
+
+
+@dataclass
+class WebUI:
+    process: QBittorrentProcess
+
+    def __post_init__(self) -> None:
+        self.http = requests.Session()
+        r = self.http.post(self.process.url + "/api/v2/auth/login", timeout=10,
+                           data={"username": self.process.username, "password": self.process.password})
+        r.raise_for_status()
+
+    def post(self, path: str, **kwargs: Any) -> None:
+        self.http.post(self.process.url + "/api/v2/" + path, timeout=10, **kwargs).raise_for_status()
+
+    def add(self, torrent: bytes, save_path: Path, category: str = "", **options: str) -> None:
+        self.post("torrents/add", files={"torrents": ("t.torrent", torrent)},
+                  data={"savepath": str(save_path), "category": category, **options})
+
+    def state(self, info_hash: str) -> str:
+        r = self.http.get(self.process.url + "/api/v2/torrents/info", params={"hashes": info_hash}, timeout=10)
+        r.raise_for_status()
+        return r.json()[0]["state"] if r.json() else ""
+
+
+def until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+# -- the demo --------------------------------------------------------------------------------------
+
+
+def add_torrents(seeder: QBittorrentProcess, demo: QBittorrentProcess, work: Path) -> None:
+    """A downloading, a seeding, a stalled, a paused, an errored and a metadata-only torrent."""
+    s, d = WebUI(seeder), WebUI(demo)
+    for category in ("linux-isos", "movies", "tv", "music"):
+        d.post("torrents/createCategory", data={"category": category})
+    dead = [f"http://127.0.0.{i}:{free_port()}/announce" for i in (1, 2, 3)]  # closed ports
+    data = work / "data"
+
+    iso, iso_hash = single_file_torrent(make_payload(data, "distro-24.04.iso", 32 << 20), dead[0])
+    s.add(iso, data)
+    d.add(iso, demo.downloads, "linux-isos", dlLimit=str(DOWNLOAD_LIMIT))
+    movie, _ = single_file_torrent(make_payload(data, "big-buck-bunny.mkv", 8 << 20), dead[0])
+    d.add(movie, data, "movies")  # its data is there: it checks, then seeds
+    album, _ = single_file_torrent(make_payload(data, "album.flac", 4 << 20), dead[1])
+    d.add(album, data, "music", paused="true", stopped="true")  # 4.x and 5.x spellings
+    episode, _ = single_file_torrent(make_payload(work / "nowhere", "episode-01.mkv", 2 << 20), dead[2])
+    d.add(episode, demo.downloads, "tv")  # no peer has it: stalls
+    blocker = work / "not-a-directory"
+    blocker.write_text("qBittorrent cannot save under a file: the torrent below errors\n")
+    broken, _ = single_file_torrent(make_payload(work / "nowhere", "broken.iso", 1 << 20), dead[1])
+    d.add(broken, blocker / "downloads", "linux-isos")
+    d.post("torrents/add", data={"urls": f"magnet:?xt=urn:btih:{'ab' * 20}&dn=no-peers-yet"})
+
+    # Connect the download to the seeder once both have checked their files.
+    if until(lambda: s.state(iso_hash) in ("stalledUP", "uploading") and d.state(iso_hash) not in
+             ("checkingResumeData", "checkingDL", ""), timeout=30):
+        d.post("torrents/addPeers", data={"hashes": iso_hash, "peers": f"127.0.0.1:{seeder.bt_port}"})
+    else:
+        log.warning("the demo download could not start: the seeder did not become ready")
+
+
+def demo_config(work: Path) -> Path:
+    config = {
+        "trackers": {
+            "default": {"min_ratio": 1.0, "min_seed_time": "72h"},
+            "127.0.0.1": {"min_ratio": 0.8, "points": {"model": "gazelle"}},
+            "127.0.0.2": {"min_ratio": 0.5, "points": {"model": "unit3d"}},
+        },
+        "control": {
+            "interval": "10s",
+            "stalled": {"enabled": True, "stall_after": "30s", "grace": "0s", "cooldown": "30s"},
+            "ratio_emergency": {"enabled": True, "min_downloaded": 0},
+        },
+        "completion": {"interval": "5s", "handlers": [{"name": "tag-done", "type": "add_tags", "tags": ["done"]}]},
+    }
+    path = work / "qbittorrent-monitor.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def prometheus_config(work: Path, exporter: str) -> Path | None:
+    """A prometheus.yml for the demo with the shipped rules, when they are at hand (a source checkout)."""
+    rules = [ROOT / "prometheus" / "alerts.yml", ROOT / "prometheus" / "recording.yml"]
+    if not all(p.exists() for p in rules):
+        return None
+    config = {"global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+              "rule_files": [str(p) for p in rules],
+              "scrape_configs": [{"job_name": "qbittorrent", "static_configs": [{"targets": [exporter]}]}]}
+    path = work / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def listen_address(settings: Settings) -> str:
+    host, port = settings.web_listen_address
+    if (host, port) == ("0.0.0.0", DEFAULT_PORT):  # not chosen by the user: stay on loopback
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo.dir", dest="demo_dir", metavar="DIR", default="",
+                        help="Keep the demo's profiles, data and store in DIR (default: a temporary directory, "
+                             "removed at exit).")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from .app import App
+
+    work = Path(args.demo_dir).resolve() if args.demo_dir else Path(tempfile.mkdtemp(prefix="qbittorrent-monitor-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    seeder = QBittorrentProcess(profile=work / "seeder")
+    demo = QBittorrentProcess(profile=work / "qbittorrent", password=hashlib.sha256(str(work).encode()).hexdigest()[:12])
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    app = None
+    try:
+        try:
+            seeder.start()
+            demo.start()
+        except RuntimeError as exc:
+            print(f"qbittorrent-monitor demo: {exc}")
+            return 1
+        add_torrents(seeder, demo, work)
+        (work / "password.txt").write_text(demo.password + "\n")
+        address = listen_address(settings)
+        try:
+            demo_settings = build_settings({
+                "qbittorrent.url": demo.url, "qbittorrent.password-file": str(work / "password.txt"),
+                "web.listen-address": address, "data.dir": str(work / "store"), "actions.dry-run": "true",
+                "log.level": settings.log_level,
+            }, {}, str(demo_config(work)))
+        except ConfigError as exc:
+            print(f"qbittorrent-monitor demo: {exc}")
+            return 1
+        app = App(demo_settings)
+        try:
+            app.start()
+        except OSError as exc:
+            print(f"qbittorrent-monitor demo: cannot listen on {address}: {exc.strerror}; "
+                  f"choose another port with --web.listen-address 127.0.0.1:PORT")
+            app = None
+            return 1
+        until(lambda: app.mirror.latest() is not None, timeout=10)
+        print_urls(address, demo, work, keep=bool(args.demo_dir))
+        stop.wait()
+        return 0
+    finally:
+        if app is not None:
+            app.stop()
+        demo.stop()
+        seeder.stop()
+        if not args.demo_dir:
+            shutil.rmtree(work, ignore_errors=True)
+        print("qbittorrent-monitor demo: stopped" + ("" if args.demo_dir else f", {work} removed"), flush=True)
+
+
+def print_urls(address: str, demo: QBittorrentProcess, work: Path, keep: bool) -> None:
+    base = f"http://{address}"
+    prometheus = prometheus_config(work, address)
+    lines = [
+        "",
+        "qbittorrent-monitor demo is running. Ctrl-C stops it"
+        + ("." if keep else f" and removes {work}."),
+        "",
+        f"  metrics      {base}/metrics",
+        f"  report       {base}/api/report        (seeding allocation, points per tracker)",
+        f"  completions  {base}/api/completions",
+        f"  qBittorrent  {demo.url}    (user {demo.username}, password {demo.password})",
+        "",
+        "  torrents: one downloading from a local seeder (about two minutes), one seeding, one stalled on a",
+        "  dead tracker, one paused, one errored, one waiting for metadata. Actions run in dry run: the",
+        "  stalled download is 'reannounced' after 30 s, only in the log and in",
+        "  qbittorrent_exporter_actions_total{dry_run=\"true\"}.",
+        "",
+        f"  try: curl -s {base}/metrics | grep -E '^qbittorrent_(up|torrents|tracker_ratio|download_speed)'",
+    ]
+    if prometheus is not None:
+        lines += [
+            f"  with Prometheus and the shipped alerts: prometheus --config.file={prometheus} \\",
+            f"      --storage.tsdb.path={work / 'prometheus-data'} --web.listen-address=127.0.0.1:9090",
+            "      then open http://127.0.0.1:9090/alerts",
+        ]
+    print("\n".join(lines) + "\n", flush=True)
