@@ -128,6 +128,10 @@ class Store(ABC):
         """Record one attempt: status `done`, `dead`, or `pending` again with `retry_at`."""
 
     @abstractmethod
+    def retry_dead(self, at: float) -> int:
+        """Put every dead handler run back to pending (attempts from 0); returns how many."""
+
+    @abstractmethod
     def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]: ...
 
     @abstractmethod
@@ -274,6 +278,14 @@ class SQLiteStore(Store):
             overall = "pending" if "pending" in statuses else "dead" if "dead" in statuses else "done"
             db.execute("UPDATE completions SET status = ? WHERE hash = ? AND completion_on = ?", (overall, *run.key))
         self._run(write)
+
+    def retry_dead(self, at: float) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            n = db.execute("UPDATE handler_runs SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                           "updated_at = ? WHERE status = 'dead'", (at, at)).rowcount
+            db.execute("UPDATE completions SET status = 'pending' WHERE status = 'dead'")
+            return n
+        return self._run(write)
 
     def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]:
         def read(db: sqlite3.Connection) -> list[CompletionRecord]:

@@ -1,10 +1,13 @@
 """Completion history (get_completion_history): `qbittorrent-monitor completions` and /api/completions.
 
     qbittorrent-monitor completions [--since 24h] [--status pending|done|dead] [--json]
+    qbittorrent-monitor completions --retry-dead
     GET /api/completions?since=24h&status=dead
 
 Both read the ledger in the store; the command opens it read-only, so it works while the service
-runs. Dead-letter completions (a handler gave up) show status `dead` with each handler's last error.
+runs. Dead-letter completions (a handler gave up) show status `dead` with each handler's last error;
+--retry-dead (after fixing the cause) puts their dead handler runs back to pending, and the running
+service retries them at its next completion run.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import unquote
 
 from ..config import Settings, parse_duration
-from ..store import CompletionRecord, Store, StoreError, open_store
+from ..store import FILE_NAME, CompletionRecord, Store, StoreError, open_store
 from ..web import Response, as_json, text
 
 STATUSES = ("pending", "done", "dead")
@@ -58,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", default="24h", help="How far back, e.g. 1h, 24h, 7d (default 24h).")
     parser.add_argument("--status", choices=STATUSES, default="", help="Only completions in this state.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+    parser.add_argument("--retry-dead", action="store_true",
+                        help="Queue every dead-letter handler run again (after fixing its cause).")
 
 
 def _line(c: dict[str, Any]) -> str:
@@ -74,6 +80,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"qbittorrent-monitor: --since: {exc}")
         return 2
     try:
+        if args.retry_dead:
+            if not (Path(settings.data_dir) / FILE_NAME).is_file():
+                raise StoreError(f"no store in {settings.data_dir}")
+            store = open_store(settings.data_dir)
+            try:
+                print(f"{store.retry_dead(time.time())} dead-letter handler run(s) queued again")
+            finally:
+                store.close()
+            return 0
         store = open_store(settings.data_dir, readonly=True)
     except StoreError as exc:
         print(f"qbittorrent-monitor: {exc}")

@@ -141,6 +141,14 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
     assert "dead" in cli.stdout and "movie.bin" in cli.stdout and "broken:dead(2x: webhook answered HTTP 500)" in cli.stdout
     assert "k3y" not in exporter.log() and bad.url not in exporter.log()
 
+    bad.status = 200  # the cause is fixed: queue the dead-letter again, the running service delivers it
+    cli = subprocess.run([sys.executable, "-m", "exporter.cli", "completions", "--data.dir", str(tmp_path / "data"),
+                          "--retry-dead"], capture_output=True, text=True, timeout=30)
+    assert cli.returncode == 0 and "1 dead-letter handler run(s) queued again" in cli.stdout, cli.stdout + cli.stderr
+    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_completion_backlog") == 0, timeout=15,
+             what="the retried dead-letter to be delivered")
+    assert len(bad.posts) == 3 and len(good.posts) == 1
+
 
 def test_sigkill_while_pending_runs_the_handler_once_more_after_restart(
         qbt_factory, password_file, exporter_factory, tmp_path, receivers):

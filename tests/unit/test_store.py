@@ -162,3 +162,15 @@ def test_sqlitestore_is_usable_from_several_threads(store):
         t.join()
     assert len(store.audit_log(0, limit=1000)) == 80
     assert isinstance(store, SQLiteStore)
+
+
+def test_retry_dead_puts_dead_runs_back_to_pending(store):
+    store.add_completion(("h", 7), {"name": "n"}, ["a", "b"], 100.0)
+    a, b = store.due_runs(100.0, 10)
+    store.finish_run(a, "dead", 101.0, "HTTP 500")
+    store.finish_run(b, "done", 101.0)
+    assert store.retry_dead(200.0) == 1
+    assert store.history(0)[0].status == "pending" and store.backlog() == 1
+    [again] = store.due_runs(200.0, 10)
+    assert (again.handler, again.attempts, again.status) == ("a", 0, "pending")
+    assert store.retry_dead(300.0) == 0
