@@ -3,12 +3,28 @@
     trackers:
       default: {min_ratio: 1.0, min_seed_time: 72h, points: {model: linear, per_torrent_hour: 0}}
       tracker.example.org:
-        min_ratio: 0.6
-        points: {model: gazelle}
-        reported_points_per_hour: 310     # what the site says you earn: measures the estimate's error
+        min_ratio: 0.6                  # qbittorrent_tracker_min_ratio (the ratio emergency acts below it)
+        min_seed_time: 72h              # hit-and-run rule: seed time a completed torrent owes the tracker
+        points: {model: gazelle}        # bonus-point model and its parameters (below)
+        reported_points_per_hour: 310   # what the site says you earn: measures the estimate's error
     seeding:
-      upload_capacity: 100Mbit            # bytes/s, or with a unit (KiB, MB, Mbit, ...)
-      idle_window: 24h
+      upload_capacity: 100Mbit    # bytes/s: KB MB GB, KiB MiB GiB, kbit Mbit Gbit; 0 = qBittorrent's upload limit
+      slot_upload: 1MiB           # upload one active seed is expected to use: slots = capacity / slot_upload
+      min_slots: 1
+      max_slots: 0                # 0 = no limit; seeds still owing hit-and-run time always get a slot
+      idle_window: 24h            # a seed with no upload activity this long counts as idle
+      demand_weight: 1.0          # rank value per leecher per seeder
+      scarcity_weight: 1.0        # rank value of being the only seeder (weight / seeders)
+
+Points models (formulas and sources: docs/bonus-points.md; allocation: docs/seeding-allocation.md):
+
+    {model: gazelle, base: 0.0433, growth: 0.07, seeder_exponent: 0.35, time_scale: 24h}
+    {model: unit3d}                               # UNIT3D's default rule table
+    {model: unit3d, rules: [{name: dying, points: 2, seeders: {below: 2}}, ...]}    # your own table
+    {model: linear, per_torrent_hour: 0, per_gib_hour: 0, max_per_torrent_hour: null, after_min_seed_time: false}
+
+A unit3d rule adds `points` per hour when every variable it names is in range (min <= value < below):
+`seeders`, `leechers`, `size` (bytes; units allowed), `seed_time` and `age` (durations).
 
 Keys under `trackers:` are tracker hosts (lower case, no port). `default` applies to every other host.
 A host entry inherits every field it does not set from `default`, except `reported_points_per_hour`,

@@ -218,3 +218,19 @@ def test_check_config_accepts_the_documented_example(tmp_path):
     )
     result = run_cli("check-config", "--config.file", str(cfg))
     assert result.returncode == 0 and "config OK" in result.stdout, result.stderr
+
+
+def test_the_reference_example_in_the_module_docstring_parses(tmp_path):
+    """docs/configuration.md shows exporter/policy.py's docstring: its YAML example must be valid."""
+    import textwrap
+
+    import exporter.policy
+
+    doc = exporter.policy.__doc__
+    block = doc[doc.index("    trackers:"):doc.index("\n\n", doc.index("    seeding:"))]
+    cfg = tmp_path / "documented.yml"
+    cfg.write_text(textwrap.dedent(block) + "\n")
+    policies, seeding = policies_of(build_settings({}, {}, str(cfg)))
+    assert policies.for_host("tracker.example.org").reported_points_per_hour == 310
+    assert policies.for_host("tracker.example.org").points == Gazelle()
+    assert seeding == SeedingSettings(upload_capacity=12_500_000.0)
