@@ -22,6 +22,7 @@ service refuses to start rather than silently losing the ledger.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -157,10 +158,15 @@ class Store(ABC):
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+    """`exclusive`: hold an advisory lock on `<path>.lock` while open, so that a second service on the
+    same store fails at start instead of running every handler twice (the kernel drops the lock when
+    the process dies, even by SIGKILL)."""
+
+    def __init__(self, path: str | Path, readonly: bool = False, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._lock = threading.Lock()
+        self._lockfile: Any = None
         try:
             if readonly:
                 if not self.path.is_file():
@@ -168,12 +174,26 @@ class SQLiteStore(Store):
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if exclusive:
+                    self._take_lock()
                 self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._check(readonly)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(self._explain(exc)) from None
-        except OSError as exc:
-            raise StoreError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
+        except BaseException as exc:
+            if self._lockfile is not None:
+                self._lockfile.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(self._explain(exc)) from None
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
+            raise
+
+    def _take_lock(self) -> None:
+        self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"store {self.path} is in use by another qbittorrent-monitor "
+                             "(one service per --data.dir)") from None
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         text = str(exc)
@@ -334,6 +354,9 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._lockfile is not None:
+                self._lockfile.close()  # releases the flock
+                self._lockfile = None
 
 
 def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> HandlerRun:
@@ -344,6 +367,6 @@ def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> Handl
     )
 
 
-def open_store(data_dir: str, readonly: bool = False) -> Store:
-    """The store in `data_dir` (SQLite today)."""
-    return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly)
+def open_store(data_dir: str, readonly: bool = False, exclusive: bool = False) -> Store:
+    """The store in `data_dir` (SQLite today); the service opens it `exclusive`."""
+    return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly, exclusive=exclusive)

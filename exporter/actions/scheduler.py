@@ -63,7 +63,7 @@ class Actions:
 
     def build_jobs(self) -> dict[str, Job]:
         """Open the store and build the configured jobs (start() schedules them; tests call run)."""
-        self.store = open_store(self.settings.data_dir)
+        self.store = open_store(self.settings.data_dir, exclusive=True)
         dry = self.settings.actions_dry_run
         connection = self.mirror.connection
         jobs: dict[str, Job] = {}

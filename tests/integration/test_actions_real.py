@@ -270,3 +270,24 @@ control:
     wait_for(lambda: actions(exporter.scrape(), "seeding_slots") == 1, timeout=15, what="the seeding-slots action")
     assert client.app_preferences()["max_active_uploads"] == 1
     assert "seeding_slots 'qBittorrent preferences': max_active_uploads 3 -> 1" in exporter.log()
+
+
+def test_a_corrupt_or_busy_store_stops_the_service_at_start_with_a_clear_error(password_file, exporter_factory,
+                                                                              tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text("completion: {interval: 1s}\n")
+    args = ["--qbittorrent.url", "http://127.0.0.1:1", "--qbittorrent.password-file", str(password_file),
+            "--config.file", str(config)]
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "qbittorrent-monitor.db").write_bytes(b"garbage" * 1000)
+    bad = exporter_factory([*args, "--data.dir", str(corrupt)], wait=False)
+    assert bad.proc.wait(timeout=15) == 1
+    assert "cannot open the store" in bad.log() and "is corrupt" in bad.log()
+    assert (corrupt / "qbittorrent-monitor.db").read_bytes() == b"garbage" * 1000, "never silently replaced"
+
+    first = exporter_factory([*args, "--data.dir", str(tmp_path / "data")])
+    second = exporter_factory([*args, "--data.dir", str(tmp_path / "data")], wait=False)
+    assert second.proc.wait(timeout=15) == 1
+    assert "in use by another qbittorrent-monitor" in second.log()
+    assert first.proc.poll() is None

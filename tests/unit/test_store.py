@@ -174,3 +174,13 @@ def test_retry_dead_puts_dead_runs_back_to_pending(store):
     [again] = store.due_runs(200.0, 10)
     assert (again.handler, again.attempts, again.status) == ("a", 0, "pending")
     assert store.retry_dead(300.0) == 0
+
+
+def test_one_service_per_store_but_readers_and_the_cli_may_open_it(tmp_path):
+    service = open_store(str(tmp_path), exclusive=True)
+    with pytest.raises(StoreError, match="in use by another qbittorrent-monitor"):
+        open_store(str(tmp_path), exclusive=True)
+    open_store(str(tmp_path), readonly=True).close()
+    open_store(str(tmp_path)).close()  # `completions --retry-dead`
+    service.close()
+    open_store(str(tmp_path), exclusive=True).close()  # the lock goes with the service
