@@ -15,7 +15,7 @@ import threading
 from typing import Any, Callable
 
 from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
-from ..managers.ratio import recommend_seeding_slots
+from ..managers.ratio_index import RatioIndex
 from ..model import Snapshot
 from ..policy import SeedingSettings, TrackerPolicies
 from ..qbt import Connection, Mirror, QBittorrentError
@@ -59,7 +59,9 @@ class ControlJob:
         self.stopped = StateMap(store, "emergency_stopped", persist=not self.emergency_dry)
         self.slots_dry = dry_run_all or settings.dry_run or settings.seeding_slots.dry_run
         self.slot_changes = StateMap(store, "seeding_slots", persist=not self.slots_dry)
-        self.seeding = seeding or SeedingSettings()
+        # The ratio manager's seeding-slot count (as recommend_seeding_slots), kept incrementally: a
+        # full pass over 50,000 torrents costs ~0.5 CPU-s, an update after a sync only what changed.
+        self.ratio_index = RatioIndex(policies, seeding or SeedingSettings())
         self.progress: dict[str, Progress] = {}
         self._warned_queueing = False
 
@@ -144,7 +146,7 @@ class ControlJob:
     # -- seeding slots -----------------------------------------------------------------------------
 
     def _slots(self, snapshot: Snapshot, now: float) -> None:
-        recommendation = recommend_seeding_slots(snapshot, self.policies, self.seeding, now)
+        recommended = self.ratio_index.update(snapshot, now).recommended
         try:
             prefs = self.connection.preferences()
         except QBittorrentError as exc:
@@ -154,7 +156,7 @@ class ControlJob:
             log.warning("seeding slots: queueing is off in qBittorrent, so max_active_uploads has no effect")
             self._warned_queueing = True
         last = self.slot_changes.data.get("last")
-        plan = plan_slots(recommendation.recommended, prefs, now, self.settings.seeding_slots.policy,
+        plan = plan_slots(recommended, prefs, now, self.settings.seeding_slots.policy,
                           last["at"] if last else None)
         if plan is None:
             return
