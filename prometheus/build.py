@@ -324,7 +324,8 @@ def render_docs() -> str:
         "| name | value | meaning |",
         "|---|---|---|",
     ]
-    out += [f"| `{name}` | `{cell(value)}` | {cell(doc)} |" for name, (value, doc) in CONFIG.items()]
+    show = lambda v: ", ".join(f"{k}: {x}" for k, x in v.items()) if isinstance(v, dict) else v  # noqa: E731
+    out += [f"| `{name}` | `{cell(show(value))}` | {cell(doc)} |" for name, (value, doc) in CONFIG.items()]
     out += ["", "## Alerts", "", "| alert | severity | for | summary |", "|---|---|---|---|"]
     for group in ALERTS:
         for r in group["rules"]:

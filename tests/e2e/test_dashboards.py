@@ -188,3 +188,6 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     except AssertionError:
         pytest.fail("panels with no data:\n" + "\n".join(empty_panels()))
     assert scrape_job_name() in prometheus.api("label/job/values")
+    # The exporter's own `job` label (control, completion) arrives as exported_job, which the rules select.
+    assert prometheus.query('qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="control"}')
+    assert prometheus.query('qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="completion"}')
