@@ -16,7 +16,8 @@ RUN python3 -m venv /opt/venv \
 
 # -- run: the venv only, as an unprivileged user -------------------------------------------------
 FROM ${PYTHON_IMAGE}
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/qbittorrent-monitor qbtmon
+RUN groupadd --system --gid 10001 qbtmon \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/qbittorrent-monitor qbtmon
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

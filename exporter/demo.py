@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import secrets
 import shutil
 import signal
 import tempfile
@@ -182,7 +183,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     work = Path(args.demo_dir).resolve() if args.demo_dir else Path(tempfile.mkdtemp(prefix="qbittorrent-monitor-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     seeder = QBittorrentProcess(profile=work / "seeder")
-    demo = QBittorrentProcess(profile=work / "qbittorrent", password=hashlib.sha256(str(work).encode()).hexdigest()[:12])
+    demo = QBittorrentProcess(profile=work / "qbittorrent", password=secrets.token_hex(6))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
