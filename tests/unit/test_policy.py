@@ -234,3 +234,17 @@ def test_the_reference_example_in_the_module_docstring_parses(tmp_path):
     assert policies.for_host("tracker.example.org").reported_points_per_hour == 310
     assert policies.for_host("tracker.example.org").points == Gazelle()
     assert seeding == SeedingSettings(upload_capacity=12_500_000.0)
+
+
+@pytest.mark.parametrize("doc", ["bonus-points.md", "seeding-allocation.md"])
+def test_every_yaml_example_in_the_docs_is_valid(tmp_path, doc):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / doc).read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, f"no YAML example in {doc}"
+    for i, block in enumerate(blocks):
+        cfg = tmp_path / f"{i}.yml"
+        cfg.write_text(block)
+        build_settings({}, {}, str(cfg))  # raises ConfigError naming the field if the docs drifted
