@@ -160,7 +160,8 @@ def test_dockerfile_python_satisfies_requires_python():
     args = dict(a.split("=", 1) for word, a in dockerfile() if word == "ARG" and "=" in a)
     image = args["PYTHON_IMAGE"]
     version = re.match(r"python:(\d+)\.(\d+)", image).groups()
-    minimum = re.match(r">=(\d+)\.(\d+)", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = re.match(r">=(\d+)\.(\d+)", requires)
     assert tuple(map(int, version)) >= tuple(map(int, minimum.groups()))
 
 
