@@ -103,17 +103,23 @@ class ControlJob:
             self.metrics.emergency.labels(scope).set(1 if scope in plan.active else 0)
         for h in plan.forget:
             self.stopped.set(h, None)
+        c = self.connection
         for a in plan.resumes:
             if stopping.is_set():
                 return
-            c = self.connection
             if self.performer.perform(a, lambda h=a.hash: (c.start([h]), c.remove_tags([h], [tag])), self.emergency_dry):
                 self.stopped.set(a.hash, None)
+        stopped_now: set[str] = set()
+
+        def stop_and_tag(h: str) -> None:
+            self.connection.stop([h])
+            stopped_now.add(h)  # stopped, even if tagging fails next: it must be resumed later
+            self.connection.add_tags([h], [tag])
+
         for a in plan.stops:
             if stopping.is_set():
                 return
-            c = self.connection
-            if self.performer.perform(a, lambda h=a.hash: (c.stop([h]), c.add_tags([h], [tag])), self.emergency_dry):
+            if self.performer.perform(a, lambda h=a.hash: stop_and_tag(h), self.emergency_dry) or a.hash in stopped_now:
                 self.stopped.set(a.hash, {"scope": a.scope, "at": now})
 
     # -- stalled downloads -------------------------------------------------------------------------

@@ -235,8 +235,6 @@ def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(qbt_fact
              >= runs + 2, timeout=10, what="two more control runs")
     assert actions(exporter.scrape(), "emergency_stop") == 0
 
-    a_torrent = torrent_of(ca, h_seed)
-    assert a_torrent is not None
     ca.torrents_pause(torrent_hashes=h_seed)  # c can only get the data from b: b's ratio climbs to ~1
     download(cc, c, data, b.bt_port)
     s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "emergency_resume") == 1 and s, timeout=20,

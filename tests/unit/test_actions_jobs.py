@@ -234,6 +234,18 @@ def test_a_failed_emergency_stop_is_not_remembered_and_is_retried(store, registr
     assert ("stop", ("d",)) in mirror.connection.calls and set(store.state("emergency_stopped")) == {"d"}
 
 
+def test_a_stopped_torrent_whose_tagging_failed_is_still_remembered_for_resuming(store, registry):
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
+    conn = mirror.connection
+    conn.add_tags = lambda hashes, tags: (_ for _ in ()).throw(QBittorrentError("http", "HTTP 500"))
+    job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
+    job.run(GO)
+    assert conn.calls == [("stop", ("d",))]
+    assert value(registry, "qbittorrent_exporter_actions_total", action="emergency_stop", result="error",
+                 dry_run="false") == 1
+    assert set(store.state("emergency_stopped")) == {"d"}
+
+
 def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry):
     mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
     job = control_job(mirror, store, registry, clock, stall=STALL, emergency=EMERGENCY, policies=POLICIES)
