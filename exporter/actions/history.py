@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -77,7 +78,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         since = parse_duration(args.since)
     except ValueError as exc:
-        print(f"qbittorrent-monitor: --since: {exc}")
+        print(f"qbittorrent-monitor: --since: {exc}", file=sys.stderr)
         return 2
     try:
         if args.retry_dead:
@@ -91,7 +92,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         store = open_store(settings.data_dir, readonly=True)
     except StoreError as exc:
-        print(f"qbittorrent-monitor: {exc}")
+        print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
         return 1
     try:
         history = get_completion_history(store, time.time(), since, args.status)
