@@ -24,6 +24,11 @@ def fmt_ratio(x: float) -> str:
     return "∞" if math.isinf(x) else f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
 
 
+def peak_ours(s: dict[str, Any]) -> float:
+    """Ours' peak RSS over the whole size: first sync, steady scrapes, and the resync scrape."""
+    return max(s["peak_rss_mib"]["ours"], s.get("resync", {}).get("ours", {}).get("peak_rss_mib", 0))
+
+
 def targets(sizes: dict[int, dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) rows; met is None when that size was not run."""
     rows: list[tuple[str, str, bool | None]] = []
@@ -32,31 +37,42 @@ def targets(sizes: dict[int, dict[str, Any]]) -> list[tuple[str, str, bool | Non
         o, c = s["summary"]["ours"], s["summary"]["comparison"]
         cpu_r = ratio(c["cpu_mean_s"], o["cpu_mean_s"])
         wire_r = ratio(c["wire_bytes_mean"], o["wire_bytes_mean"])
-        jobs = s.get("jobs", {})
+        typical, worst = s["jobs"].get("typical"), s["jobs"].get("emergency")
         rows += [
             ("50k: scrape CPU ≤ 1/50 of the comparison's",
              f"{o['cpu_mean_s'] * 1000:.0f} ms vs {c['cpu_mean_s']:.2f} s: 1/{cpu_r:.0f}", cpu_r >= 50),
-            ("50k: scrape wall time < 0.25 s (every scrape)",
+            ("50k: scrape wall time < 0.25 s (every steady-state scrape)",
              f"median {o['wall_median_s']:.3f} s, max {o['wall_max_s']:.3f} s", o["wall_max_s"] < 0.25),
             ("50k: bytes from qBittorrent ≤ 1/20 of the comparison's",
              f"{o['wire_bytes_mean'] / KIB:.0f} KiB vs {c['wire_bytes_mean'] / MIB:.1f} MiB on the wire: 1/{wire_r:.0f}",
              wire_r >= 20),
-            ("50k: peak RSS < 300 MiB", f"{s['peak_rss_mib']['ours']:.0f} MiB", s["peak_rss_mib"]["ours"] < 300),
+            ("50k: peak RSS < 300 MiB",
+             f"{s['ours_first_sync']['peak_rss_mib']:.0f} MiB after the first sync, {peak_ours(s):.0f} MiB "
+             f"with a full resync", peak_ours(s) < 300),
             ("50k: first full sync < 5 s", f"{s['ours_first_sync']['first_sync_s']:.2f} s",
              s["ours_first_sync"]["first_sync_s"] < 5),
-            ("50k: control + completion job run < 0.2 CPU-s",
-             f"mean {jobs.get('mean_jobs_cpu_s', math.nan):.3f}, max {jobs.get('max_jobs_cpu_s', math.nan):.3f} CPU-s",
-             jobs.get("max_jobs_cpu_s", math.inf) < 0.2),
         ]
+        if typical:
+            rows.append(("50k: control + completion job run < 0.2 CPU-s (typical run)",
+                         f"mean {typical['mean_jobs_cpu_s']:.3f}, max {typical['max_jobs_cpu_s']:.3f} CPU-s, "
+                         f"{typical['mean_writes']:.0f} writes per run", typical["max_jobs_cpu_s"] < 0.2))
+        if worst:
+            rows.append(("50k: the same, in a ratio emergency (50 stops per run; worst case)",
+                         f"mean {worst['mean_jobs_cpu_s']:.3f}, max {worst['max_jobs_cpu_s']:.3f} CPU-s, "
+                         f"{worst['mean_writes']:.0f} writes per run", worst["max_jobs_cpu_s"] < 0.2))
+        if not typical:
+            rows.append(("50k: control + completion job run < 0.2 CPU-s", f"error: {s['jobs'].get('error')}", False))
     else:
         rows.append(("50k targets", "50k not in this run", None))
     s = sizes.get(100000)
     if s:
         o = s["summary"]["ours"]
-        first = s["ours_first_sync"]["first_sync_s"]
+        first, warm = s["ours_first_sync"]["first_sync_s"], s["warmup"]["ours"]["wall_s"]
+        resync = s.get("resync", {}).get("ours", {}).get("wall_s", math.inf)
         rows.append(("100k: everything within a 10 s scrape timeout",
-                     f"scrapes max {o['wall_max_s']:.2f} s, first full sync {first:.2f} s",
-                     o["wall_max_s"] < 10 and o["over_timeout"] == 0 and first < 10))
+                     f"steady scrapes max {o['wall_max_s']:.2f} s, first scrape {warm:.2f} s, resync scrape "
+                     f"{resync:.2f} s, first full sync {first:.2f} s",
+                     max(o["wall_max_s"], warm, resync, first) < 10 and o["over_timeout"] == 0))
     else:
         rows.append(("100k target", "100k not in this run", None))
     return rows
@@ -96,10 +112,11 @@ def render(result: dict[str, Any], png: str) -> str:
     for n, s in sizes.items():
         for name in ("ours", "comparison"):
             x = s["summary"][name]
+            peak = peak_ours(s) if name == "ours" else s["peak_rss_mib"][name]
             out.append(
                 f"| {n:,} | {name} | {x['scrapes']} | {x['wall_median_s']:.3f} s | {x['wall_max_s']:.3f} s | "
                 f"{x['cpu_mean_s']:.3f} s | {x['wire_bytes_mean'] / KIB:,.0f} KiB | {x['json_bytes_mean'] / KIB:,.0f} KiB | "
-                f"{x['requests_mean']:.0f} | {s['peak_rss_mib'][name]:.0f} MiB |")
+                f"{x['requests_mean']:.0f} | {peak:.0f} MiB |")
     out += [
         "",
         "## Ratios (comparison ÷ ours, same run)",
@@ -113,36 +130,48 @@ def render(result: dict[str, Any], png: str) -> str:
                    f"{fmt_ratio(ratio(c['wall_median_s'], o['wall_median_s']))} | "
                    f"{fmt_ratio(ratio(c['wire_bytes_mean'], o['wire_bytes_mean']))} | "
                    f"{fmt_ratio(ratio(c['json_bytes_mean'], o['json_bytes_mean']))} | "
-                   f"{fmt_ratio(ratio(s['peak_rss_mib']['comparison'], s['peak_rss_mib']['ours']))} |")
+                   f"{fmt_ratio(ratio(s['peak_rss_mib']['comparison'], peak_ours(s)))} |")
     out += [
         "",
         "CPU is read from /proc in 10 ms ticks: a mean of a few scrapes of ours has about ±5 ms of error,",
         "which is why very small sizes can show ratios of ∞ or odd jumps.",
         "",
-        "## Start-up",
+        "## Start-up, first scrape and a full resync",
         "",
-        "| torrents | ours: first full sync | ours: CPU until ready | ours: bytes on the wire | comparison: first collect |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for n, s in sizes.items():
-        f, c = s["ours_first_sync"], s["comparison_start"]
-        out.append(f"| {n:,} | {f['first_sync_s']:.2f} s | {f['cpu_s']:.2f} s | {f['wire_bytes'] / MIB:.1f} MiB | "
-                   f"{c['ready_s']:.1f} s |")
-    out += [
+        "First full sync: from /healthz answering to /readyz answering (the sync runs in the background",
+        "at start). First scrape: the warm-up scrape right after, which builds the per-scrape indexes.",
+        "Resync: after the fake forgets every session (a restarted qBittorrent), the next scrape of ours",
+        "logs in again and downloads everything while its old mirror is still alive.",
         "",
-        "## Control + completion job run (bench/jobs.py, one process, everything enabled, not dry-run)",
-        "",
-        "| torrents | jobs CPU mean | jobs CPU max | writes per run | first run (baseline) CPU | mirror sync CPU | peak RSS |",
+        "| torrents | ours: first full sync | ours: CPU until ready | ours: first scrape | ours: resync scrape | "
+        "ours: peak RSS after resync | comparison: start (one collect) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, s in sizes.items():
-        j = s.get("jobs", {})
-        if "runs" not in j:
-            out.append(f"| {n:,} | error: {j.get('error')} | | | | | |")
+        f, c, w = s["ours_first_sync"], s["comparison_start"], s["warmup"]["ours"]
+        r = s.get("resync", {}).get("ours")
+        resync = f"{r['wall_s']:.2f} s, {r['cpu_s']:.2f} CPU-s" if r else "—"
+        peak = f"{r['peak_rss_mib']:.0f} MiB" if r else "—"
+        out.append(f"| {n:,} | {f['first_sync_s']:.2f} s | {f['cpu_s']:.2f} s | {w['wall_s']:.2f} s, {w['cpu_s']:.2f} CPU-s | "
+                   f"{resync} | {peak} | {c['ready_s']:.1f} s |")
+    out += [
+        "",
+        "## Control + completion job run (bench/jobs.py: own process, everything enabled, not dry-run)",
+        "",
+        "Typical: stall ladder (≤ 10 actions) and completion handlers; the ratio emergency only watches.",
+        "Emergency: one tracker far below its min_ratio, so each run also stops 50 downloads (2 writes each).",
+        "",
+        "| torrents | scenario | jobs CPU mean | jobs CPU max | writes per run | first run (baseline) CPU | mirror sync CPU |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, s in sizes.items():
+        if "error" in s["jobs"]:
+            out.append(f"| {n:,} | error: {s['jobs']['error']} | | | | | |")
             continue
-        writes = sum(r["control"]["writes"] + r["completion"]["writes"] for r in j["runs"]) / len(j["runs"])
-        out.append(f"| {n:,} | {j['mean_jobs_cpu_s']:.3f} s | {j['max_jobs_cpu_s']:.3f} s | {writes:.0f} | "
-                   f"{j['first_run']['jobs_cpu_s']:.2f} s | {j['mean_sync_cpu_s']:.3f} s | {j['peak_rss_mib']:.0f} MiB |")
+        for scenario in ("typical", "emergency"):
+            j = s["jobs"][scenario]
+            out.append(f"| {n:,} | {scenario} | {j['mean_jobs_cpu_s']:.3f} s | {j['max_jobs_cpu_s']:.3f} s | "
+                       f"{j['mean_writes']:.0f} | {j['first_run']['jobs_cpu_s']:.2f} s | {j['mean_sync_cpu_s']:.3f} s |")
     out += ["", f"![scrape CPU and wall time vs torrents]({png})", ""]
     return "\n".join(out)
 

@@ -9,7 +9,9 @@ Counters (per endpoint: requests, bytes on the wire, JSON bytes before compressi
 world is advanced through /bench/*, which needs no login and is not counted:
 
     POST /bench/tick?n=1   advance n intervals of churn      GET /bench/stats    the counters
-    GET  /bench/writes     the recorded write requests       GET /bench/config   size, version, churn
+    GET  /bench/writes     the recorded write requests       GET /bench/config   size, version, churn, now
+    POST /bench/expire-sessions   forget every login and sync session (clients get 403, log in again
+                                  and, their rid unknown to the new session, a full update)
 """
 
 from __future__ import annotations
@@ -145,6 +147,11 @@ class FakeQbittorrent:
     def control(self, method: str, path: str, params: dict[str, str]) -> Answer:
         if path == "/bench/tick" and method == "POST":
             return 200, JSON, dumps(self.world.tick(_int(params.get("n")) or 1))
+        if path == "/bench/expire-sessions" and method == "POST":  # as if qBittorrent restarted
+            with self.world.lock:
+                self.sessions.clear()
+                self.world.sessions.clear()
+            return 200, JSON, b"{}"
         if path == "/bench/stats":
             return 200, JSON, dumps(self.stats.snapshot())
         if path == "/bench/writes":
