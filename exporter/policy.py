@@ -253,7 +253,8 @@ def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
         if host == "default":
             continue
         if not isinstance(host, str) or not host or "/" in host or ":" in host:
-            raise ConfigError(f"{path}.{host}", "must be a tracker host such as tracker.example.org (no scheme, port or path)")
+            raise ConfigError(f"{path}.{host}",
+                              "must be a tracker host such as tracker.example.org (no scheme, port or path)")
         hosts[host.lower()] = parse_policy(value, f"{path}.{host}", default)
     return TrackerPolicies(default=default, hosts=MappingProxyType(hosts))
 

@@ -103,7 +103,8 @@ def format_report(report: Mapping[str, Any]) -> str:
     if not report["trackers"]:
         lines.append("  (none)")
     lines += ["", "Should be active (best first):"]
-    lines += [f"  {c['rank']:>4}. {c['hash'][:16]}  {c['name']}  [{c['state']}]  {c['reason']}" for c in report["slots"]]
+    for c in report["slots"]:
+        lines.append(f"  {c['rank']:>4}. {c['hash'][:16]}  {c['name']}  [{c['state']}]  {c['reason']}")
     _more(lines, report["slots_total"] - len(report["slots"]))
     if report["release_total"]:
         lines += ["", "Active now but not recommended (could be queued):"]

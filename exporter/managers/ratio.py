@@ -5,6 +5,11 @@ allocation.
 
     tracker_stats(snapshot, policies, settings) -> (TrackerStats, ...)        one per tracker host
     recommend_seeding_slots(snapshot, policies, settings) -> SeedingRecommendation
+    analyze(snapshot, policies, settings) -> (stats, recommendation)          both, facts computed once
+
+These are the seed plan's get_efficiency_metrics / calculate_point_generation (TrackerStats: ratio,
+points, upload efficiency, uploading fraction) and optimize_seeding_allocation /
+analyze_seeding_strategy (the recommendation, with a reason per torrent).
 
 The scrape uses RatioIndex (ratio_index.py), which keeps the same sums up to date in O(changes).
 """
