@@ -1,4 +1,4 @@
-"""Wires one running service: the mirror, the scrape handler, the HTTP server (and later, jobs)."""
+"""Wires one running service: the mirror, the scrape handler, the HTTP server and the scheduled jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Callable, Mapping
 
+from prometheus_client import disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
@@ -22,6 +23,9 @@ from .report import report_route
 from .web import Response, Route, WebConfig, WebServer, landing_page, load_web_config, text
 
 log = logging.getLogger(__name__)
+
+# Counters here are the service's own; their *_created twins only add series nobody queries.
+disable_created_metrics()
 
 # Builds a collector from the Snapshot of one scrape.
 SnapshotCollector = Callable[[Snapshot], Collector]

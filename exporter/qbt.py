@@ -111,10 +111,14 @@ class Connection:
         )
         self._logged_in = False
         self.app = AppInfo()
+        # The scrape's sync and the action jobs share this client; one call at a time keeps the
+        # requests session and the login state consistent (a write waits for a sync, at most a timeout).
+        self._lock = threading.RLock()
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with self._lock:
+                return fn(*args, **kwargs)
         except Exception as exc:  # every failure leaves here as a QBittorrentError
             reason, message = classify(exc)
             if reason in ("auth", "banned"):
@@ -123,6 +127,10 @@ class Connection:
 
     def login(self) -> AppInfo:
         """Log in (once; again only after an auth failure) and read version information."""
+        with self._lock:
+            return self._login()
+
+    def _login(self) -> AppInfo:
         if not self._logged_in:
             if not self.settings.api_key:
                 self._call(self._client.auth_log_in)
