@@ -94,7 +94,7 @@ def measure(url: str, runs: int, workdir: Path, scenario: str) -> dict[str, Any]
         row: dict[str, Any] = {"run": i, "sync_cpu_s": sync_cpu, "sync_wall_s": sync_wall}
         for name in ("control", "completion"):
             before = writes()
-            cpu, wall, result = cpu_of(lambda: actions.run(jobs[name]))
+            cpu, wall, result = cpu_of(lambda job=jobs[name]: actions.run(job))
             row[name] = {"cpu_s": cpu, "wall_s": wall, "result": result, "writes": writes() - before}
         row["jobs_cpu_s"] = row["control"]["cpu_s"] + row["completion"]["cpu_s"]
         row["writes"] = row["control"]["writes"] + row["completion"]["writes"]

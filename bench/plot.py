@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE = {"ours": ("qbittorrent-monitor (delta sync)", "tab:blue"),
@@ -46,7 +46,7 @@ def main() -> None:
         ax.set_ylabel(unit)
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     m = result["machine"]
     fig.suptitle(f"1 % churn per scrape interval; {m['cpu_model']}, {m['nproc']} cores; {result['started_at']}",
                  fontsize=9)

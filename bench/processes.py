@@ -157,6 +157,7 @@ class Exporter:
 
 def ours(fake_url: str, workdir: Path, python: str) -> Exporter:
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     password = workdir / "password"
     password.write_text("adminadmin\n")
     argv = [python, "-m", "exporter.cli", "--qbittorrent.url", fake_url, "--qbittorrent.username", "admin",
@@ -171,7 +172,8 @@ def comparison(fake_url: str, workdir: Path) -> Exporter:
     env = clean_env(QBITTORRENT_HOST=host, QBITTORRENT_PORT=fake_port, QBITTORRENT_USER="admin",
                     QBITTORRENT_PASS="adminadmin", EXPORTER_ADDRESS="127.0.0.1", EXPORTER_PORT=str(port),
                     EXPORTER_LOG_LEVEL="WARNING")
-    return Exporter("comparison", Process("comparison", [str(COMPARE_BIN)], env, workdir / f"comparison-{port}.log"), port)
+    process = Process("comparison", [str(COMPARE_BIN)], env, workdir / f"comparison-{port}.log")
+    return Exporter("comparison", process, port)
 
 
 def start_ours(e: Exporter, timeout: float) -> dict[str, float]:

@@ -109,7 +109,8 @@ def new_torrent(rng: random.Random, h: str, now: int, profile: Profile, urls: li
         "infohash_v2": "", "last_activity": now - rng.randint(0, 30 * 86400) if not active else now,
         "magnet_uri": magnet, "max_ratio": -1, "max_seeding_time": -1, "name": name,
         "num_complete": rng.randint(0, 300), "num_incomplete": rng.randint(0, 40),
-        "num_leechs": rng.randint(0, 5) if active else 0, "num_seeds": rng.randint(0, 20) if active and not complete else 0,
+        "num_leechs": rng.randint(0, 5) if active else 0,
+        "num_seeds": rng.randint(0, 20) if active and not complete else 0,
         "priority": rng.randint(1, 50) if state4.startswith("queued") else 0, "progress": progress,
         "ratio": ratio, "ratio_limit": -2, "save_path": save_path,
         "seeding_time": max(0, now - completion_on) // 3 if complete else 0, "seeding_time_limit": -2,
@@ -122,7 +123,8 @@ def new_torrent(rng: random.Random, h: str, now: int, profile: Profile, urls: li
     }
     if "popularity" in profile.torrent_fields:
         rec.update({
-            "comment": rng.choice(("", "", "Uploaded by the release group", f"https://{urls[0].split('/')[2]}/t/{rng.randint(1, 10**6)}")),
+            "comment": rng.choice(("", "", "Uploaded by the release group",
+                                   f"https://{urls[0].split('/')[2]}/t/{rng.randint(1, 10**6)}")),
             "has_metadata": has_metadata, "inactive_seeding_time_limit": -2, "max_inactive_seeding_time": -1,
             "popularity": round(rng.uniform(0, 5), 4) if complete else 0, "private": private if has_metadata else None,
             "reannounce": rng.randint(0, 1800), "root_path": rec["content_path"] if rng.random() < 0.6 else "",

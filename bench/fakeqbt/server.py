@@ -17,7 +17,6 @@ world is advanced through /bench/*, which needs no login and is not counted:
 from __future__ import annotations
 
 import gzip
-import json
 import secrets
 import socket
 import threading

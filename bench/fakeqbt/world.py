@@ -160,7 +160,8 @@ class World:
         state = {
             "alltime_dl": prev["alltime_dl"] + down * self.interval,
             "alltime_ul": prev["alltime_ul"] + up * self.interval, "average_time_queue": self.rng.randint(5, 40),
-            "connection_status": "connected", "dht_nodes": 0, "dl_info_data": prev["dl_info_data"] + down * self.interval,
+            "connection_status": "connected", "dht_nodes": 0,
+            "dl_info_data": prev["dl_info_data"] + down * self.interval,
             "dl_info_speed": down, "dl_rate_limit": 0, "free_space_on_disk": 4 * 2 ** 40 - prev["dl_info_data"],
             "queued_io_jobs": self.rng.randint(0, 4), "queueing": False, "read_cache_hits": "0",
             "read_cache_overload": "0", "refresh_interval": 1500, "total_buffers_size": 0,

@@ -142,7 +142,8 @@ def test_http_login_gzip_counters_and_recorded_writes():
         assert len(json.loads(gzip.decompress(r.read()))["torrents"]) == 300
         h = next(iter(fake.world.records))
         before = dict(fake.world.records[h])
-        urllib.request.urlopen(urllib.request.Request(api + "torrents/stop", data=f"hashes={h}".encode(), headers=headers))
+        stop = urllib.request.Request(api + "torrents/stop", data=f"hashes={h}".encode(), headers=headers)
+        urllib.request.urlopen(stop)
         with pytest.raises(urllib.error.HTTPError) as gone:  # 5.x has no torrents/pause
             urllib.request.urlopen(urllib.request.Request(api + "torrents/pause", data=b"hashes=all", headers=headers))
         assert gone.value.code == 404
