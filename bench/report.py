@@ -173,6 +173,9 @@ def render(result: dict[str, Any], png: str) -> str:
             out.append(f"| {n:,} | {scenario} | {j['mean_jobs_cpu_s']:.3f} s | {j['max_jobs_cpu_s']:.3f} s | "
                        f"{j['mean_writes']:.0f} | {j['first_run']['jobs_cpu_s']:.2f} s | {j['mean_sync_cpu_s']:.3f} s |")
     out += ["", f"![scrape CPU and wall time vs torrents]({png})", ""]
+    notes = ROOT / "bench" / "notes.md"
+    if notes.exists():
+        out += [notes.read_text().rstrip(), ""]
     return "\n".join(out)
 
 
