@@ -15,11 +15,24 @@ Delta rules (qBittorrent's SyncController, checked against 4.5.2 and the 5.x wik
 from __future__ import annotations
 
 import dataclasses
+import json
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .managers.state import Totals
-from .model import AppInfo, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
+from .model import TORRENT_FIELDS, AppInfo, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
+
+
+def _slim(obj: dict[str, Any]) -> dict[str, Any]:
+    """json object_hook: a full torrent dict (~50 keys) keeps only the keys the model reads."""
+    if len(obj) > 20 and "state" in obj:
+        return {k: v for k, v in obj.items() if k in TORRENT_FIELDS}
+    return obj
+
+
+def parse_maindata(text: str) -> Any:
+    """Parse a sync/maindata body, dropping torrent keys Torrent never reads (magnet_uri among them)."""
+    return json.loads(text, object_hook=_slim)
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Torrent))

@@ -19,8 +19,9 @@ from typing import Any, Callable, Iterable
 
 import qbittorrentapi
 import requests
+from qbittorrentapi.definitions import APINames
 
-from .maindata import MaindataState, PayloadError
+from .maindata import MaindataState, PayloadError, parse_maindata
 from .model import AppInfo, Snapshot
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,16 @@ class ConnectionSettings:
         return tuple(s for s in (self.password, self.api_key) if s)
 
 
+class _Client(qbittorrentapi.Client):
+    """qbittorrentapi asks app/webapiVersion before every versioned call (stop, addTags...);
+    we read it once per login and answer from memory."""
+
+    known_web_api_version = ""
+
+    def app_web_api_version(self, **kwargs: Any) -> str:
+        return self.known_web_api_version or super().app_web_api_version(**kwargs)
+
+
 class Connection:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
@@ -94,7 +105,7 @@ class Connection:
             requests_args["verify"] = False
         elif settings.ca_file:
             requests_args["verify"] = settings.ca_file
-        self._client = qbittorrentapi.Client(
+        self._client = _Client(
             host=settings.url,
             username=settings.username if not settings.api_key else None,
             password=settings.password if not settings.api_key else None,
@@ -131,16 +142,19 @@ class Connection:
             return self._login()
 
     def _login(self) -> AppInfo:
+        self._client.known_web_api_version = ""  # read it afresh: qBittorrent may have been upgraded
         if not self._logged_in:
             if not self.settings.api_key:
                 self._call(self._client.auth_log_in)
             # With an API key there is no session; the version call below proves the key works, and
             # unlike qbittorrentapi's own check it keeps a timeout a timeout rather than "login failed".
             self._logged_in = True
+        webapi_version = str(self._call(self._client.app_web_api_version) or "")
+        self._client.known_web_api_version = webapi_version
         build = self._call(self._client.app_build_info) or {}
         self.app = AppInfo(
             version=str(self._call(self._client.app_version) or ""),
-            webapi_version=str(self._call(self._client.app_web_api_version) or ""),
+            webapi_version=webapi_version,
             libtorrent=str(build.get("libtorrent", "")) if isinstance(build, dict) else "",
         )
         return self.app
@@ -148,7 +162,17 @@ class Connection:
     def maindata(self, rid: int) -> dict[str, Any]:
         if not self._logged_in:
             self.login()
-        return self._call(self._client.sync_maindata, rid=rid)
+        # The raw body, parsed here rather than by qbittorrentapi: the bytes are freed before parsing
+        # and torrent keys the model never reads are dropped as they are parsed (peak memory of a
+        # 50,000-torrent full sync: 328 -> 238 MiB, measured with bench/ab.py).
+        text = self._call(
+            self._client._post_cast, _name=APINames.Sync, _method="maindata", data={"rid": rid},
+            response_class=bytes,
+        ).decode("utf-8", errors="replace")
+        try:
+            return parse_maindata(text)
+        except ValueError as exc:
+            raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
 
     def close(self) -> None:
         if self._logged_in and not self.settings.api_key:

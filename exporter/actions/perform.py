@@ -24,6 +24,16 @@ class Performer:
 
     def perform(self, action: Action, call: Callable[[], object], dry_run: bool) -> bool:
         """Run `call` for `action` (unless dry_run); True if it succeeded or would have."""
+        return self.perform_batch([action], call, dry_run)
+
+    def perform_batch(self, actions: list[Action], call: Callable[[], object], dry_run: bool) -> bool:
+        """One qBittorrent request for several actions of the same kind (e.g. stop 50 downloads).
+
+        Each action still gets its own log line, audit row and counter increment; they share the
+        request's outcome.
+        """
+        if not actions:
+            return True
         error = ""
         if not dry_run:
             try:
@@ -32,6 +42,11 @@ class Performer:
                 error = f"{exc.reason}: {exc}"
             except Exception as exc:  # a bug must not stop the other actions; the type says enough
                 error = f"unexpected {type(exc).__name__}"
+        for action in actions:
+            self._record(action, error, dry_run)
+        return not error
+
+    def _record(self, action: Action, error: str, dry_run: bool) -> None:
         result = "error" if error else "ok"
         prefix = "dry run: would " if dry_run else ""
         target = f"{action.hash} {action.name!r}" if action.hash else repr(action.name)
@@ -42,4 +57,3 @@ class Performer:
         reason = f"{action.reason}; {error}" if error else action.reason
         self.store.audit(AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run))
         self.metrics.actions.labels(action.action, result, "true" if dry_run else "false").inc()
-        return not error

@@ -238,12 +238,15 @@ def plan_emergency(
 
     stops: list[Action] = []
     if new_active:
-        for h in sorted(snapshot.torrents):
+        # Filter first, then sort only the downloads: the order is the same, the cost is not 50k log 50k.
+        candidates = sorted(
+            h for h, t in snapshot.torrents.items()
+            if h not in stopped and not t.is_complete and status_of(t.state) in DOWNLOAD_STATUSES
+        )
+        for h in candidates:
             if len(resumes) + len(stops) >= budget:
                 break
             t = snapshot.torrents[h]
-            if h in stopped or t.is_complete or status_of(t.state) not in DOWNLOAD_STATUSES:
-                continue
             scope = scope_of(t)
             if scope:
                 r = ratios[scope]

@@ -158,3 +158,17 @@ def test_random_deltas_keep_totals_consistent():
         for h, t in snap.torrents.items():
             expected = tuple(sorted({u.split("/")[2] for u, m in members.items() if h in m}))
             assert t.trackers == expected
+
+
+def test_parsing_drops_only_what_the_model_never_reads():
+    from exporter.maindata import parse_maindata
+
+    for name in ("maindata-4.5.2.json", "maindata-5.0.json"):
+        plain, slim = MaindataState(), MaindataState()
+        for step in json.loads((GOLDEN / name).read_text())["steps"]:
+            plain.apply(step["payload"])
+            parsed = parse_maindata(json.dumps(step["payload"]))
+            slim.apply(parsed)
+            for t in (parsed.get("torrents") or {}).values():
+                assert "magnet_uri" not in t
+            assert dict(slim.snapshot(0).torrents) == dict(plain.snapshot(0).torrents)
