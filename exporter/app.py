@@ -40,6 +40,7 @@ def connection_settings(settings: Settings) -> ConnectionSettings:
         ca_file=settings.qbittorrent_ca_file,
         insecure_skip_verify=settings.qbittorrent_insecure_skip_verify,
         timeout=settings.qbittorrent_timeout,
+        full_sync_timeout=settings.qbittorrent_full_sync_timeout,
     )
 
 

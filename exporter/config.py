@@ -200,6 +200,11 @@ OPTIONS: tuple[Option, ...] = (
         "scrape timeout.",
     ),
     Option(
+        "qbittorrent.full-sync-timeout", 30.0, positive(parse_duration, 600),
+        "Timeout of a full sync (first, periodic, after errors): at 100,000 torrents qBittorrent needs "
+        "seconds to build that response. The scrape that triggers one may time out; the sync still completes.",
+    ),
+    Option(
         "qbittorrent.min-sync-age", 1.0, parse_duration,
         "Serve the mirror without asking qBittorrent if it is younger than this (many scrapers, one request).",
     ),
@@ -252,6 +257,7 @@ class Settings:
     qbittorrent_ca_file: str = ""
     qbittorrent_insecure_skip_verify: bool = False
     qbittorrent_timeout: float = 4.0
+    qbittorrent_full_sync_timeout: float = 30.0
     qbittorrent_min_sync_age: float = 1.0
     qbittorrent_full_resync_interval: float = 3600.0
     qbittorrent_name: str = ""

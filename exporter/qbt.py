@@ -80,6 +80,7 @@ class ConnectionSettings:
     ca_file: str = ""
     insecure_skip_verify: bool = False
     timeout: float = 4.0  # per attempt; qbittorrentapi tries twice, so worst case stays under 10 s
+    full_sync_timeout: float = 30.0  # rid=0 returns every torrent: ~2 s to build at 100k, more when busy
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -168,6 +169,7 @@ class Connection:
         text = self._call(
             self._client._post_cast, _name=APINames.Sync, _method="maindata", data={"rid": rid},
             response_class=bytes,
+            requests_args={"timeout": self.settings.timeout if rid else self.settings.full_sync_timeout},
         ).decode("utf-8", errors="replace")
         try:
             return parse_maindata(text)

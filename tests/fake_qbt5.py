@@ -18,9 +18,10 @@ PASSWORD = "fake-password-SECRET"
 
 
 class FakeQbt5:
-    def __init__(self, tls: ssl.SSLContext | None = None, hang: float = 0.0):
+    def __init__(self, tls: ssl.SSLContext | None = None, hang: float = 0.0, hang_path: str = ""):
         self.requests: list[tuple[str, bool, dict]] = []
         self.hang = hang
+        self.hang_path = hang_path  # "" = every request hangs
         self.sessions: set[str] = set()  # valid SID cookies; clear it to expire every session
         fake = self
 
@@ -51,7 +52,7 @@ class FakeQbt5:
                 cookie = (self.headers.get("Cookie") or "").partition("SID=")[2].split(";")[0]
                 authorized = (self.headers.get("Authorization") == f"Bearer {API_KEY}" or cookie in fake.sessions)
                 fake.requests.append((url.path, authorized, form))
-                if fake.hang:
+                if fake.hang and fake.hang_path in ("", url.path):
                     time.sleep(fake.hang)  # the fake server's own behaviour: a hung qBittorrent
                 if url.path == "/api/v2/auth/login":
                     if form.get("username") == "admin" and form.get("password") == PASSWORD:

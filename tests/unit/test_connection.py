@@ -103,3 +103,19 @@ def test_one_login_reused_relogin_on_403_and_logout_on_sigterm(fake, tmp_path, e
     assert e.stop() == 0  # SIGTERM: clean exit
     assert fake.paths()[-1] == "/api/v2/auth/logout"
     assert PASSWORD not in e.log()
+
+
+def test_full_sync_gets_its_own_longer_timeout():
+    server = FakeQbt5(hang=0.5, hang_path="/api/v2/sync/maindata")  # a big instance building its full list
+    try:
+        quick = Connection(ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=0.2))
+        with pytest.raises(QBittorrentError) as err:
+            quick.maindata(0)
+        assert err.value.reason == "timeout"
+        patient = Connection(ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=3))
+        assert patient.maindata(0)["full_update"] is True
+        with pytest.raises(QBittorrentError):  # a delta keeps the short timeout
+            patient.maindata(1)
+    finally:
+        server.hang = 0
+        server.close()
