@@ -7,7 +7,7 @@ from that row:
                                  <->  qbittorrent: {password_file: ...}   (in --config.file)
 
 Precedence: flag > environment > config file > default. Sections that are not flat options
-(`trackers:`, `actions:`, ...) are parsed by the functions in SECTIONS. Every error names the field
+(`trackers:`, `actions:`, ...) are parsed by the functions that sections() lists. Every error names the field
 (its YAML path, or the flag) and says why; no error ever repeats a secret's value.
 """
 
@@ -241,9 +241,21 @@ OPTIONS: tuple[Option, ...] = (
 )
 OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
-# Sections of the YAML file that are not flat options: name -> parser(raw, path) -> parsed value.
-# Later features add their section here (trackers, actions, ...).
-SECTIONS: dict[str, Callable[[Any, str], Any]] = {}
+_SECTIONS: dict[str, Callable[[Any, str], Any]] = {}
+
+
+def sections() -> dict[str, Callable[[Any, str], Any]]:
+    """Sections of the YAML file that are not flat options: name -> parser(raw, path) -> value.
+
+    Imported on first use: the parsers' modules import this one.
+    """
+    if not _SECTIONS:
+        from .actions.settings import parse_completion, parse_control
+        from .policy import parse_seeding, parse_trackers
+
+        _SECTIONS.update(trackers=parse_trackers, seeding=parse_seeding, control=parse_control,
+                         completion=parse_completion)
+    return _SECTIONS
 
 
 @dataclass(frozen=True)
@@ -304,10 +316,10 @@ def _flatten_yaml(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     by_path = {o.yaml_path: o for o in OPTIONS}
     groups = {p[0] for p in by_path}
     values: dict[str, Any] = {}
-    sections: dict[str, Any] = {}
+    found: dict[str, Any] = {}
     for key, value in data.items():
-        if key in SECTIONS:
-            sections[key] = value
+        if key in sections():
+            found[key] = value
         elif key in groups:
             if not isinstance(value, dict):
                 raise ConfigError(str(key), "must be a mapping")
@@ -318,9 +330,9 @@ def _flatten_yaml(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
                     raise ConfigError(f"{key}.{sub}", f"unknown setting (known: {', '.join(known)})")
                 values[option.name] = raw
         else:
-            known = sorted(groups | set(SECTIONS))
+            known = sorted(groups | set(sections()))
             raise ConfigError(str(key), f"unknown section (known: {', '.join(known)})")
-    return values, sections
+    return values, found
 
 
 def build_settings(
@@ -347,9 +359,9 @@ def build_settings(
         except (ValueError, TypeError) as exc:
             raise ConfigError(where, str(exc)) from None
 
-    sections = {}
-    for name, parse in SECTIONS.items():
-        sections[name] = parse(raw_sections.get(name), name)
+    parsed = {}
+    for name, parse in sections().items():
+        parsed[name] = parse(raw_sections.get(name), name)
 
     if values["qbittorrent_password"] and values["qbittorrent_password_file"]:
         raise ConfigError("qbittorrent.password-file", "set either a password or a password file, not both")
@@ -369,18 +381,5 @@ def build_settings(
         from .web import load_web_config  # validated here so check-config catches it too
 
         load_web_config(values["web_config_file"])
-    return Settings(config_file=config_file, sections=sections, **values)
+    return Settings(config_file=config_file, sections=parsed, **values)
 
-
-def _register_sections() -> None:
-    from .policy import parse_seeding, parse_trackers
-
-    SECTIONS["trackers"] = parse_trackers
-    SECTIONS["seeding"] = parse_seeding
-    from .actions.settings import parse_completion, parse_control
-
-    SECTIONS["control"] = parse_control
-    SECTIONS["completion"] = parse_completion
-
-
-_register_sections()

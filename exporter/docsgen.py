@@ -21,7 +21,7 @@ from typing import Iterable
 import yaml
 from prometheus_client.registry import CollectorRegistry
 
-from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings
+from .config import ENV_PREFIX, OPTIONS, Option, build_settings, sections
 from .maindata import MaindataState
 from .model import AppInfo, Snapshot
 from .qbt import SyncStats
@@ -215,9 +215,9 @@ def render_configuration() -> str:
             yaml.safe_dump({"qbittorrent": {"url": "http://127.0.0.1:8080", "password_file": "/run/secrets/qbt"},
                             "web": {"listen_address": ":9713"}}, sort_keys=False).rstrip(),
             "```", ""]
-    # One part per module that parses sections (its docstring documents them), in SECTIONS order.
+    # One part per module that parses sections (its docstring documents them), in sections() order.
     modules: dict[str, list[str]] = {}
-    for name, parse in SECTIONS.items():
+    for name, parse in sections().items():
         modules.setdefault(parse.__module__, []).append(name)
     for module, names in modules.items():
         title = " and ".join(f"`{n}:`" for n in names) + (" sections" if len(names) > 1 else " section")

@@ -34,12 +34,12 @@ model's, not to the `default` entry's. Every error names the field's YAML path.
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .config import ConfigError
+from .fields import duration, flag, mapping, number, parse_bytes, positive, positive_duration, whole
 from .managers.points import MODELS, RULE_VARIABLES, UNIT3D_RULES, Gazelle, Linear, PointsModel, Range, Rule, Unit3d
 
 
@@ -73,97 +73,17 @@ class SeedingSettings:
     scarcity_weight: float = 1.0  # value of being the only seeder (weight / seeders)
 
 
-# -- value parsers: (raw, path) -> value, raising ConfigError(path, why) -------------------------
-
-
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(path, "must be a number")
-    if value < 0 or value != value or value == math.inf:
-        raise ConfigError(path, "must be a finite number >= 0")
-    return float(value)
-
-
-def _positive(value: Any, path: str) -> float:
-    result = _number(value, path)
-    if result <= 0:
-        raise ConfigError(path, "must be greater than 0")
-    return result
-
-
-def _count(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(path, "must be a whole number >= 0")
-    return value
-
-
-def _flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(path, "must be true or false")
-    return value
-
-
-def _duration(value: Any, path: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(path, str(exc)) from None
-
-
-def _positive_duration(value: Any, path: str) -> float:
-    result = _duration(value, path)
-    if result <= 0:
-        raise ConfigError(path, "must be longer than 0")
-    return result
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*((?:[kmgtp]i?)?b|[kmgt]?bit)?(?:/s)?", re.IGNORECASE)
-_DECIMAL = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
-
-
-def parse_bytes(value: Any, path: str) -> float:
-    """Bytes from 1500, "25GiB", "1.5GB", "100Mbit", "10MiB/s". KB/MB/GB are powers of 1000, KiB/MiB/GiB
-    of 1024, and kbit/Mbit/Gbit are bits (divided by 8). "Mb" is refused: bytes or bits is unclear."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _number(value, path)
-    m = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if m is None:
-        raise ConfigError(path, f"{value!r} is not a size such as 1500, 25GiB, 1.5GB or 100Mbit")
-    number, written = float(m.group(1)), m.group(2) or "B"
-    unit = written.lower()
-    if unit.endswith("bit"):
-        return number * _DECIMAL[unit[:-3]] / 8
-    if written.endswith("b") and len(written) == 2:
-        raise ConfigError(path, f"{value!r} is ambiguous: write {written[0]}B for bytes or {written[0]}bit for bits")
-    if unit.endswith("ib"):
-        return number * 1024 ** ("kmgtp".index(unit[0]) + 1)
-    return number * _DECIMAL[unit[:-1]]
-
-
-def _mapping(raw: Any, path: str, parsers: Mapping[str, Callable[[Any, str], Any]]) -> dict[str, Any]:
-    """Parse a mapping whose keys must all be in `parsers`."""
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "must be a mapping")
-    values = {}
-    for key, value in raw.items():
-        parser = parsers.get(key)
-        if parser is None:
-            raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(parsers)})")
-        values[key] = parser(value, f"{path}.{key}")
-    return values
-
-
 # -- points ------------------------------------------------------------------------------------
 
 # Bounds of a UNIT3D rule variable: sizes in bytes (units allowed), times as durations.
 _BOUND_PARSERS: dict[str, Callable[[Any, str], float]] = {
-    "seeders": _number, "leechers": _number, "size": parse_bytes, "seed_time": _duration, "age": _duration,
+    "seeders": number, "leechers": number, "size": parse_bytes, "seed_time": duration, "age": duration,
 }
 assert set(_BOUND_PARSERS) == set(RULE_VARIABLES)
 
 
 def _range(raw: Any, path: str, bound: Callable[[Any, str], float]) -> Range:
-    values = _mapping(raw, path, {"min": bound, "below": bound})
+    values = mapping(raw, path, {"min": bound, "below": bound})
     if not values:
         raise ConfigError(path, "needs min and/or below")
     rng = Range(**values)
@@ -180,10 +100,10 @@ def _rules(raw: Any, path: str) -> tuple[Rule, ...]:
         where = f"{path}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(where, "must be a mapping")
-        parsers: dict[str, Callable[[Any, str], Any]] = {"name": _rule_name, "points": _number}
+        parsers: dict[str, Callable[[Any, str], Any]] = {"name": _rule_name, "points": number}
         for var, bound in _BOUND_PARSERS.items():
             parsers[var] = lambda v, p, b=bound: _range(v, p, b)
-        values = _mapping(item, where, parsers)
+        values = mapping(item, where, parsers)
         for required in ("name", "points"):
             if required not in values:
                 raise ConfigError(f"{where}.{required}", "is required")
@@ -199,13 +119,13 @@ def _rule_name(value: Any, path: str) -> str:
 
 
 def _optional_number(value: Any, path: str) -> float | None:
-    return None if value is None else _number(value, path)
+    return None if value is None else number(value, path)
 
 
 POINTS_PARAMETERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
-    "gazelle": {"base": _number, "growth": _number, "seeder_exponent": _number, "time_scale": _positive_duration},
-    "linear": {"per_torrent_hour": _number, "per_gib_hour": _number,
-               "max_per_torrent_hour": _optional_number, "after_min_seed_time": _flag},
+    "gazelle": {"base": number, "growth": number, "seeder_exponent": number, "time_scale": positive_duration},
+    "linear": {"per_torrent_hour": number, "per_gib_hour": number,
+               "max_per_torrent_hour": _optional_number, "after_min_seed_time": flag},
     "unit3d": {"rules": _rules},
 }
 assert set(POINTS_PARAMETERS) == set(MODELS)
@@ -219,16 +139,16 @@ def parse_points(raw: Any, path: str) -> PointsModel:
         shown = "missing" if model is None else f"{model!r} is unknown"
         raise ConfigError(f"{path}.model", f"{shown} (known: {', '.join(MODELS)})")
     params = {k: v for k, v in raw.items() if k != "model"}
-    return MODELS[model](**_mapping(params, path, POINTS_PARAMETERS[model]))
+    return MODELS[model](**mapping(params, path, POINTS_PARAMETERS[model]))
 
 
 # -- trackers ----------------------------------------------------------------------------------
 
 FIELD_PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "min_ratio": _number,
-    "min_seed_time": _duration,
+    "min_ratio": number,
+    "min_seed_time": duration,
     "points": parse_points,
-    "reported_points_per_hour": _positive,
+    "reported_points_per_hour": positive,
 }
 assert set(FIELD_PARSERS) == {f.name for f in fields(TrackerPolicy)}
 
@@ -236,7 +156,7 @@ assert set(FIELD_PARSERS) == {f.name for f in fields(TrackerPolicy)}
 def parse_policy(raw: Any, path: str, base: TrackerPolicy) -> TrackerPolicy:
     if raw is None:
         return base
-    return replace(base, **_mapping(raw, path, FIELD_PARSERS))
+    return replace(base, **mapping(raw, path, FIELD_PARSERS))
 
 
 def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
@@ -263,12 +183,12 @@ def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
 
 SEEDING_PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "upload_capacity": parse_bytes,
-    "slot_upload": lambda v, p: _positive(parse_bytes(v, p), p),
-    "min_slots": _count,
-    "max_slots": _count,
-    "idle_window": _duration,
-    "demand_weight": _number,
-    "scarcity_weight": _number,
+    "slot_upload": lambda v, p: positive(parse_bytes(v, p), p),
+    "min_slots": whole(0),
+    "max_slots": whole(0),
+    "idle_window": duration,
+    "demand_weight": number,
+    "scarcity_weight": number,
 }
 assert set(SEEDING_PARSERS) == {f.name for f in fields(SeedingSettings)}
 
@@ -276,7 +196,7 @@ assert set(SEEDING_PARSERS) == {f.name for f in fields(SeedingSettings)}
 def parse_seeding(raw: Any, path: str = "seeding") -> SeedingSettings:
     if raw is None:
         return SeedingSettings()
-    settings = SeedingSettings(**_mapping(raw, path, SEEDING_PARSERS))
+    settings = SeedingSettings(**mapping(raw, path, SEEDING_PARSERS))
     if settings.max_slots and settings.min_slots > settings.max_slots:
         raise ConfigError(f"{path}.min_slots", f"must not exceed max_slots ({settings.max_slots})")
     return settings
@@ -287,10 +207,6 @@ def policies_of(settings: Any) -> tuple[TrackerPolicies, SeedingSettings]:
     sections = getattr(settings, "sections", {}) or {}
     return sections.get("trackers") or TrackerPolicies(), sections.get("seeding") or SeedingSettings()
 
-
-# Imported last: config.py registers parse_trackers/parse_seeding when it loads, so importing this module
-# first must define them before config.py asks for them.
-from .config import ConfigError, parse_duration  # noqa: E402
 
 __all__ = ["Gazelle", "Linear", "Unit3d", "UNIT3D_RULES", "TrackerPolicy", "TrackerPolicies", "SeedingSettings",
            "parse_trackers", "parse_seeding", "parse_points", "parse_bytes", "policies_of"]

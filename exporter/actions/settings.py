@@ -45,23 +45,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from ..config import ConfigError, parse_duration
+from ..config import ConfigError
+from ..fields import Parser, duration, flag, mapping, number, parse_bytes, text, texts, whole
 from ..managers.completion import Filter
 from ..managers.control import EmergencyPolicy, SlotsPolicy, StallPolicy
 
-Parser = Callable[[Any, str], Any]
 # qBittorrent's "run external program" placeholders that a completion record can fill.
 PLACEHOLDERS = {
     "N": "name", "L": "category", "G": "tags", "F": "content_path", "D": "save_path",
     "Z": "size", "T": "tracker", "I": "hash", "K": "hash",
 }
 HANDLER_TYPES = ("webhook", "command", "set_category", "add_tags")
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?", re.I)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9,
-               "gib": 2**30, "tb": 10**12, "tib": 2**40}
 
 
 @dataclass(frozen=True)
@@ -124,88 +121,34 @@ class CompletionSettings:
 # -- value parsers: (raw, path) -> value, raising ConfigError naming the path --------------------
 
 
-def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(path, "must be true or false")
-    return value
-
-
-def _duration(value: Any, path: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(path, str(exc)) from None
-
-
 def _interval(value: Any, path: str) -> float:
-    seconds = _duration(value, path)
+    seconds = duration(value, path)
     if seconds < 0.1:
         raise ConfigError(path, "must be at least 100ms")
     return seconds
 
 
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-        raise ConfigError(path, "must be a finite number >= 0")
-    return float(value)
-
-
-def _count(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(path, "must be a whole number >= 1")
-    return value
-
-
 def _size(value: Any, path: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    m = _SIZE.fullmatch(str(value).strip()) if isinstance(value, str) else None
-    if m is None:
-        raise ConfigError(path, "must be a size in bytes such as 1073741824, 500MiB or 1GiB")
-    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower()])
-
-
-def _text(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(path, "must be a non-empty string")
-    return value.strip()
-
-
-def _texts(value: Any, path: str) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(path, "must be a list of strings")
-    return frozenset(value)
+    return int(parse_bytes(value, path))
 
 
 def _hosts(value: Any, path: str) -> frozenset[str]:
-    return frozenset(h.lower() for h in _texts(value, path))
+    return frozenset(h.lower() for h in texts(value, path))
 
 
 def _mapping(raw: Any, path: str, spec: Mapping[str, Parser]) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "must be a mapping")
-    out = {}
-    for key, value in raw.items():
-        parse = spec.get(key)
-        if parse is None:
-            raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(spec))})")
-        out[key] = parse(value, f"{path}.{key}")
-    return out
+    return {} if raw is None else mapping(raw, path, spec)
 
 
 # -- control: ----------------------------------------------------------------------------------
 
-_FEATURE = {"enabled": _bool, "dry_run": _bool}
-_STALL = {**_FEATURE, "stall_after": _duration, "grace": _duration, "cooldown": _duration, "recheck": _bool,
-          "tag": _text, "max_actions_per_run": _count, "max_actions_per_tracker": _count,
-          "exclude_tags": _texts, "exclude_categories": _texts}
-_EMERGENCY = {**_FEATURE, "margin": _number, "hysteresis": _number, "min_downloaded": _size, "global": _bool,
-              "trackers": _hosts, "tag": _text, "max_actions_per_run": _count}
-_SLOTS = {**_FEATURE, "min": _count, "max": _count, "cooldown": _duration}
+_FEATURE = {"enabled": flag, "dry_run": flag}
+_STALL = {**_FEATURE, "stall_after": duration, "grace": duration, "cooldown": duration, "recheck": flag,
+          "tag": text, "max_actions_per_run": whole(1), "max_actions_per_tracker": whole(1),
+          "exclude_tags": texts, "exclude_categories": texts}
+_EMERGENCY = {**_FEATURE, "margin": number, "hysteresis": number, "min_downloaded": _size, "global": flag,
+              "trackers": _hosts, "tag": text, "max_actions_per_run": whole(1)}
+_SLOTS = {**_FEATURE, "min": whole(1), "max": whole(1), "cooldown": duration}
 
 
 def _feature(values: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +158,7 @@ def _feature(values: dict[str, Any]) -> dict[str, Any]:
 def parse_control(raw: Any, path: str = "control") -> ControlSettings:
     if raw is None:
         return ControlSettings()
-    top = _mapping(raw, path, {"interval": _interval, "dry_run": _bool, "stalled": lambda v, p: v,
+    top = _mapping(raw, path, {"interval": _interval, "dry_run": flag, "stalled": lambda v, p: v,
                                "ratio_emergency": lambda v, p: v, "seeding_slots": lambda v, p: v})
     stall = _mapping(top.pop("stalled", None), f"{path}.stalled", _STALL)
     stall_feature = _feature(stall)
@@ -242,11 +185,11 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
 
 
 def _url(value: Any, path: str) -> str:
-    text = _text(value, path)
-    parts = urlsplit(text)
+    url = text(value, path)
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(path, "must be an http:// or https:// URL")  # never echo it: it may hold a token
-    return text
+    return url
 
 
 def _argv(value: Any, path: str) -> tuple[str, ...]:
@@ -262,25 +205,19 @@ def _argv(value: Any, path: str) -> tuple[str, ...]:
 
 def _secret_file(value: Any, path: str) -> str:
     try:
-        return Path(_text(value, path)).read_text().strip()
+        return Path(text(value, path)).read_text().strip()
     except OSError as exc:
         raise ConfigError(path, f"cannot read file: {exc.strerror}") from None
 
 
-def _retries(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(path, "must be a whole number >= 0")
-    return value
-
-
 def _filter(value: Any, path: str) -> Filter:
-    return Filter(**_mapping(value, path, {"categories": _texts, "trackers": _hosts, "tags": _texts}))
+    return Filter(**_mapping(value, path, {"categories": texts, "trackers": _hosts, "tags": texts}))
 
 
 _HANDLER = {
-    "name": _text, "type": _text, "dry_run": _bool, "retries": _retries, "backoff": _duration,
-    "timeout": _interval, "url": _url, "secret": _text, "secret_file": _secret_file, "argv": _argv,
-    "category": _text, "tags": _texts, "filter": _filter,
+    "name": text, "type": text, "dry_run": flag, "retries": whole(0), "backoff": duration,
+    "timeout": _interval, "url": _url, "secret": text, "secret_file": _secret_file, "argv": _argv,
+    "category": text, "tags": texts, "filter": _filter,
 }
 _REQUIRED = {"webhook": ("url",), "command": ("argv",), "set_category": ("category",), "add_tags": ("tags",)}
 
@@ -310,8 +247,8 @@ def _handler(raw: Any, path: str) -> HandlerSettings:
 def parse_completion(raw: Any, path: str = "completion") -> CompletionSettings:
     if raw is None:
         return CompletionSettings()
-    values = _mapping(raw, path, {"interval": _interval, "dry_run": _bool, "backfill": _duration,
-                                  "max_runs_per_run": _count, "handlers": lambda v, p: v})
+    values = _mapping(raw, path, {"interval": _interval, "dry_run": flag, "backfill": duration,
+                                  "max_runs_per_run": whole(1), "handlers": lambda v, p: v})
     raw_handlers = values.pop("handlers", None) or []
     if not isinstance(raw_handlers, list):
         raise ConfigError(f"{path}.handlers", "must be a list of handlers")
