@@ -74,7 +74,6 @@ class App:
         self.actions = build_actions(settings, self.mirror, self.events)
         if self.actions is not None:
             self.routes.update(self.actions.routes)
-        self._stopped = threading.Event()
         self.web: WebServer | None = None
 
     # -- routes ------------------------------------------------------------------------------
@@ -121,4 +120,3 @@ class App:
         if self.web is not None:
             self.web.stop()
         self.mirror.close()
-        self._stopped.set()

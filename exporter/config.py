@@ -239,7 +239,6 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("data.dir", "data", parse_str, "Directory of the durable store (SQLite) used by the jobs.", metavar="DIR"),
 )
-OPTIONS_BY_NAME = {o.name: o for o in OPTIONS}
 
 _SECTIONS: dict[str, Callable[[Any, str], Any]] = {}
 

@@ -110,7 +110,7 @@ def _scrape(per_torrent: bool) -> dict[str, MetricDoc]:
         config.write_text(yaml.safe_dump(EXAMPLE_CONFIG))
         flags = {"metrics.per-torrent": str(per_torrent), "data.dir": str(Path(tmp) / "data")}
         app = App(build_settings(flags, {}, str(config)))
-        app.mirror.stats = SyncStats(up=True, ready=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
+        app.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
         try:
             families = list(app.registry(example_snapshot()).collect())
         finally:

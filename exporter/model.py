@@ -268,10 +268,6 @@ class AppInfo:
     libtorrent: str = ""
 
     @property
-    def major(self) -> int:
-        return to_int(self.version.lstrip("v").split(".")[0], 0)
-
-    @property
     def uses_stop_start(self) -> bool:
         """5.x (Web API 2.11+) renamed pause/resume to stop/start."""
         parts = [to_int(p) for p in self.webapi_version.split(".")[:2]] + [0, 0]

@@ -221,7 +221,6 @@ class SyncStats:
     """What the exporter's own metrics report about syncing. Read under the mirror's lock."""
 
     up: bool = False
-    ready: bool = False
     last_duration: float = 0.0
     last_success: float = 0.0
     syncs: int = 0
@@ -314,7 +313,7 @@ class Mirror:
             self._snapshot = self._state.snapshot(self._clock())
             if not self.stats.up and self.stats.syncs:
                 log.info("qBittorrent at %s is reachable again", self.name)
-            self.stats.up = self.stats.ready = True
+            self.stats.up = True
             self.stats.syncs += 1
             self.stats.last_success = self._clock()
             self.stats.last_error = ""

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -26,6 +27,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    """Send `sig`, wait up to `timeout` seconds, then kill; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
 
 
 def pbkdf2_password(password: str) -> str:
@@ -132,15 +145,8 @@ WebUI\\HostHeaderValidation=false
         raise RuntimeError(f"qbittorrent-nox WebUI did not answer on {self.url} within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def __enter__(self) -> "QBittorrentProcess":

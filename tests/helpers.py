@@ -15,7 +15,7 @@ from typing import Callable, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.sandbox import free_port
+from exporter.sandbox import free_port, stop_process
 
 T = TypeVar("T")
 
@@ -106,14 +106,7 @@ class ExporterProcess:
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        code = self.proc.returncode
+        code = stop_process(self.proc, sig)
         self.proc = None
         self._log.close()
         return code

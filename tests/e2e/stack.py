@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from exporter.sandbox import free_port
+from exporter.sandbox import free_port, stop_process
 from tests.helpers import http_get, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,13 +104,7 @@ class Process:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         self.proc = None
         self._log.close()
 

@@ -40,7 +40,7 @@ def registry_of(*collectors):
 
 
 def fixed_stats():
-    stats = SyncStats(up=True, ready=True, last_duration=0.25, last_success=1700003700.0, syncs=4, full_syncs=1)
+    stats = SyncStats(up=True, last_duration=0.25, last_success=1700003700.0, syncs=4, full_syncs=1)
     stats.errors["timeout"] = 2
     return stats
 
