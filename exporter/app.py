@@ -1,26 +1,29 @@
-"""Wires one running service: the mirror, the scrape handler, the HTTP server and the scheduled jobs."""
+"""Wires one running service: settings -> the mirror -> collectors, routes and the scheduled jobs."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Mapping
+import time
+from functools import partial
+from typing import Callable
 
 from prometheus_client import disable_created_metrics
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from .actions.scheduler import build_actions
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
-from .collectors.ratio import RatioMetrics
+from .collectors.ratio import RatioCollector
 from .collectors.server import ServerCollector
 from .collectors.torrents import PerTorrentCollector, TorrentsCollector
 from .config import Settings
+from .http.routes import Route, Sources, build_routes
+from .http.server import WebServer
+from .managers.ratio_index import SharedRatioIndex
 from .model import Snapshot
-from .qbt import Connection, ConnectionSettings, Mirror
-from .report import report_route
-from .web import Response, Route, WebConfig, WebServer, landing_page, load_web_config, text
+from .qbt.connection import Connection, ConnectionSettings
+from .qbt.mirror import Mirror
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +62,27 @@ class App:
         self.mirror = mirror or make_mirror(settings)
         # Counters and gauges of what the service itself does (actions, completions, job runs).
         self.events = CollectorRegistry(auto_describe=False)
+        # One ratio index per mirror: the ratio collector and the control job read the same one.
+        self.ratio = SharedRatioIndex(settings.trackers, settings.seeding)
         self.snapshot_collectors: list[SnapshotCollector] = [
-            ServerCollector, TorrentsCollector, RatioMetrics.from_settings(settings),
+            ServerCollector, TorrentsCollector, partial(RatioCollector, index=self.ratio),
         ]
         if settings.metrics_per_torrent:
             self.snapshot_collectors.append(PerTorrentCollector)
-        self.routes: dict[str, Route] = {
-            settings.web_telemetry_path: self.metrics,
-            "/healthz": lambda query, headers: text(200, "ok\n"),
-            "/readyz": self.ready,
-            "/api/report": report_route(self),
-        }
         # Scheduled jobs (control, completion), or None when none is configured or --actions.enabled=false.
-        self.actions = build_actions(settings, self.mirror, self.events)
-        if self.actions is not None:
-            self.routes.update(self.actions.routes)
+        self.actions = build_actions(settings.jobs, self.mirror, self.events, self.ratio)
+        actions = self.actions
+        self.routes: dict[str, Route] = build_routes(settings.web_telemetry_path, Sources(
+            scrape=self.scrape,
+            snapshot=self.mirror.refresh,
+            last_error=lambda: self.mirror.stats.last_error,
+            policies=settings.trackers,
+            seeding=settings.seeding,
+            clock=time.time,
+            store=(lambda: actions.store) if actions is not None else None,
+            completions=actions is not None and actions.completion.configured,
+        ))
         self.web: WebServer | None = None
-
-    # -- routes ------------------------------------------------------------------------------
 
     def registry(self, snapshot: Snapshot | None) -> CollectorRegistry:
         """A fresh registry with everything one scrape shows for `snapshot` (None: qBittorrent down)."""
@@ -88,27 +94,15 @@ class App:
         registry.register(ScrapeCollector(parts))
         return registry
 
-    def metrics(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
-        snapshot = self.mirror.refresh()
-        encoder, content_type = choose_encoder(headers.get("Accept") or "")
-        return 200, content_type, encoder(self.registry(snapshot)), {}
-
-    def ready(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
-        if self.mirror.refresh() is not None:
-            return text(200, "ready\n")
-        reason = self.mirror.stats.last_error or "first sync with qBittorrent not done yet"
-        return text(503, f"not ready: {reason}\n")
+    def scrape(self) -> CollectorRegistry:
+        return self.registry(self.mirror.refresh())
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         if self.actions is not None:
             self.actions.start()  # first: a bad store (StoreError) stops the service before it listens
-        web = load_web_config(self.settings.web_config_file) if self.settings.web_config_file else WebConfig()
-        links = {self.settings.web_telemetry_path: "metrics", "/healthz": "liveness", "/readyz": "readiness"}
-        links.update({p: "" for p in self.routes if p.startswith("/api/")})
-        routes = {"/": landing_page("qbittorrent-monitor", links), **self.routes}
-        self.web = WebServer(self.settings.web_listen_address, routes, web)
+        self.web = WebServer(self.settings.web_listen_address, self.routes, self.settings.web)
         self.web.start()
         host, _ = self.settings.web_listen_address
         log.info("listening on %s://%s:%d%s", self.web.scheme, host, self.web.port, self.settings.web_telemetry_path)

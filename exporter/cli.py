@@ -1,30 +1,39 @@
 """The `qbittorrent-monitor` command.
 
-    qbittorrent-monitor [run] [flags]        serve metrics (the default command)
+    qbittorrent-monitor [run] [flags]        serve metrics and run the jobs (the default command)
     qbittorrent-monitor check-config [flags] validate flags/env/config file, exit 1 naming the bad field
+    qbittorrent-monitor report               the seeding-slot recommendation, explained
+    qbittorrent-monitor completions          completion history (--since 24h, --status, --json, --retry-dead)
+    qbittorrent-monitor audit                the audit log of every action (--since 24h, --json)
+    qbittorrent-monitor demo                 a throwaway qBittorrent and the exporter, on 127.0.0.1
 
 Every command takes the same flags (see `qbittorrent-monitor --help`); each flag also has an
-environment variable and a key in the YAML file given by --config.file (exporter/config.py).
-Further commands register themselves in COMMANDS.
+environment variable and a key in the YAML file given by --config.file (exporter/config/).
+The commands read the store read-only, so they work while the service runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 from . import demo
-from .actions import history
+from .app import App, make_mirror
 from .config import OPTIONS, ConfigError, Settings, build_settings
+from .durations import parse_duration
+from .history import COMPLETION_STATUSES, audit_dicts, audit_line, completion_dicts, completion_line
 from .logs import setup_logging
-from .report import add_report_arguments, run_report
-from .store import StoreError
+from .report import DEFAULT_LIMIT, build_report, format_report, parse_limit
+from .store import FILE_NAME, Store, StoreError, open_store
 from .version import __version__
 
 log = logging.getLogger("qbittorrent_monitor")
@@ -51,8 +60,6 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_service(settings: Settings, args: argparse.Namespace) -> int:
-    from .app import App
-
     app = App(settings)
     stop = threading.Event()
 
@@ -82,13 +89,102 @@ def check_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- report ------------------------------------------------------------------------------------
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
+    parser.add_argument("--limit", type=parse_limit, default=DEFAULT_LIMIT, metavar="N",
+                        help=f"Show at most N torrents per list (0: all; default {DEFAULT_LIMIT}).")
+
+
+def run_report(settings: Settings, args: argparse.Namespace) -> int:
+    mirror = make_mirror(settings)
+    try:
+        snapshot = mirror.refresh()
+        if snapshot is None:
+            print(f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error}", file=sys.stderr)
+            return 1
+        report = build_report(snapshot, settings.trackers, settings.seeding, limit=args.limit)
+    finally:
+        mirror.close()
+    print(json.dumps(report, indent=1) if args.format == "json" else format_report(report), end="")
+    return 0
+
+
+# -- completions and audit: read the store -------------------------------------------------------
+
+
+def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", default="24h", help="How far back, e.g. 1h, 24h, 7d (default 24h).")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
+
+
+def _completions_arguments(parser: argparse.ArgumentParser) -> None:
+    _history_arguments(parser)
+    parser.add_argument("--status", choices=COMPLETION_STATUSES, default="", help="Only completions in this state.")
+    parser.add_argument("--retry-dead", action="store_true",
+                        help="Queue every dead-letter handler run again (after fixing its cause).")
+
+
+def _read_store(settings: Settings, args: argparse.Namespace, read: Callable[[Store, float], list[dict[str, Any]]],
+                line: Callable[[dict[str, Any]], str], what: str) -> int:
+    """Open the store read-only, print what `read(store, since)` returns as JSON or one line each."""
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        print(f"qbittorrent-monitor: --since: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = open_store(settings.data_dir, readonly=True)
+    except StoreError as exc:
+        print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
+        return 1
+    try:
+        rows = read(store, since)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for row in rows:
+            print(line(row))
+        print(f"{len(rows)} {what} in the last {args.since}")
+    return 0
+
+
+def run_completions(settings: Settings, args: argparse.Namespace) -> int:
+    if args.retry_dead:
+        try:
+            if not (Path(settings.data_dir) / FILE_NAME).is_file():
+                raise StoreError(f"no store in {settings.data_dir}")
+            store = open_store(settings.data_dir)
+            try:
+                print(f"{store.retry_dead(time.time())} dead-letter handler run(s) queued again")
+            finally:
+                store.close()
+        except StoreError as exc:
+            print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    return _read_store(settings, args, lambda store, since: completion_dicts(store, time.time(), since, args.status),
+                       completion_line, "completion(s)")
+
+
+def run_audit(settings: Settings, args: argparse.Namespace) -> int:
+    return _read_store(settings, args, lambda store, since: audit_dicts(store, time.time(), since),
+                       audit_line, "action(s)")
+
+
 COMMANDS: dict[str, Command] = {
     "run": Command("Serve metrics and run the scheduled jobs (default).", run_service),
     "check-config": Command("Validate the configuration and exit.", check_config),
     "completions": Command("Show recent torrent completions and their handlers (--since 24h, --json).",
-                           history.run, history.add_arguments),
+                           run_completions, _completions_arguments),
+    "audit": Command("Show the audit log: every action taken or dry-run, with its reason (--since 24h, --json).",
+                     run_audit, _history_arguments),
     "report": Command("Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "
-                      "(--format json, --limit N).", run_report, add_report_arguments),
+                      "(--format json, --limit N).", run_report, _report_arguments),
     "demo": Command("Start a throwaway qBittorrent with a few real torrents and the exporter (actions in dry "
                     "run) on 127.0.0.1, print the URLs, run until Ctrl-C.", demo.run, demo.add_arguments),
 }

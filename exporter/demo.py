@@ -14,7 +14,6 @@ can never point at, or write to, a real qBittorrent.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import secrets
 import shutil
@@ -22,71 +21,18 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-import requests
 import yaml
 
+from .app import App
 from .config import DEFAULT_PORT, ConfigError, Settings, build_settings
-from .sandbox import QBittorrentProcess, free_port, make_payload
+from .sandbox import QBittorrentProcess, free_port, info_hash, make_payload, make_torrent
 
 log = logging.getLogger("qbittorrent_monitor.demo")
 ROOT = Path(__file__).resolve().parent.parent
 DOWNLOAD_LIMIT = 256 * 1024  # bytes/s: the demo download lasts about two minutes
-
-
-# -- a .torrent without extra dependencies ----------------------------------------------------------
-
-
-def bencode(value: Any) -> bytes:
-    if isinstance(value, int):
-        return b"i%de" % value
-    if isinstance(value, str):
-        value = value.encode()
-    if isinstance(value, bytes):
-        return b"%d:%s" % (len(value), value)
-    if isinstance(value, list):
-        return b"l" + b"".join(bencode(v) for v in value) + b"e"
-    return b"d" + b"".join(bencode(k) + bencode(v) for k, v in sorted(value.items())) + b"e"
-
-
-def single_file_torrent(payload: Path, tracker: str, piece_length: int = 256 * 1024) -> tuple[bytes, str]:
-    """(.torrent bytes, info hash) of one file."""
-    pieces = b""
-    with open(payload, "rb") as f:
-        while chunk := f.read(piece_length):
-            pieces += hashlib.sha1(chunk).digest()
-    info = {"name": payload.name, "length": payload.stat().st_size, "piece length": piece_length, "pieces": pieces}
-    torrent = {"announce": tracker, "info": info, "created by": "qbittorrent-monitor demo"}
-    return bencode(torrent), hashlib.sha1(bencode(info)).hexdigest()
-
-
-# -- the few Web API calls the demo needs ----------------------------------------------------------
-
-
-@dataclass
-class WebUI:
-    process: QBittorrentProcess
-
-    def __post_init__(self) -> None:
-        self.http = requests.Session()
-        r = self.http.post(self.process.url + "/api/v2/auth/login", timeout=10,
-                           data={"username": self.process.username, "password": self.process.password})
-        r.raise_for_status()
-
-    def post(self, path: str, **kwargs: Any) -> None:
-        self.http.post(self.process.url + "/api/v2/" + path, timeout=10, **kwargs).raise_for_status()
-
-    def add(self, torrent: bytes, save_path: Path, category: str = "", **options: str) -> None:
-        self.post("torrents/add", files={"torrents": ("t.torrent", torrent)},
-                  data={"savepath": str(save_path), "category": category, **options})
-
-    def state(self, info_hash: str) -> str:
-        r = self.http.get(self.process.url + "/api/v2/torrents/info", params={"hashes": info_hash}, timeout=10)
-        r.raise_for_status()
-        return r.json()[0]["state"] if r.json() else ""
 
 
 def until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -103,33 +49,44 @@ def until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 def add_torrents(seeder: QBittorrentProcess, demo: QBittorrentProcess, work: Path) -> None:
     """A downloading, a seeding, a stalled, a paused, an errored and a metadata-only torrent."""
-    s, d = WebUI(seeder), WebUI(demo)
+    s, d = seeder.client(), demo.client()
     for category in ("linux-isos", "movies", "tv", "music"):
-        d.post("torrents/createCategory", data={"category": category})
+        d.torrents_create_category(name=category)
     dead = [f"http://127.0.0.{i}:{free_port()}/announce" for i in (1, 2, 3)]  # closed ports
     data = work / "data"
 
-    iso, iso_hash = single_file_torrent(make_payload(data, "distro-24.04.iso", 32 << 20), dead[0])
-    s.add(iso, data)
-    d.add(iso, demo.downloads, "linux-isos", dlLimit=str(DOWNLOAD_LIMIT))
-    movie, _ = single_file_torrent(make_payload(data, "big-buck-bunny.mkv", 8 << 20), dead[0])
-    d.add(movie, data, "movies")  # its data is there: it checks, then seeds
-    album, _ = single_file_torrent(make_payload(data, "album.flac", 4 << 20), dead[1])
-    d.add(album, data, "music", paused="true", stopped="true")  # 4.x and 5.x spellings
-    episode, _ = single_file_torrent(make_payload(work / "nowhere", "episode-01.mkv", 2 << 20), dead[2])
-    d.add(episode, demo.downloads, "tv")  # no peer has it: stalls
+    def torrent(directory: Path, name: str, size: int, tracker: str) -> bytes:
+        return make_torrent(make_payload(directory, name, size), trackers=[tracker])
+
+    iso = torrent(data, "distro-24.04.iso", 32 << 20, dead[0])
+    iso_hash = info_hash(iso)
+    s.torrents_add(torrent_files=iso, save_path=str(data))
+    d.torrents_add(torrent_files=iso, save_path=str(demo.downloads), category="linux-isos",
+                   download_limit=DOWNLOAD_LIMIT)
+    d.torrents_add(torrent_files=torrent(data, "big-buck-bunny.mkv", 8 << 20, dead[0]), save_path=str(data),
+                   category="movies")  # its data is there: it checks, then seeds
+    d.torrents_add(torrent_files=torrent(data, "album.flac", 4 << 20, dead[1]), save_path=str(data),
+                   category="music", is_stopped=True)
+    d.torrents_add(torrent_files=torrent(work / "nowhere", "episode-01.mkv", 2 << 20, dead[2]),
+                   save_path=str(demo.downloads), category="tv")  # no peer has it: stalls
     blocker = work / "not-a-directory"
     blocker.write_text("qBittorrent cannot save under a file: the torrent below errors\n")
-    broken, _ = single_file_torrent(make_payload(work / "nowhere", "broken.iso", 1 << 20), dead[1])
-    d.add(broken, blocker / "downloads", "linux-isos")
-    d.post("torrents/add", data={"urls": f"magnet:?xt=urn:btih:{'ab' * 20}&dn=no-peers-yet"})
+    d.torrents_add(torrent_files=torrent(work / "nowhere", "broken.iso", 1 << 20, dead[1]),
+                   save_path=str(blocker / "downloads"), category="linux-isos")
+    d.torrents_add(urls=f"magnet:?xt=urn:btih:{'ab' * 20}&dn=no-peers-yet")
+
+    def state(client, h: str) -> str:
+        found = client.torrents_info(torrent_hashes=h)
+        return found[0]["state"] if found else ""
 
     # Connect the download to the seeder once both have checked their files.
-    if until(lambda: s.state(iso_hash) in ("stalledUP", "uploading") and d.state(iso_hash) not in
+    if until(lambda: state(s, iso_hash) in ("stalledUP", "uploading") and state(d, iso_hash) not in
              ("checkingResumeData", "checkingDL", ""), timeout=30):
-        d.post("torrents/addPeers", data={"hashes": iso_hash, "peers": f"127.0.0.1:{seeder.bt_port}"})
+        d.torrents_add_peers(torrent_hashes=iso_hash, peers=f"127.0.0.1:{seeder.bt_port}")
     else:
         log.warning("the demo download could not start: the seeder did not become ready")
+    s.auth_log_out()
+    d.auth_log_out()
 
 
 def demo_config(work: Path) -> Path:
@@ -178,8 +135,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from .app import App
-
     work = Path(args.demo_dir).resolve() if args.demo_dir else Path(tempfile.mkdtemp(prefix="qbittorrent-monitor-demo-"))
     work.mkdir(parents=True, exist_ok=True)
     seeder = QBittorrentProcess(profile=work / "seeder")

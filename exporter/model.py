@@ -13,12 +13,14 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from qbittorrentapi.definitions import TorrentState  # a pure enum: no client, no I/O
-
 # qBittorrent 5.x (Web API 2.11) renamed the paused states; we always speak the 5.x names.
 RENAMED_STATES = {"pausedUP": "stoppedUP", "pausedDL": "stoppedDL"}
-KNOWN_STATES: tuple[str, ...] = tuple(
-    sorted({RENAMED_STATES.get(s.value, s.value) for s in TorrentState})
+# Every state qBittorrent 4.x and 5.x report (qbittorrentapi's TorrentState, in 5.x names; a unit
+# test checks that the two lists agree), sorted.
+KNOWN_STATES: tuple[str, ...] = (
+    "allocating", "checkingDL", "checkingResumeData", "checkingUP", "downloading", "error", "forcedDL",
+    "forcedMetaDL", "forcedUP", "metaDL", "missingFiles", "moving", "queuedDL", "queuedUP", "stalledDL",
+    "stalledUP", "stoppedDL", "stoppedUP", "unknown", "uploading",
 )
 _KNOWN = frozenset(KNOWN_STATES)
 
@@ -152,10 +154,6 @@ class Torrent:
             return self.tracker
         return self.trackers[0] if self.trackers else ""
 
-    @property
-    def is_complete(self) -> bool:
-        return self.amount_left == 0 and self.progress >= 1.0 and self.size > 0
-
 
 # How each qBittorrent JSON key becomes a Torrent field. Keys not listed here are ignored, which keeps
 # secrets such as magnet_uri (it embeds tracker passkeys) out of the model entirely.
@@ -284,13 +282,30 @@ class Group:
     downloaded: int = 0
 
 
+# Bounded values of the `reason` label of qbittorrent_exporter_sync_errors_total.
+SYNC_ERROR_REASONS = ("auth", "banned", "connection", "timeout", "tls", "http", "response")
+
+
+@dataclass
+class SyncStats:
+    """What the exporter's own metrics report about syncing one instance. Written under its mirror's lock."""
+
+    up: bool = False
+    last_duration: float = 0.0
+    last_success: float = 0.0
+    syncs: int = 0
+    full_syncs: int = 0
+    errors: dict[str, int] = field(default_factory=lambda: {r: 0 for r in SYNC_ERROR_REASONS})
+    last_error: str = ""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One consistent, immutable view of one qBittorrent instance.
 
     `generation` increases whenever the content changes, so consumers may cache per generation.
     `by_state_category`, `by_category` and `by_tracker` are the totals the collectors need, kept
-    up to date incrementally by the mirror (see exporter/managers/state.py for their definition).
+    up to date incrementally by the mirror (exporter/qbt/maindata.py, Totals).
     """
 
     instance: str

@@ -1,4 +1,4 @@
-"""`qbittorrent-monitor report` and /api/report: the seeding-slot recommendation, explained.
+"""The report behind `qbittorrent-monitor report` and /api/report: the seeding-slot recommendation, explained.
 
     qbittorrent-monitor report [--format text|json] [--limit N] [the usual flags]
     curl http://127.0.0.1:9713/api/report?limit=20
@@ -11,16 +11,12 @@ Tracker hosts only, never URLs (they carry passkeys).
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from .managers.policy import SeedingSettings, TrackerPolicies
 from .managers.ratio import SlotChoice, TrackerStats, analyze
 from .model import Snapshot
-from .policy import SeedingSettings, TrackerPolicies, policies_of
-from .web import Response, Route, as_json
 
 DEFAULT_LIMIT = 50
 
@@ -118,53 +114,9 @@ def _more(lines: list[str], hidden: int) -> None:
         lines.append(f"  ... {hidden} more (--limit 0 shows all)")
 
 
-# -- the command -------------------------------------------------------------------------------
-
-
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
-    parser.add_argument("--limit", type=_limit, default=DEFAULT_LIMIT, metavar="N",
-                        help=f"Show at most N torrents per list (0: all; default {DEFAULT_LIMIT}).")
-
-
-def _limit(text: str) -> int:
+def parse_limit(text: str) -> int:
+    """The ?limit= / --limit value: a whole number >= 0 (0: no cap)."""
     value = int(text)
     if value < 0:
         raise ValueError(text)
     return value
-
-
-def run_report(settings: Any, args: argparse.Namespace) -> int:
-    from .app import make_mirror  # the client library only when the command runs
-
-    mirror = make_mirror(settings)
-    try:
-        snapshot = mirror.refresh()
-        if snapshot is None:
-            print(f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error}", file=sys.stderr)
-            return 1
-        report = build_report(snapshot, *policies_of(settings), limit=args.limit)
-    finally:
-        mirror.close()
-    print(json.dumps(report, indent=1) if args.format == "json" else format_report(report), end="")
-    return 0
-
-
-# -- the route ---------------------------------------------------------------------------------
-
-
-def report_route(app: Any) -> Route:
-    """/api/report for an App: the same report as JSON; ?limit=N caps each torrent list (0: all)."""
-    policies, settings = policies_of(app.settings)
-
-    def route(query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
-        try:
-            limit = _limit(query.get("limit", str(DEFAULT_LIMIT)))
-        except ValueError:
-            return as_json(400, {"error": "limit must be a whole number >= 0"})
-        snapshot = app.mirror.refresh()
-        if snapshot is None:
-            return as_json(503, {"error": f"qBittorrent is not reachable: {app.mirror.stats.last_error}"})
-        return as_json(200, build_report(snapshot, policies, settings, limit))
-
-    return route

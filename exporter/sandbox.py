@@ -1,4 +1,5 @@
-"""A throwaway qbittorrent-nox on 127.0.0.1: used by the integration tests and by `qbittorrent-monitor demo`.
+"""A throwaway qbittorrent-nox on 127.0.0.1, and .torrent files to give it: for the integration tests and
+`qbittorrent-monitor demo`.
 
 Everything lives in one profile directory; nothing leaves loopback (DHT, LSD, PeX, UPnP and country
 lookups are off). See ../shared/RECIPES.md for where each setting comes from.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,6 +20,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Sequence
+
+import qbittorrentapi
+
+from .qbt.connection import admin_client
 
 QBITTORRENT_NOX = "qbittorrent-nox"
 
@@ -149,6 +156,10 @@ WebUI\\HostHeaderValidation=false
             stop_process(self.proc)
         self.proc = None
 
+    def client(self) -> qbittorrentapi.Client:
+        """A logged-in Web API client, for setting the sandbox up (the exporter has its own Connection)."""
+        return admin_client(self.url, self.username, self.password)
+
     def __enter__(self) -> "QBittorrentProcess":
         return self.start()
 
@@ -158,8 +169,6 @@ WebUI\\HostHeaderValidation=false
 
 def make_payload(directory: Path, name: str, size: int, seed: int = 0) -> Path:
     """Write `size` bytes of deterministic pseudo-random data to directory/name."""
-    import random
-
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
     rng = random.Random(seed or name)
@@ -172,11 +181,44 @@ def make_payload(directory: Path, name: str, size: int, seed: int = 0) -> Path:
     return path
 
 
-def make_torrent(payload: Path, out: Path, trackers: list[str], private: bool = False) -> bytes:
-    """Build a .torrent for `payload` with torf; returns the file's bytes (also written to `out`)."""
-    import torf
+# -- .torrent files, without a dependency: bencode is four cases -----------------------------------
 
-    t = torf.Torrent(path=payload, trackers=trackers, private=private, created_by="qbittorrent-monitor")
-    t.generate()
-    t.write(out, overwrite=True)
-    return out.read_bytes()
+
+def bencode(value: Any) -> bytes:
+    if isinstance(value, int):
+        return b"i%de" % value
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        return b"%d:%s" % (len(value), value)
+    if isinstance(value, list):
+        return b"l" + b"".join(bencode(v) for v in value) + b"e"
+    return b"d" + b"".join(bencode(k) + bencode(v) for k, v in sorted(value.items())) + b"e"
+
+
+def make_torrent(payload: Path, out: Path | None = None, trackers: Sequence[str] = (), private: bool = False,
+                 piece_length: int = 256 * 1024) -> bytes:
+    """A single-file .torrent of `payload` announcing to `trackers` (each its own tier); its bytes, also
+    written to `out` when given."""
+    pieces = bytearray()
+    with open(payload, "rb") as f:
+        while chunk := f.read(piece_length):
+            pieces += hashlib.sha1(chunk).digest()
+    info: dict[str, Any] = {"name": payload.name, "length": payload.stat().st_size, "piece length": piece_length,
+                            "pieces": bytes(pieces)}
+    if private:
+        info["private"] = 1
+    torrent: dict[str, Any] = {"info": info, "created by": "qbittorrent-monitor"}
+    if trackers:
+        torrent["announce"] = trackers[0]
+        torrent["announce-list"] = [[t] for t in trackers]
+    data = bencode(torrent)
+    if out is not None:
+        out.write_bytes(data)
+    return data
+
+
+def info_hash(torrent: bytes) -> str:
+    """The (v1) info hash of a .torrent made by make_torrent: `info` is its last key."""
+    start = torrent.index(b"4:info") + len(b"4:info")
+    return hashlib.sha1(torrent[start:-1]).hexdigest()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exporter.model import AppInfo
-from exporter.qbt import ConnectionSettings, QBittorrentError
+from exporter.qbt.connection import ConnectionSettings, QBittorrentError
 
 
 class FakeConnection:

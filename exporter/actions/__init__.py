@@ -5,11 +5,6 @@
     completion.py  the `completion` job: detect completions, run handlers exactly once (ledger in the store)
     handlers.py    webhook, command, set_category, add_tags
     perform.py     one action: dry-run aware, one log line, an audit row, a counter
-    settings.py    the `control:` and `completion:` config sections
+    settings.py    what the jobs are configured with (parsed by exporter/config/actions.py)
     metrics.py     the counters and gauges (in App.events)
-    history.py     `qbittorrent-monitor completions` and /api/completions
 """
-
-# config.py registers the sections parsed in settings.py (its last lines import it): load config first,
-# so that importing any module of this package, whatever comes first, finds config complete.
-from .. import config as _config  # noqa: E402,F401

@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 from ..managers.completion import after_failure, find_new, matching, record, take_baseline
 from ..model import Snapshot
-from ..qbt import Mirror
+from ..qbt.mirror import Mirror
 from ..store import AuditEntry, HandlerRun, Store
 from .handlers import Handler, HandlerError
 from .metrics import ActionMetrics

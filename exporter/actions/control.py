@@ -15,10 +15,11 @@ import threading
 from typing import Any, Callable
 
 from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
-from ..managers.ratio_index import RatioIndex
+from ..managers.policy import TrackerPolicies
+from ..managers.ratio_index import SharedRatioIndex
 from ..model import Snapshot
-from ..policy import SeedingSettings, TrackerPolicies
-from ..qbt import Connection, Mirror, QBittorrentError
+from ..qbt.connection import Connection, QBittorrentError
+from ..qbt.mirror import Mirror
 from ..store import Store
 from .metrics import ActionMetrics
 from .perform import Performer
@@ -49,7 +50,7 @@ class ControlJob:
 
     def __init__(self, settings: ControlSettings, dry_run_all: bool, mirror: Mirror, connection: Connection,
                  store: Store, metrics: ActionMetrics, policies: TrackerPolicies, performer: Performer,
-                 clock: Callable[[], float], seeding: SeedingSettings | None = None) -> None:
+                 clock: Callable[[], float], ratio: SharedRatioIndex) -> None:
         self.settings, self.mirror, self.connection = settings, mirror, connection
         self.metrics, self.policies, self.performer, self.clock = metrics, policies, performer, clock
         self.stall_dry = dry_run_all or settings.dry_run or settings.stalled.dry_run
@@ -59,9 +60,9 @@ class ControlJob:
         self.stopped = StateMap(store, "emergency_stopped", persist=not self.emergency_dry)
         self.slots_dry = dry_run_all or settings.dry_run or settings.seeding_slots.dry_run
         self.slot_changes = StateMap(store, "seeding_slots", persist=not self.slots_dry)
-        # The ratio manager's seeding-slot count (as recommend_seeding_slots), kept incrementally: a
-        # full pass over 50,000 torrents costs ~0.5 CPU-s, an update after a sync only what changed.
-        self.ratio_index = RatioIndex(policies, seeding or SeedingSettings())
+        # The ratio manager's seeding-slot count (as recommend_seeding_slots), kept incrementally in the
+        # index the ratio collector shares: a full pass over 50,000 torrents costs ~0.5 CPU-s.
+        self.ratio = ratio
         self.progress: dict[str, Progress] = {}
         self._warned_queueing = False
 
@@ -159,7 +160,7 @@ class ControlJob:
     # -- seeding slots -----------------------------------------------------------------------------
 
     def _slots(self, snapshot: Snapshot, now: float) -> None:
-        recommended = self.ratio_index.update(snapshot, now).recommended
+        recommended = self.ratio.view(snapshot, now).recommended
         try:
             prefs = self.connection.preferences()
         except QBittorrentError as exc:

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Mapping, Protocol
 
-from ..qbt import Connection, QBittorrentError
+from ..qbt.connection import Connection, QBittorrentError
 from ..version import __version__
 from .settings import PLACEHOLDERS, HandlerSettings
 

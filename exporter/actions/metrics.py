@@ -21,9 +21,6 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 from prometheus_client.registry import CollectorRegistry
 
-JOBS = ("control", "completion")
-
-
 class ActionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.actions = Counter(

@@ -11,7 +11,7 @@ import logging
 from typing import Callable
 
 from ..managers.control import Action
-from ..qbt import QBittorrentError
+from ..qbt.connection import QBittorrentError
 from ..store import AuditEntry, Store
 from .metrics import ActionMetrics
 

@@ -1,6 +1,6 @@
 """Actions: the `control` and `completion` jobs on an APScheduler BackgroundScheduler.
 
-Built by the App when a `control:` or `completion:` section is configured and --actions.enabled is
+Built by the App (build_actions) when a `control:` or `completion:` section is configured and --actions.enabled is
 true (the kill switch: false runs no job at all, so nothing is written to qBittorrent). start()
 opens the store (a bad store stops the service from starting), then schedules each job with a
 stable id, coalesce=True and max_instances=1, first run right away. stop() (SIGTERM) tells running
@@ -16,23 +16,20 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.registry import CollectorRegistry
 
-from ..config import Settings
-from ..policy import TrackerPolicies
-from ..qbt import Mirror
+from ..managers.ratio_index import SharedRatioIndex
+from ..qbt.mirror import Mirror
 from ..store import Store, open_store
-from ..web import Response, Route
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
-from .history import completions_route
 from .metrics import ActionMetrics
 from .perform import Performer
-from .settings import CompletionSettings, ControlSettings
+from .settings import JobsSettings
 
 log = logging.getLogger("exporter.actions")
 
@@ -44,34 +41,30 @@ class Job(Protocol):
 
 
 class Actions:
-    def __init__(self, settings: Settings, mirror: Mirror, registry: CollectorRegistry,
-                 clock: Callable[[], float] = time.time) -> None:
+    """`ratio` is the mirror's SharedRatioIndex (the ratio collector reads the same one)."""
+
+    def __init__(self, settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry,
+                 ratio: SharedRatioIndex | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings, self.mirror, self.clock = settings, mirror, clock
-        self.control: ControlSettings = settings.sections.get("control") or ControlSettings()
-        self.completion: CompletionSettings = settings.sections.get("completion") or CompletionSettings()
+        self.control, self.completion = settings.control, settings.completion
+        self.ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
         self.metrics = ActionMetrics(registry)
-        names = tuple(n for n, on in (("control", self.control.configured),
-                                      ("completion", self.completion.configured)) if on)
-        self.metrics.declare(names, tuple(h.name for h in self.completion.handlers))
+        self.metrics.declare(settings.configured, tuple(h.name for h in self.completion.handlers))
         self.stopping = threading.Event()
         self.store: Store | None = None
         self.jobs: dict[str, Job] = {}
         self.scheduler: BackgroundScheduler | None = None
-        self.routes: dict[str, Route] = {}
-        if self.completion.configured:
-            self.routes["/api/completions"] = self.completions
 
     def build_jobs(self) -> dict[str, Job]:
         """Open the store and build the configured jobs (start() schedules them; tests call run)."""
         self.store = open_store(self.settings.data_dir, exclusive=True)
-        dry = self.settings.actions_dry_run
+        dry = self.settings.dry_run
         connection = self.mirror.connection
         jobs: dict[str, Job] = {}
         if self.control.configured:
-            policies = self.settings.sections.get("trackers") or TrackerPolicies()
             performer = Performer(self.store, self.metrics, self.clock)
             jobs["control"] = ControlJob(self.control, dry, self.mirror, connection, self.store, self.metrics,
-                                         policies, performer, self.clock, self.settings.sections.get("seeding"))
+                                         self.settings.trackers, performer, self.clock, self.ratio)
         if self.completion.configured:
             built = {h.name: handlers.build(h, connection) for h in self.completion.handlers}
             jobs["completion"] = CompletionJob(self.completion, dry, self.mirror, self.store, self.metrics,
@@ -90,7 +83,7 @@ class Actions:
             self.scheduler.add_job(self.run, "interval", seconds=intervals[name], args=[job], id=name, name=name,
                                    next_run_time=datetime.now(timezone.utc))
         self.scheduler.start()
-        mode = " (dry run: nothing is written)" if self.settings.actions_dry_run else ""
+        mode = " (dry run: nothing is written)" if self.settings.dry_run else ""
         log.info("actions: jobs %s started, store %s%s",
                  ", ".join(f"{n} every {intervals[n]:g}s" for n in jobs), self.settings.data_dir, mode)
 
@@ -116,17 +109,15 @@ class Actions:
             self.store.close()
             self.store = None
 
-    def completions(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
-        return completions_route(self.store, self.clock, query)
 
-
-def build_actions(settings: Settings, mirror: Mirror, registry: CollectorRegistry) -> Actions | None:
+def build_actions(settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry,
+                  ratio: SharedRatioIndex | None = None) -> Actions | None:
     """The Actions of this service, or None when no job is configured or --actions.enabled=false."""
-    configured = [n for n in ("control", "completion") if getattr(settings.sections.get(n), "configured", False)]
+    configured = settings.configured
     if not configured:
         return None
-    if not settings.actions_enabled:
+    if not settings.enabled:
         log.warning("--actions.enabled=false: the %s job(s) do not run; nothing is written to qBittorrent",
                     " and ".join(configured))
         return None
-    return Actions(settings, mirror, registry)
+    return Actions(settings, mirror, registry, ratio)

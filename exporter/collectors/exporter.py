@@ -12,7 +12,7 @@ from typing import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..qbt import SyncStats
+from ..model import SyncStats
 from ..version import __version__
 
 

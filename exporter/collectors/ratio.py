@@ -18,20 +18,19 @@ a stopped one still owing seed time; upload_capacity 3 MiB/s):
     qbittorrent_seeding_misallocated_torrents 1.0
 
 The error ratio is present only for trackers with `reported_points_per_hour`. Definitions are in
-exporter/managers/facts.py; the numbers come from a RatioIndex that lives as long as the service, so a
-scrape costs O(changed torrents) plus one identity pass, not a walk of every torrent's fields.
+exporter/managers/facts.py; the numbers come from the mirror's SharedRatioIndex, which lives as long as the
+service (the control job reads the same one), so a scrape costs O(changed torrents) plus one identity
+pass, not a walk of every torrent's fields.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from ..managers.ratio_index import RatioIndex, RatioView
+from ..managers.ratio_index import RatioView, SharedRatioIndex
 from ..model import Snapshot
-from ..policy import SeedingSettings, TrackerPolicies, policies_of
 
 # (name, TrackerStats attribute, help); a None value leaves the tracker's series out.
 PER_TRACKER = (
@@ -53,15 +52,12 @@ PER_TRACKER = (
 class RatioCollector:
     name = "ratio"
 
-    def __init__(self, snapshot: Snapshot, index: RatioIndex, lock: threading.Lock | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, index: SharedRatioIndex) -> None:
         self.snapshot = snapshot
         self.index = index
-        self.lock = lock or threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
-        with self.lock:
-            view = self.index.update(self.snapshot)
-        yield from families(view)
+        yield from families(self.index.view(self.snapshot))
 
 
 def families(view: RatioView) -> Iterator[Metric]:
@@ -99,18 +95,3 @@ def families(view: RatioView) -> Iterator[Metric]:
         "Queued or stopped seeds worth more than the lowest-value active seed.",
         value=view.misallocated,
     )
-
-
-class RatioMetrics:
-    """The factory App.snapshot_collectors holds: one RatioIndex (and lock) for the service's lifetime."""
-
-    def __init__(self, policies: TrackerPolicies, settings: SeedingSettings) -> None:
-        self.index = RatioIndex(policies, settings)
-        self.lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: object) -> "RatioMetrics":
-        return cls(*policies_of(settings))
-
-    def __call__(self, snapshot: Snapshot) -> RatioCollector:
-        return RatioCollector(snapshot, self.index, self.lock)

@@ -1,7 +1,7 @@
 """CompletionEventManager: which torrents have newly completed, which handlers apply, when to retry. Pure.
 
-A completion is a torrent with all wanted data (`amount_left` 0, size > 0) that is not checking,
-moving or fetching metadata, keyed by (hash, completion_on): a torrent re-downloaded after a recheck
+A completion is a complete torrent (state.is_complete: all wanted data, not checking, moving,
+fetching metadata or errored), keyed by (hash, completion_on): a torrent re-downloaded after a recheck
 is a new completion only if qBittorrent gave it a new completion_on. The ledger in the store holds
 every key seen; anything complete whose key is not there is new, which is how completions that
 happened while the service was down are found at the next start.
@@ -12,21 +12,19 @@ unless they completed within the `backfill` window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import AbstractSet, Any, Mapping, Sequence
 
+from ..durations import backoff_delay
 from ..model import Snapshot, Torrent
-from .state import status_of
+from .policy import Filter
+from .state import is_complete
 
 Key = tuple[str, int]
-NOT_SETTLED = frozenset({"checking", "moving", "metadata", "errored"})
 
 
 def completion_key(t: Torrent) -> Key | None:
-    """(hash, completion_on) if the torrent counts as complete now, else None."""
-    if t.amount_left != 0 or t.size <= 0 or status_of(t.state) in NOT_SETTLED:
-        return None
-    return (t.hash, max(t.completion_on, 0))
+    """(hash, completion_on) if the torrent counts as complete now (state.is_complete), else None."""
+    return (t.hash, max(t.completion_on, 0)) if is_complete(t) else None
 
 
 def find_new(snapshot: Snapshot, known: AbstractSet[Key]) -> list[Torrent]:
@@ -73,24 +71,6 @@ def record(t: Torrent, instance: str = "") -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Filter:
-    """Empty sets match everything; otherwise the torrent must match one entry of each set given."""
-
-    categories: AbstractSet[str] = frozenset()
-    trackers: AbstractSet[str] = frozenset()
-    tags: AbstractSet[str] = frozenset()
-
-    def matches(self, torrent: Mapping[str, Any]) -> bool:
-        if self.categories and torrent.get("category", "") not in self.categories:
-            return False
-        if self.trackers and not self.trackers.intersection(torrent.get("trackers") or ()):
-            return False
-        if self.tags and not self.tags.intersection(torrent.get("tags") or ()):
-            return False
-        return True
-
-
 def matching(handlers: Sequence[tuple[str, Filter]], torrent: Mapping[str, Any]) -> list[str]:
     """Names of the handlers whose filter matches, in configuration order."""
     return [name for name, f in handlers if f.matches(torrent)]
@@ -101,5 +81,5 @@ def after_failure(attempts: int, retries: int, now: float, backoff: float, cap: 
     backoff (backoff, 2*backoff, ... up to cap) while attempts <= retries, then dead-letter."""
     if attempts > retries:
         return "dead", 0.0
-    return "pending", now + min(cap, backoff * 2 ** (attempts - 1))
+    return "pending", now + backoff_delay(attempts, backoff, cap)
 

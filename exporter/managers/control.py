@@ -3,8 +3,7 @@
 Three decisions, each a function of (Snapshot, now, policy, stored state) returning a plan; the
 control job (exporter/actions/control.py) carries the plan out and stores the new state.
 
-Stalled downloads: a torrent that wants data (downloading, forcedDL, stalledDL, metaDL,
-forcedMetaDL) and whose `completed` bytes have not changed for `stall_after`, and that was added
+Stalled downloads: a torrent that wants data (state.is_downloading, queued ones excepted) and whose `completed` bytes have not changed for `stall_after`, and that was added
 more than `grace` ago, climbs a ladder one step per `cooldown`:
 reannounce -> restart (stop/start) -> recheck (optional) -> give_up (tag it and stop trying).
 Progress resets the ladder (and removes the give-up tag). `Progress` marks remember since when each
@@ -22,18 +21,13 @@ number of seeding slots, within configured bounds and at most once per cooldown.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AbstractSet, Any, Mapping
+from typing import AbstractSet, Any, Mapping
 
+from ..durations import duration_text
 from ..model import Snapshot, Torrent
-from .state import status_of
+from .policy import EmergencyPolicy, SlotsPolicy, StallPolicy, TrackerPolicies
+from .state import STATUS_OF_STATE, is_complete, is_downloading
 
-if TYPE_CHECKING:  # policy.py imports config.py, which imports the action settings, which import this
-    from ..policy import TrackerPolicies
-
-# States in which a torrent is trying to get data. forcedDL is included: force start hides stalls.
-WATCHED_STATES = frozenset({"downloading", "forcedDL", "stalledDL", "metaDL", "forcedMetaDL"})
-# Statuses of a download that the ratio emergency stops (and never a seed: complete torrents are skipped).
-DOWNLOAD_STATUSES = frozenset({"downloading", "stalled", "metadata", "queued"})
 GLOBAL = "global"  # the scope of the global ratio; tracker scopes are hosts
 
 
@@ -50,23 +44,6 @@ class Action:
 
 
 # -- stalled downloads ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StallPolicy:
-    stall_after: float = 900.0
-    grace: float = 600.0
-    cooldown: float = 600.0
-    recheck: bool = False
-    tag: str = "stalled"
-    max_actions_per_run: int = 10
-    max_actions_per_tracker: int = 3
-    exclude_tags: AbstractSet[str] = frozenset()
-    exclude_categories: AbstractSet[str] = frozenset()
-
-    @property
-    def steps(self) -> tuple[str, ...]:
-        return ("reannounce", "restart") + (("recheck",) if self.recheck else ()) + ("give_up",)
 
 
 @dataclass(frozen=True)
@@ -103,8 +80,8 @@ def plan_stalls(
     candidates: list[tuple[float, str, Torrent, int]] = []
     stalled = 0
     for h, t in snapshot.torrents.items():
-        if t.state not in WATCHED_STATES or t.is_complete:
-            continue
+        if not is_downloading(t) or STATUS_OF_STATE[t.state] == "queued":
+            continue  # force start hides stalls, so forcedDL is watched; a queued torrent is only waiting
         old = progress.get(h)
         mark = old if old is not None and old.completed == t.completed else Progress(t.completed, now)
         marks[h] = mark
@@ -123,7 +100,7 @@ def plan_stalls(
     for h, ladder in sorted(ladders.items()):
         t = snapshot.torrents.get(h)
         moved = t is not None and h in progress and h in marks and progress[h].completed != t.completed
-        if t is None or t.is_complete or moved:
+        if t is None or is_complete(t) or moved:
             changes[h] = None
             if t is not None and ladder.step >= len(steps) and policy.tag in t.tags:
                 actions.append(Action("untag_stalled", h, t.name, "making progress again", t.primary_tracker))
@@ -139,33 +116,13 @@ def plan_stalls(
         per_tracker[tracker] = per_tracker.get(tracker, 0) + 1
         taken += 1
         name = steps[step]
-        reason = f"no progress for {_duration(now - since)} ({t.state}), step {step + 1}/{len(steps)}"
+        reason = f"no progress for {duration_text(now - since)} ({t.state}), step {step + 1}/{len(steps)}"
         actions.append(Action("tag_stalled" if name == "give_up" else name, h, t.name, reason, tracker))
         changes[h] = Ladder(step + 1, now)
     return StallPlan(progress=marks, stalled=stalled, actions=tuple(actions), ladders=changes)
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
 # -- ratio emergency -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EmergencyPolicy:
-    margin: float = 0.0
-    hysteresis: float = 0.1
-    min_downloaded: int = 1 << 30  # bytes: below this a scope's ratio means nothing yet
-    include_global: bool = False
-    trackers: AbstractSet[str] = frozenset()  # hosts to watch; empty: every host in the Snapshot
-    tag: str = "ratio-emergency"
-    max_actions_per_run: int = 50
 
 
 @dataclass(frozen=True)
@@ -241,7 +198,7 @@ def plan_emergency(
         # Filter first, then sort only the downloads: the order is the same, the cost is not 50k log 50k.
         candidates = sorted(
             h for h, t in snapshot.torrents.items()
-            if h not in stopped and not t.is_complete and status_of(t.state) in DOWNLOAD_STATUSES
+            if h not in stopped and is_downloading(t)
         )
         for h in candidates:
             if len(resumes) + len(stops) >= budget:
@@ -256,13 +213,6 @@ def plan_emergency(
 
 
 # -- seeding slots -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlotsPolicy:
-    minimum: int = 1
-    maximum: int = 100
-    cooldown: float = 600.0
 
 
 def plan_slots(

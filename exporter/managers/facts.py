@@ -6,7 +6,7 @@ when all that holds for this same Torrent object (`expires`: idle seeds and UNIT
 the clock). ratio.py sums facts from scratch; ratio_index.py sums them incrementally between scrapes.
 
 Definitions (docs/seeding-allocation.md has the reasoning):
-- seeding: complete and in a seeding state (uploading, stalledUP, forcedUP); only these earn points.
+- seeding: state.is_seeding (complete, in a seeding state); only these earn points.
 - uploading: seeding with upspeed > 0.
 - idle: seeding, not uploading, and no activity for `idle_window` (counted from the latest of
   last_activity, completion_on and added_on).
@@ -22,9 +22,9 @@ import math
 from typing import NamedTuple
 
 from ..model import Torrent
-from ..policy import SeedingSettings, TrackerPolicies
 from .points import seeders
-from .state import STATUS_OF_STATE
+from .policy import SeedingSettings, TrackerPolicies
+from .state import STATUS_OF_STATE, is_complete
 
 # Statuses in which a completed torrent accrues no seed time: the hit-and-run risk.
 RISK_STATUSES = frozenset({"paused", "queued", "errored"})
@@ -66,8 +66,8 @@ def score_of(t: Torrent, potential: float, settings: SeedingSettings) -> float:
 
 def facts_of(t: Torrent, policies: TrackerPolicies, settings: SeedingSettings, now: float) -> TorrentFacts:
     status = STATUS_OF_STATE.get(t.state, "unknown")
-    complete = t.is_complete
-    seeding = complete and status == "seeding"
+    complete = is_complete(t)
+    seeding = complete and status == "seeding"  # state.is_seeding, without looking the status up twice
     uploading = seeding and t.upspeed > 0
     candidate = complete and status in CANDIDATE_STATUSES
     at_risk = (complete or t.completion_on > 0) and status in RISK_STATUSES

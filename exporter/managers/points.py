@@ -6,9 +6,9 @@ Each model is a frozen dataclass with two methods:
     stable_until(t, now) -> float                until when that value holds for this same Torrent
                                                  (math.inf unless the model reads the clock)
 
-Whether a torrent seeds at all is `earns(t)`: complete and in a seeding state (uploading, stalledUP,
-forcedUP). Stopped, queued, checking, errored and missing-files torrents earn nothing. Callers
-multiply: `model.per_hour(t, ...) if earns(t) else 0`. The seeding allocation also asks what a
+Whether a torrent seeds at all is `state.is_seeding(t)`: complete and in a seeding state (uploading,
+stalledUP, forcedUP). Stopped, queued, checking, errored and missing-files torrents earn nothing.
+Callers multiply: `model.per_hour(t, ...) if is_seeding(t) else 0` (facts.py does). The seeding allocation also asks what a
 queued or stopped seed *would* earn, which is `per_hour` alone.
 
 Sources and the worked numbers are in docs/bonus-points.md.
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from ..model import Torrent
-from .state import STATUS_OF_STATE
 
 GIB = 1024**3
 DAY = 86400.0
@@ -33,11 +32,6 @@ class PointsModel(Protocol):
     def per_hour(self, t: Torrent, now: float, min_seed_time: float = 0.0) -> float: ...
 
     def stable_until(self, t: Torrent, now: float) -> float: ...
-
-
-def earns(t: Torrent) -> bool:
-    """Complete and actively seeding: the only torrents a tracker pays points for."""
-    return STATUS_OF_STATE.get(t.state) == "seeding" and t.is_complete
 
 
 def seeders(t: Torrent) -> int:
@@ -172,9 +166,6 @@ class Unit3d:
         bounds = [b for r in self.rules for var, rng in r.when if var == "age"
                   for b in (rng.min, rng.below) if math.isfinite(b) and b > age]
         return t.added_on + min(bounds) if bounds else math.inf
-
-    def matched(self, t: Torrent, now: float) -> list[str]:
-        return [rule.name for rule in self.rules if rule.matches(t, now)]
 
 
 MODELS: dict[str, type] = {m.name: m for m in (Gazelle, Linear, Unit3d)}

@@ -20,10 +20,11 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+from ..durations import duration_text
 from ..model import Snapshot, Torrent
-from ..policy import SeedingSettings, TrackerPolicies
 from .facts import TorrentFacts, facts_of, micro
 from .points import seeders
+from .policy import SeedingSettings, TrackerPolicies
 
 
 @dataclass(frozen=True)
@@ -250,17 +251,6 @@ def _reason(t: Torrent, f: TorrentFacts, policies: TrackerPolicies) -> str:
     if not f.active:
         parts.append(f"now {t.state}")
     return "; ".join(parts)
-
-
-def duration_text(seconds: float) -> str:
-    """1d 4h, 3h 20m, 45m, 30s."""
-    s = int(seconds)
-    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
-    if d:
-        return f"{d}d {h}h" if h else f"{d}d"
-    if h:
-        return f"{h}h {m}m" if m else f"{h}h"
-    return f"{m}m" if m else f"{s}s"
 
 
 def rate_text(bytes_per_second: float) -> str:

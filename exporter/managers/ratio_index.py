@@ -11,8 +11,8 @@ changed:
 - the misallocation count needs the lowest active value and how many inactive values beat it:
   a lazy min-heap of active values and a sorted list of inactive ones.
 
-Still pure: no I/O, no clock (`now` is an argument), no logging. Not thread-safe: the collector
-serialises calls. The unit tests replay random deltas and check every result against the
+Still pure: no I/O, no clock (`now` is an argument), no logging. RatioIndex is not thread-safe;
+SharedRatioIndex (at the end) serialises the collector's and the control job's calls. The unit tests replay random deltas and check every result against the
 from-scratch functions.
 """
 
@@ -23,11 +23,12 @@ import heapq
 import itertools
 import math
 import operator
+import threading
 from dataclasses import dataclass
 
 from ..model import Snapshot, Torrent
-from ..policy import SeedingSettings, TrackerPolicies
 from .facts import TorrentFacts, facts_of
+from .policy import SeedingSettings, TrackerPolicies
 from .ratio import TrackerStats, add_shares, slot_count, stats_from, upload_capacity
 
 # Above this many changes in one update, rebuild the value structures instead of editing them.
@@ -196,3 +197,21 @@ class RatioIndex:
             active=self._active, candidates=self._candidates, owed=self._owed,
             recommended=recommended, misallocated=misallocated, capacity=capacity,
         )
+
+
+class SharedRatioIndex:
+    """One RatioIndex per mirror, shared by the ratio collector (at scrape time) and the control job.
+
+    Calls are serialised, and `now` never goes back: the collector passes the snapshot's time, the job
+    its clock, and a slightly older `now` from one of them must not make the index start over.
+    """
+
+    def __init__(self, policies: TrackerPolicies, settings: SeedingSettings) -> None:
+        self.index = RatioIndex(policies, settings)
+        self._lock = threading.Lock()
+        self._now = -math.inf
+
+    def view(self, snapshot: Snapshot, now: float | None = None) -> RatioView:
+        with self._lock:
+            self._now = max(self._now, snapshot.taken_at if now is None else now)
+            return self.index.update(snapshot, self._now)

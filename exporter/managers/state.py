@@ -1,4 +1,5 @@
-"""TorrentStateManager: group torrents by state, status, category and tracker host. Pure.
+"""TorrentStateManager: the status of each state, the complete/seeding/downloading predicates, and the
+per-state counts the collectors show. Pure.
 
 `status` is the coarse group of a state:
 
@@ -17,15 +18,20 @@
 
 A seed with no peers (stalledUP) counts as seeding: it is available, just not in demand. Only a
 download that cannot progress is "stalled".
+
+The three predicates every manager uses (control, completion, facts, points), so that they agree:
+
+- complete: all wanted data is there (size > 0, amount_left 0) and qBittorrent is not checking,
+  moving, fetching metadata for or reporting an error on it;
+- seeding: complete and in a seeding status (uploading, forcedUP, stalledUP);
+- downloading: not complete and wanting data now: downloading, stalled, fetching metadata or queued.
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from qbittorrentapi.definitions import TorrentState as S
-
-from ..model import KNOWN_STATES, Group, Torrent, normalize_state
+from ..model import KNOWN_STATES, Torrent, normalize_state
 
 STATUSES: tuple[str, ...] = (
     "downloading",
@@ -40,30 +46,24 @@ STATUSES: tuple[str, ...] = (
     "unknown",
 )
 
+STATUS_OF_STATE: Mapping[str, str] = {
+    "allocating": "downloading", "downloading": "downloading", "forcedDL": "downloading",
+    "uploading": "seeding", "forcedUP": "seeding", "stalledUP": "seeding",
+    "stalledDL": "stalled",
+    "stoppedUP": "paused", "stoppedDL": "paused",
+    "queuedUP": "queued", "queuedDL": "queued",
+    "checkingUP": "checking", "checkingDL": "checking", "checkingResumeData": "checking",
+    "error": "errored", "missingFiles": "errored",
+    "metaDL": "metadata", "forcedMetaDL": "metadata",
+    "moving": "moving",
+    "unknown": "unknown",
+}
+assert set(STATUS_OF_STATE) == set(KNOWN_STATES) and set(STATUS_OF_STATE.values()) == set(STATUSES)
 
-def _status_of(state: S) -> str:
-    if state.is_errored:
-        return "errored"
-    if state.is_checking:
-        return "checking"
-    if state.is_stopped:
-        return "paused"
-    if state in (S.QUEUED_UPLOAD, S.QUEUED_DOWNLOAD):
-        return "queued"
-    if state in (S.METADATA_DOWNLOAD, S.FORCED_METADATA_DOWNLOAD):
-        return "metadata"
-    if state is S.STALLED_DOWNLOAD:
-        return "stalled"
-    if state is S.MOVING:
-        return "moving"
-    if state.is_uploading:
-        return "seeding"
-    if state.is_downloading or state is S.ALLOCATING:
-        return "downloading"
-    return "unknown"
-
-
-STATUS_OF_STATE: Mapping[str, str] = {s: _status_of(S(s)) for s in KNOWN_STATES}
+# Statuses in which qBittorrent's numbers for a torrent are not settled: never "complete".
+NOT_SETTLED = frozenset({"checking", "moving", "metadata", "errored"})
+# Statuses of a torrent that wants data now.
+DOWNLOAD_STATUSES = frozenset({"downloading", "stalled", "metadata", "queued"})
 
 
 def status_of(state: str) -> str:
@@ -71,52 +71,19 @@ def status_of(state: str) -> str:
     return STATUS_OF_STATE[normalize_state(state)]
 
 
-class Totals:
-    """Per (state, category), per category and per tracker-host totals of a set of torrents.
-
-    Kept incrementally: the mirror calls `add(old, -1)` and `add(new, +1)` for each changed torrent,
-    so a scrape does not walk 50,000 torrents. `summarize()` builds the same from scratch; the tests
-    check that the two always agree.
-    """
-
-    __slots__ = ("state_category", "category", "tracker")
-
-    def __init__(self) -> None:
-        self.state_category: dict[tuple[str, str], int] = {}
-        self.category: dict[str, list[int]] = {}
-        self.tracker: dict[str, list[int]] = {}
-
-    def add(self, t: Torrent, sign: int = 1) -> None:
-        key = (t.state, t.category)
-        self.state_category[key] = self.state_category.get(key, 0) + sign
-        _bump(self.category, t.category, t, sign)
-        for host in t.hosts:
-            _bump(self.tracker, host, t, sign)
-
-    def frozen(self) -> tuple[dict[tuple[str, str], int], dict[str, Group], dict[str, Group]]:
-        """Copies for a Snapshot, without the groups that became empty."""
-        return (
-            {k: n for k, n in self.state_category.items() if n},
-            {k: Group(*v) for k, v in self.category.items() if v[0]},
-            {k: Group(*v) for k, v in self.tracker.items() if v[0]},
-        )
+def is_complete(t: Torrent) -> bool:
+    """All wanted data is there and qBittorrent's numbers for it are settled."""
+    return t.amount_left == 0 and t.size > 0 and STATUS_OF_STATE.get(t.state, "unknown") not in NOT_SETTLED
 
 
-def _bump(groups: dict[str, list[int]], key: str, t: Torrent, sign: int) -> None:
-    g = groups.get(key)
-    if g is None:
-        g = groups[key] = [0, 0, 0, 0]
-    g[0] += sign
-    g[1] += sign * t.size
-    g[2] += sign * t.uploaded
-    g[3] += sign * t.downloaded
+def is_seeding(t: Torrent) -> bool:
+    """Complete and seeding now: the only torrents a tracker pays points for."""
+    return STATUS_OF_STATE.get(t.state) == "seeding" and is_complete(t)
 
 
-def summarize(torrents: Iterable[Torrent]) -> Totals:
-    totals = Totals()
-    for t in torrents:
-        totals.add(t)
-    return totals
+def is_downloading(t: Torrent) -> bool:
+    """Not complete and wanting data now (downloading, stalled, fetching metadata or queued)."""
+    return STATUS_OF_STATE.get(t.state) in DOWNLOAD_STATUSES and not is_complete(t)
 
 
 def state_counts(

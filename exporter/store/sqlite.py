@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from . import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError
+from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError
 
 T = TypeVar("T")
 
@@ -38,7 +38,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
 
 
 class SQLiteStore(Store):

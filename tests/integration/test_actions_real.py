@@ -11,15 +11,13 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import torf
 
-from exporter.sandbox import make_payload, make_torrent
+from exporter.sandbox import info_hash, make_payload, make_torrent
 from exporter.store import open_store
 from tests.conftest import client_for
 from tests.helpers import sample, wait_for
@@ -35,10 +33,6 @@ def exporter_args(q, password_file, data_dir: Path, config: Path, *extra: str) -
             "--qbittorrent.min-sync-age", "0", "--data.dir", str(data_dir), "--config.file", str(config), *extra]
 
 
-def infohash(torrent_bytes: bytes) -> str:
-    return torf.Torrent.read_stream(io.BytesIO(torrent_bytes)).infohash
-
-
 def torrent_of(client, h: str) -> dict | None:
     found = client.torrents_info(torrent_hashes=h)
     return found[0] if found else None
@@ -49,7 +43,7 @@ def add_stalled(client, q, tmp_path: Path, name: str, tracker: str = DEAD, pause
     payload = make_payload(tmp_path / "nowhere", name, 256 * 1024, seed=len(name))
     data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
     client.torrents_add(torrent_files=data, save_path=str(q.downloads), is_paused=paused)
-    h = infohash(data)
+    h = info_hash(data)
     want = ("stoppedDL", "pausedDL") if paused else ("stalledDL",)
     wait_for(lambda: (torrent_of(client, h) or {}).get("state") in want, timeout=15, what=f"{name} in {want}")
     return h
@@ -60,7 +54,7 @@ def seed_on(client, tmp_path: Path, name: str, tracker: str = DEAD) -> tuple[str
     payload = make_payload(tmp_path / "src" / name, name, SIZE, seed=hash(name) % 997)
     data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
     client.torrents_add(torrent_files=data, save_path=str(payload.parent))
-    h = infohash(data)
+    h = info_hash(data)
     wait_for(lambda: (torrent_of(client, h) or {}).get("state") in ("stalledUP", "uploading"), timeout=15,
              what=f"{name} seeding")
     return h, data
@@ -68,7 +62,7 @@ def seed_on(client, tmp_path: Path, name: str, tracker: str = DEAD) -> tuple[str
 
 def download(client, q, data: bytes, source_bt_port: int) -> str:
     """Add `data` to `q` and connect it to the seeder on `source_bt_port`; waits for completion."""
-    h = infohash(data)
+    h = info_hash(data)
     client.torrents_add(torrent_files=data, save_path=str(q.downloads))
     wait_for(lambda: (torrent_of(client, h) or {}).get("state") not in (None, "checkingResumeData"), timeout=15,
              what="the download to be added")

@@ -13,7 +13,7 @@ import pytest
 
 from exporter.actions.handlers import AddTags, Command, HandlerError, SetCategory, Webhook, expand
 from exporter.actions.settings import HandlerSettings
-from exporter.qbt import QBittorrentError
+from exporter.qbt.connection import QBittorrentError
 
 TORRENT = {"hash": "ab" * 20, "name": "Some Name", "category": "tv", "tags": ["a", "b"], "size": 123,
            "content_path": "/data/Some Name", "save_path": "/data", "tracker": "t.example", "completion_on": 9}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from exporter.actions.history import completions_route
+from exporter.http.routes import completions_route
 from exporter.cli import main
 from exporter.store import open_store
 

@@ -19,11 +19,12 @@ from exporter.actions.settings import (
     CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings, SlotsSettings, StalledSettings,
 )
 from exporter.config import build_settings
-from exporter.managers.control import EmergencyPolicy, SlotsPolicy, StallPolicy
-from exporter.managers.state import summarize
+from exporter.managers.policy import EmergencyPolicy, SlotsPolicy, StallPolicy
+from exporter.managers.ratio_index import SharedRatioIndex
+from tests.kit.builders import totals_of
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
-from exporter.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
-from exporter.qbt import QBittorrentError
+from exporter.managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
+from exporter.qbt.connection import QBittorrentError
 from exporter.store import open_store
 
 T0 = 5_000_000.0
@@ -76,7 +77,7 @@ class Clock:
 
 
 def snap(*torrents: Torrent, generation: int = 1, server: ServerState = ServerState()) -> Snapshot:
-    _, _, by_tracker = summarize(torrents).frozen()
+    _, _, by_tracker = totals_of(torrents).frozen()
     return Snapshot("inst", generation, T0, AppInfo(), server, MappingProxyType({t.hash: t for t in torrents}),
                     by_tracker=by_tracker)
 
@@ -116,8 +117,9 @@ def control_job(mirror, store, registry, clock, dry_run=False, stall=None, emerg
         ratio_emergency=EmergencySettings(enabled=emergency is not None, policy=emergency or EmergencyPolicy()),
         seeding_slots=SlotsSettings(enabled=slots is not None, policy=slots or SlotsPolicy()),
     )
-    return ControlJob(settings, dry_run, mirror, mirror.connection, store, metrics, policies or TrackerPolicies(),
-                      Performer(store, metrics, clock), clock, seeding)
+    policies = policies or TrackerPolicies()
+    return ControlJob(settings, dry_run, mirror, mirror.connection, store, metrics, policies,
+                      Performer(store, metrics, clock), clock, SharedRatioIndex(policies, seeding or SeedingSettings()))
 
 
 def value(registry, name, **labels):
@@ -408,7 +410,7 @@ class Boom:
 
 def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path, registry):
     settings = build_settings({"data.dir": str(tmp_path)}, {})
-    actions = Actions(settings, FakeMirror(None), registry)
+    actions = Actions(settings.jobs, FakeMirror(None), registry)
     assert actions.run(Boom()) == "error"
     assert value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="error") == 1
     assert registry.get_sample_value("qbittorrent_exporter_job_last_success_timestamp_seconds", {"job": "control"}) is None
@@ -417,10 +419,10 @@ def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path
 def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("completion: {}\n")
-    assert build_actions(build_settings({}, {}), FakeMirror(), registry) is None
-    assert build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)), FakeMirror(), registry) is None
-    actions = build_actions(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)), FakeMirror(), registry)
-    assert isinstance(actions, Actions) and "/api/completions" in actions.routes
+    assert build_actions(build_settings({}, {}).jobs, FakeMirror(), registry) is None
+    assert build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)).jobs, FakeMirror(), registry) is None
+    actions = build_actions(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)).jobs, FakeMirror(), registry)
+    assert isinstance(actions, Actions) and actions.settings.configured == ("completion",)
 
 
 def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
@@ -429,7 +431,7 @@ def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("control: {interval: 100ms, stalled: {enabled: true}}\ncompletion: {interval: 100ms}\n")
     settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))
-    actions = Actions(settings, FakeMirror(snap(seed("a"))), registry)
+    actions = Actions(settings.jobs, FakeMirror(snap(seed("a"))), registry)
     actions.start()
     try:
         wait_for(lambda: value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 2

@@ -17,8 +17,8 @@ def settings_from(tmp_path, data, flags=None, env=None):
 
 def test_defaults_configure_nothing(tmp_path):
     s = build_settings({}, {})
-    assert s.sections["control"] == ControlSettings() and not s.sections["control"].configured
-    assert s.sections["completion"] == CompletionSettings() and not s.sections["completion"].configured
+    assert s.control == ControlSettings() and not s.control.configured
+    assert s.completion == CompletionSettings() and not s.completion.configured
     assert s.actions_enabled is True and s.actions_dry_run is False and s.data_dir == "data"
 
 
@@ -38,7 +38,7 @@ def test_a_full_control_section(tmp_path):
         "ratio_emergency": {"enabled": True, "margin": 0.05, "hysteresis": 0.2, "min_downloaded": "2GiB",
                             "global": True, "trackers": ["Tracker.Example.org"], "max_actions_per_run": 7},
         "seeding_slots": {"enabled": True, "min": 2, "max": 8, "cooldown": "1m"},
-    }}).sections["control"]
+    }}).control
     assert s.configured and s.interval == 30 and s.dry_run
     assert s.stalled.enabled and s.stalled.policy.stall_after == 1200 and s.stalled.policy.grace == 3600
     assert s.stalled.policy.steps == ("reannounce", "restart", "recheck", "give_up")
@@ -62,7 +62,7 @@ def test_a_full_completion_section(tmp_path):
             {"name": "unpack", "type": "command", "argv": ["/bin/echo", "%N", "100%%", "%F"]},
             {"name": "cat", "type": "set_category", "category": "done"},
             {"name": "tag", "type": "add_tags", "tags": ["b", "a"], "dry_run": True},
-        ]}}).sections["completion"]
+        ]}}).completion
     assert s.configured and s.interval == 2 and s.backfill == 3600 and s.max_runs_per_run == 3
     hook, cmd, cat, tag = s.handlers
     assert hook.secret == "s3cret" and hook.retries == 0 and hook.backoff == 60 and hook.timeout == 5

@@ -15,9 +15,11 @@ from exporter.collectors.exporter import ExporterCollector
 from exporter.collectors.server import ServerCollector
 from exporter.collectors.torrents import PerTorrentCollector, TorrentsCollector
 from exporter.config import build_settings
-from exporter.maindata import MaindataState
+from exporter.qbt.maindata import MaindataState
 from exporter.model import AppInfo, KNOWN_STATES
-from exporter.qbt import Backoff, Mirror, QBittorrentError, SyncStats
+from exporter.model import SyncStats
+from exporter.qbt.connection import QBittorrentError
+from exporter.qbt.mirror import Backoff, Mirror
 from tests.fakes import Clock, FakeConnection
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -121,7 +123,7 @@ def app_with(answers, clock):
 
 
 def scrape(app):
-    status, ctype, body, _ = app.metrics({}, {})
+    status, ctype, body, _ = app.routes["/metrics"]({}, {})
     assert status == 200 and ctype.startswith("text/plain")
     return body.decode()
 
@@ -140,11 +142,11 @@ def test_unreachable_qbittorrent_shows_up_0_and_no_state_series():
     assert 'qbittorrent_exporter_sync_errors_total{reason="connection"} 1.0' in text
     for absent in ("qbittorrent_alltime_uploaded_bytes_total", "qbittorrent_torrents{", "qbittorrent_info{"):
         assert absent not in text  # counters must not look like they reset to zero
-    status, _, body, _ = app.ready({}, {})
+    status, _, body, _ = app.routes["/readyz"]({}, {})
     assert status == 503 and b"cannot connect" in body
     clock.now += 5
     assert "qbittorrent_alltime_uploaded_bytes_total 6.0" in scrape(app)  # recovered by itself
-    assert app.ready({}, {})[0] == 200
+    assert app.routes["/readyz"]({}, {})[0] == 200
 
 
 def test_a_failing_collector_does_not_hide_the_others():

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from exporter.cli import parse
-from exporter.config import ConfigError, build_settings, parse_duration
+from exporter.config import ConfigError, build_settings
+from exporter.durations import parse_duration
 
 
 def write(tmp_path, name, text):

@@ -6,7 +6,8 @@ import ssl
 
 import pytest
 
-from exporter.qbt import Connection, ConnectionSettings, Mirror, QBittorrentError
+from exporter.qbt.connection import Connection, ConnectionSettings, QBittorrentError
+from exporter.qbt.mirror import Mirror
 from tests.certs import make_pki
 from tests.fake_qbt5 import API_KEY, FakeQbt5
 

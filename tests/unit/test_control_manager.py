@@ -10,16 +10,16 @@ from exporter.managers.control import (
     GLOBAL, EmergencyPolicy, Ladder, Progress, SlotsPolicy, StallPolicy, plan_emergency, plan_slots, plan_stalls,
     scope_ratios,
 )
-from exporter.managers.state import summarize
+from tests.kit.builders import totals_of
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
-from exporter.policy import TrackerPolicies, TrackerPolicy
+from exporter.managers.policy import TrackerPolicies, TrackerPolicy
 
 NOW = 1_000_000.0
 POLICY = StallPolicy(stall_after=900, grace=600, cooldown=600)
 
 
 def snap(*torrents: Torrent, server: ServerState = ServerState()) -> Snapshot:
-    _, _, by_tracker = summarize(torrents).frozen()
+    _, _, by_tracker = totals_of(torrents).frozen()
     return Snapshot("test", 1, NOW, AppInfo(), server, MappingProxyType({t.hash: t for t in torrents}),
                     by_tracker=by_tracker)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.maindata import MaindataState, PayloadError
-from exporter.managers.state import summarize
+from exporter.qbt.maindata import MaindataState, PayloadError
+from exporter.managers.state import is_complete
+from tests.kit.builders import totals_of
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
@@ -25,7 +26,7 @@ def replay(name: str) -> list:
 
 def assert_totals_consistent(snap):
     """The incrementally kept totals equal the ones computed from scratch."""
-    fresh_sc, fresh_cat, fresh_tr = summarize(snap.torrents.values()).frozen()
+    fresh_sc, fresh_cat, fresh_tr = totals_of(snap.torrents.values()).frozen()
     assert dict(snap.by_state_category) == fresh_sc
     assert dict(snap.by_category) == fresh_cat
     assert dict(snap.by_tracker) == fresh_tr
@@ -74,7 +75,7 @@ def test_5x_shaped_sequence():
     assert "cccc" not in renamed.torrents and renamed.tags == ()
     assert renamed.torrents["aaaa"].state == "uploading"
     assert renamed.by_tracker["open.tracker.test"].torrents == 1
-    assert completed.torrents["bbbb"].is_complete and completed.server.global_ratio == 1.75
+    assert is_complete(completed.torrents["bbbb"]) and completed.server.global_ratio == 1.75
     for snap in (full, partial, renamed, completed):
         assert_totals_consistent(snap)
 
@@ -161,7 +162,7 @@ def test_random_deltas_keep_totals_consistent():
 
 
 def test_parsing_drops_only_what_the_model_never_reads():
-    from exporter.maindata import parse_maindata
+    from exporter.qbt.maindata import parse_maindata
 
     for name in ("maindata-4.5.2.json", "maindata-5.0.json"):
         plain, slim = MaindataState(), MaindataState()

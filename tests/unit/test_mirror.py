@@ -9,7 +9,8 @@ import logging
 
 import pytest
 
-from exporter.qbt import Backoff, Mirror, QBittorrentError
+from exporter.qbt.connection import QBittorrentError
+from exporter.qbt.mirror import Backoff, Mirror
 from tests.fakes import Clock, FakeConnection
 
 

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from exporter.managers.points import DAY, GIB, MONTH, Gazelle, Linear, Range, Rule, Unit3d, earns
+from exporter.managers.points import DAY, GIB, MONTH, Gazelle, Linear, Range, Rule, Unit3d
+from exporter.managers.state import is_seeding
 from exporter.model import Torrent, torrent_changes
 
 HOUR = 3600.0
@@ -99,7 +100,7 @@ UNIT3D_CASES = [
 def test_unit3d_default_table(t, expected, matched):
     model = Unit3d()
     assert model.per_hour(t, NOW) == pytest.approx(expected)
-    assert model.matched(t, NOW) == matched
+    assert [rule.name for rule in model.rules if rule.matches(t, NOW)] == matched
 
 
 def test_unit3d_user_table_replaces_the_default():
@@ -150,4 +151,4 @@ def from_json(**raw):
          "missingFiles", "moving", "unknown-state", "downloading", "incomplete-seed-state", "empty"],
 )
 def test_only_complete_active_seeds_earn(raw, expected):
-    assert earns(from_json(**raw)) is expected
+    assert is_seeding(from_json(**raw)) is expected

@@ -9,9 +9,13 @@ import pytest
 
 from exporter.config import ConfigError, build_settings
 from exporter.managers.points import GIB, UNIT3D_RULES, Gazelle, Linear, Range, Rule, Unit3d
-from exporter.policy import (
-    SeedingSettings, TrackerPolicies, TrackerPolicy, parse_bytes, parse_seeding, parse_trackers, policies_of,
-)
+from exporter.config.policy import parse_seeding, parse_trackers
+from exporter.config.values import parse_bytes
+from exporter.managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
+
+
+def policies_of(settings):
+    return settings.trackers, settings.seeding
 
 ISSUE_EXAMPLE = {
     "default": {"min_ratio": 1.0, "min_seed_time": "72h", "points": {"model": "linear", "per_torrent_hour": 0}},
@@ -221,12 +225,12 @@ def test_check_config_accepts_the_documented_example(tmp_path):
 
 
 def test_the_reference_example_in_the_module_docstring_parses(tmp_path):
-    """docs/configuration.md shows exporter/policy.py's docstring: its YAML example must be valid."""
+    """docs/configuration.md shows exporter/config/policy.py's docstring: its YAML example must be valid."""
     import textwrap
 
-    import exporter.policy
+    import exporter.config.policy
 
-    doc = exporter.policy.__doc__
+    doc = exporter.config.policy.__doc__
     block = doc[doc.index("    trackers:"):doc.index("\n\n", doc.index("    seeding:"))]
     cfg = tmp_path / "documented.yml"
     cfg.write_text(textwrap.dedent(block) + "\n")

@@ -6,10 +6,11 @@ import math
 
 import pytest
 
-from exporter.maindata import MaindataState
+from exporter.qbt.maindata import MaindataState
 from exporter.managers.points import GIB
 from exporter.managers.ratio import analyze, recommend_seeding_slots, slot_count, tracker_stats
-from exporter.policy import SeedingSettings, parse_trackers
+from exporter.config.policy import parse_trackers
+from exporter.managers.policy import SeedingSettings
 
 NOW = 1_700_000_000
 HOUR = 3600

@@ -8,10 +8,11 @@ import subprocess
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporter.collectors.ratio import RatioCollector, RatioMetrics
+from exporter.collectors.ratio import RatioCollector
 from exporter.managers.points import GIB
-from exporter.managers.ratio_index import RatioIndex
-from exporter.policy import SeedingSettings, parse_trackers
+from exporter.managers.ratio_index import SharedRatioIndex
+from exporter.config.policy import parse_trackers
+from exporter.managers.policy import SeedingSettings
 from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of
 
 POLICIES = parse_trackers({
@@ -72,7 +73,7 @@ qbittorrent_seeding_misallocated_torrents 1.0
 
 def registry_for(snap, policies=POLICIES, settings=SETTINGS):
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RatioCollector(snap, RatioIndex(policies, settings)))
+    registry.register(RatioCollector(snap, SharedRatioIndex(policies, settings)))
     return registry
 
 
@@ -125,11 +126,15 @@ def test_no_torrents_still_shows_the_slot_gauges():
     assert r.get_sample_value("qbittorrent_bonus_points_per_hour", {"tracker": "x", "model": "linear"}) is None
 
 
-def test_the_factory_keeps_one_index_across_scrapes():
-    metrics = RatioMetrics(POLICIES, SETTINGS)
-    first, second = metrics(docstring_snapshot()), metrics(snapshot_of({}))
-    assert first.index is second.index is metrics.index and first.lock is second.lock
+def test_one_index_serves_every_scrape_and_an_older_now_does_not_start_it_over():
+    shared = SharedRatioIndex(POLICIES, SETTINGS)
+    first, second = RatioCollector(docstring_snapshot(), shared), RatioCollector(snapshot_of({}), shared)
+    assert first.index is second.index is shared
     assert first.name == "ratio"
+    shared.view(docstring_snapshot(), now=docstring_snapshot().taken_at + 60)  # the control job's clock, later
+    assert shared.index._now == docstring_snapshot().taken_at + 60
+    shared.view(docstring_snapshot())  # a scrape of the same snapshot: its (older) time must not reset the index
+    assert shared.index._now == docstring_snapshot().taken_at + 60
     r = CollectorRegistry(auto_describe=False)
     r.register(first)
     assert r.get_sample_value("qbittorrent_seeding_slots_active") == 2

@@ -6,12 +6,13 @@ import random
 
 import pytest
 
-from exporter.maindata import MaindataState
+from exporter.qbt.maindata import MaindataState
 from exporter.managers import ratio_index
 from exporter.managers.points import DAY, GIB
 from exporter.managers.ratio import recommend_seeding_slots, tracker_stats
 from exporter.managers.ratio_index import RatioIndex
-from exporter.policy import SeedingSettings, parse_trackers
+from exporter.config.policy import parse_trackers
+from exporter.managers.policy import SeedingSettings
 from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of, url
 
 POLICIES = parse_trackers({

@@ -8,7 +8,8 @@ import sys
 
 from exporter.app import App
 from exporter.config import build_settings
-from exporter.qbt import Backoff, Mirror, QBittorrentError
+from exporter.qbt.connection import QBittorrentError
+from exporter.qbt.mirror import Backoff, Mirror
 from exporter.report import build_report, format_report
 from exporter.sandbox import free_port
 from tests.fakes import Clock, FakeConnection
@@ -89,14 +90,14 @@ def test_api_report_when_qbittorrent_is_down(tmp_path):
 
 def test_metrics_endpoint_includes_the_ratio_collector(tmp_path):
     app, clock = app_with(tmp_path, [payload(), {"rid": 2}])
-    _, _, body, _ = app.metrics({}, {})
+    _, _, body, _ = app.routes["/metrics"]({}, {})
     text = body.decode()
     assert 'qbittorrent_bonus_points_per_hour{model="gazelle",tracker="g.example"} 0.434352' in text
     assert 'qbittorrent_exporter_collector_success{collector="ratio"} 1.0' in text
     assert "qbittorrent_seeding_slots_recommended 3.0" in text
     assert "SECRET" not in text
     clock.now += 5
-    assert "qbittorrent_seeding_slots_active 2.0" in app.metrics({}, {})[2].decode()  # same index, next scrape
+    assert "qbittorrent_seeding_slots_active 2.0" in app.routes["/metrics"]({}, {})[2].decode()  # same index, next scrape
 
 
 def test_report_command_fails_loudly_when_qbittorrent_is_unreachable():

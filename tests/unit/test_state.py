@@ -56,3 +56,9 @@ def test_state_counts_emit_zero_for_every_state_in_every_category():
     assert counts[("stalledDL", "stalled", "")] == 1
     assert counts[("error", "errored", "tv")] == 0
     assert len(counts) == len(KNOWN_STATES) * 3  # "", movies, tv
+
+
+def test_known_states_are_qbittorrentapis_in_5x_names():
+    from qbittorrentapi.definitions import TorrentState
+
+    assert set(KNOWN_STATES) == {normalize_state(s.value) for s in TorrentState}

@@ -1,7 +1,7 @@
 """The merge half of the mirror: apply sync/maindata payloads (full or `rid` deltas) to local state.
 
 No I/O here: `MaindataState.apply(payload)` takes the parsed JSON of one response, and
-`snapshot()` hands out an immutable Snapshot. qbt.py does the requests; the tests replay recorded
+`snapshot()` hands out an immutable Snapshot. connection.py does the requests, mirror.py the syncing; the tests replay recorded
 payload sequences straight into this class.
 
 Delta rules (qBittorrent's SyncController, checked against 4.5.2 and the 5.x wiki):
@@ -19,8 +19,7 @@ import json
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .managers.state import Totals
-from .model import TORRENT_FIELDS, AppInfo, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
+from ..model import TORRENT_FIELDS, AppInfo, Group, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
 
 
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +40,46 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(Torrent))
 def _replace(old: Torrent, changes: dict[str, Any]) -> Torrent:
     """dataclasses.replace, minus its per-call introspection (this runs for every changed torrent)."""
     return Torrent(*[changes[f] if f in changes else getattr(old, f) for f in _FIELDS])
+
+
+class Totals:
+    """Per (state, category), per category and per tracker-host totals of a set of torrents.
+
+    Kept incrementally: MaindataState calls `add(old, -1)` and `add(new, +1)` for each changed
+    torrent, so a scrape does not walk 50,000 torrents; the tests check it against a from-scratch sum.
+    """
+
+    __slots__ = ("state_category", "category", "tracker")
+
+    def __init__(self) -> None:
+        self.state_category: dict[tuple[str, str], int] = {}
+        self.category: dict[str, list[int]] = {}
+        self.tracker: dict[str, list[int]] = {}
+
+    def add(self, t: Torrent, sign: int = 1) -> None:
+        key = (t.state, t.category)
+        self.state_category[key] = self.state_category.get(key, 0) + sign
+        _bump(self.category, t.category, t, sign)
+        for host in t.hosts:
+            _bump(self.tracker, host, t, sign)
+
+    def frozen(self) -> tuple[dict[tuple[str, str], int], dict[str, Group], dict[str, Group]]:
+        """Copies for a Snapshot, without the groups that became empty."""
+        return (
+            {k: n for k, n in self.state_category.items() if n},
+            {k: Group(*v) for k, v in self.category.items() if v[0]},
+            {k: Group(*v) for k, v in self.tracker.items() if v[0]},
+        )
+
+
+def _bump(groups: dict[str, list[int]], key: str, t: Torrent, sign: int) -> None:
+    g = groups.get(key)
+    if g is None:
+        g = groups[key] = [0, 0, 0, 0]
+    g[0] += sign
+    g[1] += sign * t.size
+    g[2] += sign * t.uploaded
+    g[3] += sign * t.downloaded
 
 
 class PayloadError(ValueError):

@@ -34,43 +34,13 @@ model's, not to the `default` entry's. Every error names the field's YAML path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from .config import ConfigError
-from .fields import duration, flag, mapping, number, parse_bytes, positive, positive_duration, whole
-from .managers.points import MODELS, RULE_VARIABLES, UNIT3D_RULES, Gazelle, Linear, PointsModel, Range, Rule, Unit3d
-
-
-@dataclass(frozen=True)
-class TrackerPolicy:
-    min_ratio: float = 1.0
-    min_seed_time: float = 0.0  # seconds; the hit-and-run rule
-    points: PointsModel = field(default_factory=Linear)  # earns nothing unless configured
-    reported_points_per_hour: float | None = None
-
-
-@dataclass(frozen=True)
-class TrackerPolicies:
-    default: TrackerPolicy = field(default_factory=TrackerPolicy)
-    hosts: Mapping[str, TrackerPolicy] = field(default_factory=dict)
-
-    def for_host(self, host: str) -> TrackerPolicy:
-        return self.hosts.get(host.lower(), self.default)
-
-
-@dataclass(frozen=True)
-class SeedingSettings:
-    """How to size and fill qBittorrent's active seeding slots (docs/seeding-allocation.md)."""
-
-    upload_capacity: float = 0.0  # bytes/s; 0: use qBittorrent's global upload limit, if one is set
-    slot_upload: float = 1024.0 * 1024  # bytes/s one active seed is expected to use
-    min_slots: int = 1
-    max_slots: int = 0  # 0: no upper limit
-    idle_window: float = 24 * 3600.0  # a seed with no upload for longer than this is idle
-    demand_weight: float = 1.0  # value per leecher per seeder
-    scarcity_weight: float = 1.0  # value of being the only seeder (weight / seeders)
+from ..managers.points import MODELS, RULE_VARIABLES, PointsModel, Range, Rule
+from ..managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
+from .values import ConfigError, duration, flag, mapping, number, parse_bytes, positive, positive_duration, whole
 
 
 # -- points ------------------------------------------------------------------------------------
@@ -200,13 +170,3 @@ def parse_seeding(raw: Any, path: str = "seeding") -> SeedingSettings:
     if settings.max_slots and settings.min_slots > settings.max_slots:
         raise ConfigError(f"{path}.min_slots", f"must not exceed max_slots ({settings.max_slots})")
     return settings
-
-
-def policies_of(settings: Any) -> tuple[TrackerPolicies, SeedingSettings]:
-    """The parsed `trackers:` and `seeding:` sections of Settings (defaults when absent)."""
-    sections = getattr(settings, "sections", {}) or {}
-    return sections.get("trackers") or TrackerPolicies(), sections.get("seeding") or SeedingSettings()
-
-
-__all__ = ["Gazelle", "Linear", "Unit3d", "UNIT3D_RULES", "TrackerPolicy", "TrackerPolicies", "SeedingSettings",
-           "parse_trackers", "parse_seeding", "parse_points", "parse_bytes", "policies_of"]

@@ -1,19 +1,14 @@
-"""Everything that talks to qBittorrent. The only module that uses qbittorrentapi's client.
+"""The connection to one qBittorrent: the only module that uses qbittorrentapi's client.
 
 `Connection` wraps one qbittorrentapi.Client: one login, reused (the library logs in again by itself
 when a request comes back 403), logout on close, errors turned into `QBittorrentError` with a short,
-bounded `reason` and a message that never carries a secret.
-
-`Mirror` keeps one instance's sync/maindata in memory with `rid` deltas and hands out Snapshots.
-Scrapes and action jobs share it: `refresh()` makes at most one request, and none at all while the
-last snapshot is younger than `min_age` or while a failure's backoff is running.
+bounded `reason` and a message that never carries a secret, and the writes the action jobs make,
+spelled for the version at hand (4.x pause/resume, 5.x stop/start).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -21,13 +16,8 @@ import qbittorrentapi
 import requests
 from qbittorrentapi.definitions import APINames
 
-from .maindata import MaindataState, PayloadError, parse_maindata
-from .model import AppInfo, Snapshot
-
-log = logging.getLogger(__name__)
-
-# Bounded values of the `reason` label of qbittorrent_exporter_sync_errors_total.
-SYNC_ERROR_REASONS = ("auth", "banned", "connection", "timeout", "tls", "http", "response")
+from ..model import AppInfo
+from .maindata import PayloadError, parse_maindata
 
 
 class QBittorrentError(Exception):
@@ -216,127 +206,11 @@ class Connection:
         self._call(self._client.app_set_preferences, prefs=prefs)
 
 
-@dataclass
-class SyncStats:
-    """What the exporter's own metrics report about syncing. Read under the mirror's lock."""
-
-    up: bool = False
-    last_duration: float = 0.0
-    last_success: float = 0.0
-    syncs: int = 0
-    full_syncs: int = 0
-    errors: dict[str, int] = field(default_factory=lambda: {r: 0 for r in SYNC_ERROR_REASONS})
-    last_error: str = ""
-
-
-class Backoff:
-    """Exponential backoff: `base`, 2*base, ... up to `cap` seconds."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        self.base, self.cap, self.failures = base, cap, 0
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        return min(self.cap, self.base * 2 ** (self.failures - 1))
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-class Mirror:
-    """One qBittorrent instance, mirrored. Thread-safe; Snapshots it returns are immutable."""
-
-    def __init__(
-        self,
-        connection: Connection,
-        name: str = "",
-        min_age: float = 1.0,
-        full_resync_interval: float = 3600.0,
-        login_backoff: Backoff | None = None,
-        connect_backoff: Backoff | None = None,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.connection = connection
-        self.name = name or connection.settings.url
-        self.min_age = min_age
-        self.full_resync_interval = full_resync_interval
-        self.login_backoff = login_backoff or Backoff(15.0, 900.0)
-        self.connect_backoff = connect_backoff or Backoff(1.0, 30.0)
-        self._clock, self._monotonic = clock, monotonic
-        self._lock = threading.Lock()
-        self._state = MaindataState(self.name)
-        self._snapshot: Snapshot | None = None
-        self._last_attempt = float("-inf")
-        self._last_full = float("-inf")
-        self._retry_at = float("-inf")
-        self.stats = SyncStats()
-
-    def refresh(self) -> Snapshot | None:
-        """The current Snapshot, syncing first if it is older than `min_age`.
-
-        None while qBittorrent is unreachable or refuses us: callers must then show nothing of
-        qBittorrent's state rather than stale values.
-        """
-        with self._lock:
-            now = self._monotonic()
-            if self.stats.up and now - self._last_attempt < self.min_age:
-                return self._snapshot
-            if now < self._retry_at:
-                return None
-            self._sync(now)
-            return self._snapshot if self.stats.up else None
-
-    def latest(self) -> Snapshot | None:
-        """The last good Snapshot without syncing (None while down)."""
-        with self._lock:
-            return self._snapshot if self.stats.up else None
-
-    def _sync(self, now: float) -> None:
-        self._last_attempt = now
-        started = time.perf_counter()
-        full = self._state.rid == 0 or now - self._last_full >= self.full_resync_interval
-        try:
-            if full:
-                self._state.set_app(self.connection.login())
-            payload = self.connection.maindata(0 if full else self._state.rid)
-            try:
-                self._state.apply(payload)
-            except PayloadError as exc:
-                raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
-        except QBittorrentError as exc:
-            self._fail(exc, now)
-        else:
-            if full:
-                self._last_full = now
-                self.stats.full_syncs += 1
-            self._snapshot = self._state.snapshot(self._clock())
-            if not self.stats.up and self.stats.syncs:
-                log.info("qBittorrent at %s is reachable again", self.name)
-            self.stats.up = True
-            self.stats.syncs += 1
-            self.stats.last_success = self._clock()
-            self.stats.last_error = ""
-            self._retry_at = float("-inf")
-            self.login_backoff.reset()
-            self.connect_backoff.reset()
-        finally:
-            self.stats.last_duration = time.perf_counter() - started
-
-    def _fail(self, exc: QBittorrentError, now: float) -> None:
-        self._state.rid = 0  # resync in full next time: our rid may no longer mean anything
-        self.stats.errors[exc.reason] = self.stats.errors.get(exc.reason, 0) + 1
-        backoff = self.login_backoff if exc.reason in ("auth", "banned") else self.connect_backoff
-        delay = backoff.next_delay()
-        self._retry_at = now + delay
-        message = f"sync with qBittorrent at {self.name} failed ({exc.reason}): {exc}; next attempt in {delay:.0f}s"
-        if self.stats.up or str(exc) != self.stats.last_error:
-            log.warning(message)
-        else:
-            log.debug(message)
-        self.stats.up = False
-        self.stats.last_error = str(exc)
-
-    def close(self) -> None:
-        with self._lock:
-            self.connection.close()
+def admin_client(url: str, username: str, password: str, timeout: float = 10.0) -> qbittorrentapi.Client:
+    """A plain, logged-in qbittorrentapi client, for setting up throwaway qBittorrents (the demo, the tests);
+    the exporter itself talks only through Connection."""
+    client = qbittorrentapi.Client(host=url, username=username, password=password, SIMPLE_RESPONSES=True,
+                                   REQUESTS_ARGS={"timeout": timeout}, FORCE_SCHEME_FROM_HOST=True,
+                                   DISABLE_LOGGING_DEBUG_OUTPUT=True)
+    client.auth_log_in()
+    return client

@@ -1,16 +1,6 @@
-"""The HTTP side: /, /metrics, /healthz, /readyz and extra routes, with TLS and basic auth.
+"""The HTTP server: serves a table of routes (routes.py) on one address, with TLS and basic auth.
 
-TLS and basic auth use the web config file format of Prometheus's exporter-toolkit:
-
-    tls_server_config:
-      cert_file: server.crt
-      key_file: server.key
-      client_ca_file: ca.crt            # optional: ask clients for certificates
-      client_auth_type: RequireAndVerifyClientCert
-      min_version: TLS12                # optional
-    basic_auth_users:
-      prometheus: $2b$12$...            # bcrypt hash
-
+TLS and the users come from the exporter-toolkit web config file (parsed by exporter/config/web.py).
 /healthz answers without authentication (it says only "ok"), so that a container health check
 needs no credentials; everything else requires them when users are configured.
 """
@@ -20,103 +10,24 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import hmac
-import html
-import json
 import logging
 import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import bcrypt
-import yaml
 
-from .config import ConfigError
+from .routes import Route
 
 log = logging.getLogger(__name__)
-
-CLIENT_AUTH_TYPES = {
-    "NoClientCert": ssl.CERT_NONE,
-    "RequestClientCert": ssl.CERT_OPTIONAL,
-    "RequireAnyClientCert": ssl.CERT_REQUIRED,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
-TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-                "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
-
 
 @dataclass(frozen=True)
 class WebConfig:
     tls: ssl.SSLContext | None = None
     users: Mapping[str, bytes] = field(default_factory=dict, repr=False)
-
-
-def load_web_config(path: str) -> WebConfig:
-    name = "web.config-file"
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(name, f"cannot read {path!r}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(name, f"{path!r} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(name, "must hold a mapping")
-    unknown = set(data) - {"tls_server_config", "basic_auth_users", "http_server_config"}
-    if unknown:
-        raise ConfigError(f"{name}: {sorted(unknown)[0]}", "unknown key")
-    base = Path(path).resolve().parent
-    tls = _tls_context(data.get("tls_server_config"), base) if data.get("tls_server_config") else None
-    users: dict[str, bytes] = {}
-    raw_users = data.get("basic_auth_users") or {}
-    if not isinstance(raw_users, dict):
-        raise ConfigError(f"{name}: basic_auth_users", "must map user names to bcrypt hashes")
-    for user, hashed in raw_users.items():
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            # Never echo the value: a user may have put a plain password here by mistake.
-            raise ConfigError(f"{name}: basic_auth_users.{user}", "must be a bcrypt hash ($2y$...)")
-        users[str(user)] = hashed.replace("$2y$", "$2b$", 1).encode()
-    return WebConfig(tls=tls, users=users)
-
-
-def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
-    where = "web.config-file: tls_server_config"
-    if not isinstance(cfg, dict):
-        raise ConfigError(where, "must be a mapping")
-    known = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
-             "max_version", "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"}
-    for key in cfg:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", "unknown key")
-    for key in ("cert_file", "key_file"):
-        if not cfg.get(key):
-            raise ConfigError(f"{where}.{key}", "is required")
-
-    def resolve(p: str) -> str:
-        return str((base / p) if not Path(p).is_absolute() else Path(p))
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = TLS_VERSIONS.get(str(cfg.get("min_version", "TLS12")), ssl.TLSVersion.TLSv1_2)
-    try:
-        ctx.load_cert_chain(resolve(cfg["cert_file"]), resolve(cfg["key_file"]))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where}.cert_file", f"cannot load certificate/key: {exc}") from None
-    auth_type = cfg.get("client_auth_type", "NoClientCert" if not cfg.get("client_ca_file") else "RequireAndVerifyClientCert")
-    if auth_type not in CLIENT_AUTH_TYPES:
-        raise ConfigError(f"{where}.client_auth_type", f"must be one of {', '.join(CLIENT_AUTH_TYPES)}")
-    if cfg.get("client_ca_file"):
-        try:
-            ctx.load_verify_locations(resolve(cfg["client_ca_file"]))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"{where}.client_ca_file", f"cannot load: {exc}") from None
-    elif auth_type in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert"):
-        raise ConfigError(f"{where}.client_ca_file", f"is required for client_auth_type {auth_type}")
-    ctx.verify_mode = CLIENT_AUTH_TYPES[auth_type]
-    return ctx
 
 
 class BasicAuth:
@@ -149,26 +60,6 @@ class BasicAuth:
                 self._verified.add(key)
             return True
         return False
-
-
-# A route answers (status, content type, body bytes, extra headers) for (path, query, headers).
-Response = tuple[int, str, bytes, Mapping[str, str]]
-Route = Callable[[Mapping[str, str], Mapping[str, str]], Response]
-
-
-def text(status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> Response:
-    return status, content_type, body.encode(), {}
-
-
-def as_json(status: int, payload: Any) -> Response:
-    return status, "application/json", json.dumps(payload, indent=1, default=str).encode(), {}
-
-
-def landing_page(title: str, links: Mapping[str, str]) -> Route:
-    items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a> {html.escape(d)}</li>' for p, d in links.items())
-    body = (f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
-            f"<h1>{html.escape(title)}</h1><ul>{items}</ul></body></html>")
-    return lambda query, headers: text(200, body, "text/html; charset=utf-8")
 
 
 class _Server(ThreadingHTTPServer):

@@ -1,0 +1,52 @@
+"""Durations: parsed from text ("1h30m"), written for people ("3h 20m"), and grown by backoff.
+
+One place for each, shared by the configuration, the managers' reasons, the mirror and the jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from "90s", "15m", "1h30m", "72h", "7d", "500ms" or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m or 72h")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        try:
+            seconds = float(text)
+        except ValueError:
+            pos, seconds = 0, 0.0
+            for m in _DURATION.finditer(text):
+                if m.start() != pos:
+                    break
+                seconds += float(m.group(1)) * _UNITS[m.group(2)]
+                pos = m.end()
+            if pos != len(text) or not text:
+                raise ValueError(f"{value!r} is not a duration such as 30s, 15m or 72h") from None
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError("must be a finite duration >= 0")
+    return seconds
+
+
+def duration_text(seconds: float) -> str:
+    """1d 4h, 3h 20m, 45m, 30s."""
+    s = int(seconds)
+    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if d:
+        return f"{d}d {h}h" if h else f"{d}d"
+    if h:
+        return f"{h}h {m}m" if m else f"{h}h"
+    return f"{m}m" if m else f"{s}s"
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff: base, 2*base, 4*base ... for attempt 1, 2, 3 ..., never above cap."""
+    return min(cap, base * 2 ** min(max(attempt - 1, 0), 64))

@@ -1,0 +1,101 @@
+"""The policies the managers decide by: plain frozen dataclasses, built by exporter/config from YAML.
+
+    TrackerPolicies   per tracker host: minimum ratio, hit-and-run seed time, bonus-point model
+    SeedingSettings   how to size and fill qBittorrent's seeding slots
+    StallPolicy       the stalled-download ladder
+    EmergencyPolicy   when a ratio emergency starts and ends
+    SlotsPolicy       bounds of the seeding-slots action
+    Filter            which completions a handler applies to
+
+Defaults here are the defaults of the configuration; docs/configuration.md lists them with the YAML keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AbstractSet, Any, Mapping
+
+from .points import Linear, PointsModel
+
+
+@dataclass(frozen=True)
+class TrackerPolicy:
+    min_ratio: float = 1.0
+    min_seed_time: float = 0.0  # seconds; the hit-and-run rule
+    points: PointsModel = field(default_factory=Linear)  # earns nothing unless configured
+    reported_points_per_hour: float | None = None
+
+
+@dataclass(frozen=True)
+class TrackerPolicies:
+    default: TrackerPolicy = field(default_factory=TrackerPolicy)
+    hosts: Mapping[str, TrackerPolicy] = field(default_factory=dict)
+
+    def for_host(self, host: str) -> TrackerPolicy:
+        return self.hosts.get(host.lower(), self.default)
+
+
+@dataclass(frozen=True)
+class SeedingSettings:
+    """How to size and fill qBittorrent's active seeding slots (docs/seeding-allocation.md)."""
+
+    upload_capacity: float = 0.0  # bytes/s; 0: use qBittorrent's global upload limit, if one is set
+    slot_upload: float = 1024.0 * 1024  # bytes/s one active seed is expected to use
+    min_slots: int = 1
+    max_slots: int = 0  # 0: no upper limit
+    idle_window: float = 24 * 3600.0  # a seed with no upload for longer than this is idle
+    demand_weight: float = 1.0  # value per leecher per seeder
+    scarcity_weight: float = 1.0  # value of being the only seeder (weight / seeders)
+
+
+@dataclass(frozen=True)
+class StallPolicy:
+    stall_after: float = 900.0
+    grace: float = 600.0
+    cooldown: float = 600.0
+    recheck: bool = False
+    tag: str = "stalled"
+    max_actions_per_run: int = 10
+    max_actions_per_tracker: int = 3
+    exclude_tags: AbstractSet[str] = frozenset()
+    exclude_categories: AbstractSet[str] = frozenset()
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return ("reannounce", "restart") + (("recheck",) if self.recheck else ()) + ("give_up",)
+
+
+@dataclass(frozen=True)
+class EmergencyPolicy:
+    margin: float = 0.0
+    hysteresis: float = 0.1
+    min_downloaded: int = 1 << 30  # bytes: below this a scope's ratio means nothing yet
+    include_global: bool = False
+    trackers: AbstractSet[str] = frozenset()  # hosts to watch; empty: every host in the Snapshot
+    tag: str = "ratio-emergency"
+    max_actions_per_run: int = 50
+
+
+@dataclass(frozen=True)
+class SlotsPolicy:
+    minimum: int = 1
+    maximum: int = 100
+    cooldown: float = 600.0
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Empty sets match everything; otherwise the torrent must match one entry of each set given."""
+
+    categories: AbstractSet[str] = frozenset()
+    trackers: AbstractSet[str] = frozenset()
+    tags: AbstractSet[str] = frozenset()
+
+    def matches(self, torrent: Mapping[str, Any]) -> bool:
+        if self.categories and torrent.get("category", "") not in self.categories:
+            return False
+        if self.trackers and not self.trackers.intersection(torrent.get("trackers") or ()):
+            return False
+        if self.tags and not self.tags.intersection(torrent.get("tags") or ()):
+            return False
+        return True
