@@ -36,8 +36,11 @@ def one(name: str, spec: str, fake: P.Fake, work: Path, scrapes: int) -> dict:
     e = P.ours(fake.url, work, python)
     e.process.env.update(extra)
     start = P.start_ours(e, timeout=180)
-    row = {"side": name, "first_sync_s": start["ready_s"] - start["healthy_s"],
-           "first_sync_peak_rss_mib": peak_rss_mib(e.process.pid)}
+    row = {
+        "side": name,
+        "first_sync_s": start["ready_s"] - start["healthy_s"],
+        "first_sync_peak_rss_mib": peak_rss_mib(e.process.pid),
+    }
     try:
         fake.tick()
         scrape(e, fake)  # warm-up
@@ -50,11 +53,22 @@ def one(name: str, spec: str, fake: P.Fake, work: Path, scrapes: int) -> dict:
         fake.control("/bench/expire-sessions", post=True)
         fake.tick()
         resync = scrape(e, fake)
-        row.update(resync_wall_s=resync["wall_s"], resync_cpu_s=resync["cpu_s"], peak_rss_mib=peak_rss_mib(e.process.pid))
+        row.update(
+            resync_wall_s=resync["wall_s"],
+            resync_cpu_s=resync["cpu_s"],
+            peak_rss_mib=peak_rss_mib(e.process.pid),
+        )
     finally:
         e.process.stop()
-    done = subprocess.run([python, "-m", "bench.jobs", "--url", fake.url, "--runs", "4"], cwd=P.ROOT,
-                          env=P.clean_env(**extra), capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [python, "-m", "bench.jobs", "--url", fake.url, "--runs", "4"],
+        cwd=P.ROOT,
+        env=P.clean_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if done.returncode == 0:
         jobs = json.loads(done.stdout)
         for scenario in ("typical", "emergency"):
@@ -80,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name, spec in (("A", args.a), ("B", args.b)):
                     row = one(name, spec, fake, Path(tmp) / f"{rep}{name}", args.scrapes)
                     rows.append(row)
-                    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
-                          flush=True)
+                    print(
+                        json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
+                        flush=True,
+                    )
         finally:
             fake.stop()
     return 0

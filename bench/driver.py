@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +45,28 @@ def scrape(e: P.Exporter, fake: P.Fake) -> dict[str, Any]:
     status, size = e.scrape(timeout=300)
     wall = time.perf_counter() - t0
     c1, s1 = cpu_seconds(e.process.pid), fake.stats()
-    ends = {k: v["requests"] - s0["by_endpoint"].get(k, {}).get("requests", 0) for k, v in s1["by_endpoint"].items()}
+    ends = {
+        k: v["requests"] - s0["by_endpoint"].get(k, {}).get("requests", 0)
+        for k, v in s1["by_endpoint"].items()
+    }
     return {
-        "wall_s": round(wall, 4), "cpu_s": round(c1 - c0, 3), "status": status, "metrics_bytes": size,
-        "requests": s1["requests"] - s0["requests"], "wire_bytes": s1["wire_bytes"] - s0["wire_bytes"],
-        "json_bytes": s1["json_bytes"] - s0["json_bytes"], "endpoints": {k: n for k, n in sorted(ends.items()) if n},
+        "wall_s": round(wall, 4),
+        "cpu_s": round(c1 - c0, 3),
+        "status": status,
+        "metrics_bytes": size,
+        "requests": s1["requests"] - s0["requests"],
+        "wire_bytes": s1["wire_bytes"] - s0["wire_bytes"],
+        "json_bytes": s1["json_bytes"] - s0["json_bytes"],
+        "endpoints": {k: n for k, n in sorted(ends.items()) if n},
     }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     walls = [r["wall_s"] for r in rows]
     return {
-        "scrapes": len(rows), "wall_median_s": statistics.median(walls), "wall_max_s": max(walls),
+        "scrapes": len(rows),
+        "wall_median_s": statistics.median(walls),
+        "wall_max_s": max(walls),
         "cpu_mean_s": statistics.fmean(r["cpu_s"] for r in rows),
         "wire_bytes_mean": statistics.fmean(r["wire_bytes"] for r in rows),
         "json_bytes_mean": statistics.fmean(r["json_bytes"] for r in rows),
@@ -79,8 +89,10 @@ def run_size(n: int, rounds: int, args: argparse.Namespace, work: Path) -> dict[
         out["ours_first_sync"] = {
             **{k: round(v, 3) for k, v in start.items()},
             "first_sync_s": round(start["ready_s"] - start["healthy_s"], 3),
-            "cpu_s": cpu_seconds(a.process.pid), "peak_rss_mib": peak_rss_mib(a.process.pid),
-            "wire_bytes": s1["wire_bytes"] - s0["wire_bytes"], "json_bytes": s1["json_bytes"] - s0["json_bytes"],
+            "cpu_s": cpu_seconds(a.process.pid),
+            "peak_rss_mib": peak_rss_mib(a.process.pid),
+            "wire_bytes": s1["wire_bytes"] - s0["wire_bytes"],
+            "json_bytes": s1["json_bytes"] - s0["json_bytes"],
         }
         print(f"   ours ready: first full sync {out['ours_first_sync']['first_sync_s']:.2f}s", flush=True)
         start = P.start_comparison(b, timeout=600)
@@ -94,9 +106,13 @@ def run_size(n: int, rounds: int, args: argparse.Namespace, work: Path) -> dict[
             for e in (a, b):
                 rows[e.name].append({"round": i, **scrape(e, fake)})
             o, c = rows["ours"][-1], rows["comparison"][-1]
-            print(f"   round {i + 1}/{rounds} (churn {tick['changed']}, +{tick['added']} -{tick['removed']}): "
-                  f"ours {o['wall_s']:.3f}s {o['cpu_s']:.2f} CPU-s {o['wire_bytes'] / 1024:.0f} KiB | comparison "
-                  f"{c['wall_s']:.2f}s {c['cpu_s']:.2f} CPU-s {c['wire_bytes'] / 2 ** 20:.1f} MiB", flush=True)
+            print(
+                f"   round {i + 1}/{rounds} (churn {tick['changed']}, +{tick['added']} -{tick['removed']}): "
+                f"ours {o['wall_s']:.3f}s {o['cpu_s']:.2f} CPU-s {o['wire_bytes'] / 1024:.0f} KiB | "
+                f"comparison "
+                f"{c['wall_s']:.2f}s {c['cpu_s']:.2f} CPU-s {c['wire_bytes'] / 2**20:.1f} MiB",
+                flush=True,
+            )
         out["warmup"] = warmup
         out["scrapes"] = rows
         out["summary"] = {name: summary(r) for name, r in rows.items()}
@@ -108,9 +124,12 @@ def run_size(n: int, rounds: int, args: argparse.Namespace, work: Path) -> dict[
         fake.tick()
         out["resync"] = {e.name: scrape(e, fake) for e in (a, b)}
         out["resync"]["ours"]["peak_rss_mib"] = peak_rss_mib(a.process.pid)
-        print(f"   resync scrape (sessions expired): ours {out['resync']['ours']['wall_s']:.2f}s "
-              f"{out['resync']['ours']['cpu_s']:.2f} CPU-s, peak RSS {out['resync']['ours']['peak_rss_mib']:.0f} MiB",
-              flush=True)
+        print(
+            f"   resync scrape (sessions expired): ours {out['resync']['ours']['wall_s']:.2f}s "
+            f"{out['resync']['ours']['cpu_s']:.2f} CPU-s, peak RSS "
+            f"{out['resync']['ours']['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
     finally:
         a.process.stop()
         b.process.stop()
@@ -118,17 +137,27 @@ def run_size(n: int, rounds: int, args: argparse.Namespace, work: Path) -> dict[
         out["jobs"] = jobs(fake.url, args.python, args.job_runs)
         for scenario in ("typical", "emergency"):
             j = out["jobs"].get(scenario)
-            print(f"   jobs ({scenario}): control+completion {j['mean_jobs_cpu_s']:.3f} CPU-s per run (max "
-                  f"{j['max_jobs_cpu_s']:.3f}), {j['mean_writes']:.0f} writes" if j else f"   jobs: {out['jobs']}",
-                  flush=True)
+            print(
+                f"   jobs ({scenario}): control+completion {j['mean_jobs_cpu_s']:.3f} CPU-s per run (max "
+                f"{j['max_jobs_cpu_s']:.3f}), {j['mean_writes']:.0f} writes"
+                if j
+                else f"   jobs: {out['jobs']}",
+                flush=True,
+            )
     finally:
         fake.stop()
     return out
 
 
 def jobs(url: str, python: str, runs: int) -> dict[str, Any]:
-    done = subprocess.run([python, "-m", "bench.jobs", "--url", url, "--runs", str(runs)], cwd=P.ROOT,
-                          env=P.clean_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [python, "-m", "bench.jobs", "--url", url, "--runs", str(runs)],
+        cwd=P.ROOT,
+        env=P.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(done.stdout)
@@ -157,10 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--churn", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--job-runs", type=int, default=5)
-    p.add_argument("--python", default=sys.executable, help="the Python that has qbittorrent-monitor installed")
+    p.add_argument(
+        "--python", default=sys.executable, help="the Python that has qbittorrent-monitor installed"
+    )
     p.add_argument("--name", help="results/<name>.json (default: scale, or scale-quick with --quick)")
-    p.add_argument("--no-docs", dest="docs", action="store_false",
-                   help="do not rewrite docs/performance.md and docs/performance.png")
+    p.add_argument(
+        "--no-docs",
+        dest="docs",
+        action="store_false",
+        help="do not rewrite docs/performance.md and docs/performance.png",
+    )
     args = p.parse_args(argv)
     if args.docs and (args.quick or args.name or args.sizes or args.rounds):
         args.docs = False  # only the full default run speaks for docs/performance.md
@@ -171,10 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result: dict[str, Any] = {
         "command": "bench/run " + shlex.join(argv if argv is not None else sys.argv[1:]),
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(versions(args.python)),
-        "settings": {"version": args.version, "churn": args.churn, "seed": args.seed, "job_runs": args.job_runs,
-                     "scrape_timeout_s": SCRAPE_TIMEOUT},
+        "settings": {
+            "version": args.version,
+            "churn": args.churn,
+            "seed": args.seed,
+            "job_runs": args.job_runs,
+            "scrape_timeout_s": SCRAPE_TIMEOUT,
+        },
         "sizes": [],
     }
     started = time.perf_counter()
@@ -190,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         report.main([str(path)])
         plot_python = P.ROOT / "bench" / ".venv-plot" / "bin" / "python"
         if plot_python.exists():
-            subprocess.run([str(plot_python), str(P.ROOT / "bench" / "plot.py"), str(path)], check=True, timeout=120)
+            subprocess.run(
+                [str(plot_python), str(P.ROOT / "bench" / "plot.py"), str(path)], check=True, timeout=120
+            )
         else:
             print(f"no {plot_python}: run bench/run to get the plot", file=sys.stderr)
     return 0

@@ -25,8 +25,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from prometheus_client.registry import CollectorRegistry
 
@@ -68,9 +69,21 @@ def measure(url: str, runs: int, workdir: Path, scenario: str) -> dict[str, Any]
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "password").write_text("adminadmin\n")
     (workdir / "config.yml").write_text(CONFIG % {"trouble": SCENARIOS[scenario]})
-    settings, _ = parse(["--config.file", str(workdir / "config.yml"), "--qbittorrent.url", url,
-                         "--qbittorrent.password-file", str(workdir / "password"),
-                         "--data.dir", str(workdir / "data"), "--log.level", "warning"], {})
+    settings, _ = parse(
+        [
+            "--config.file",
+            str(workdir / "config.yml"),
+            "--qbittorrent.url",
+            url,
+            "--qbittorrent.password-file",
+            str(workdir / "password"),
+            "--data.dir",
+            str(workdir / "data"),
+            "--log.level",
+            "warning",
+        ],
+        {},
+    )
     mirror = make_mirror(settings)
     world_now = [0.0]
     actions = Actions(settings, mirror, CollectorRegistry(auto_describe=False), clock=lambda: world_now[0])

@@ -43,14 +43,20 @@ def machine(python: dict[str, str]) -> dict[str, Any]:
     model = ""
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
+        model = next(
+            (line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), ""
+        )
     except OSError:
         pass
     with open("/proc/meminfo") as f:
-        mem = int(f.readline().split()[1]) // 1024 ** 2
+        mem = int(f.readline().split()[1]) // 1024**2
     return {
-        "cpu_model": model, "nproc": os.cpu_count(), "mem_gib": mem, "kernel": platform.release(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "python": python,
+        "cpu_model": model,
+        "nproc": os.cpu_count(),
+        "mem_gib": mem,
+        "kernel": platform.release(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": python,
     }
 
 

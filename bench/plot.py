@@ -17,8 +17,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
-STYLE = {"ours": ("qbittorrent-monitor (delta sync)", "tab:blue"),
-         "comparison": ("prometheus-qbittorrent-exporter 1.7.0", "tab:red")}
+STYLE = {
+    "ours": ("qbittorrent-monitor (delta sync)", "tab:blue"),
+    "comparison": ("prometheus-qbittorrent-exporter 1.7.0", "tab:red"),
+}
 
 
 def main() -> None:
@@ -30,7 +32,9 @@ def main() -> None:
     sizes = [s["torrents"] for s in result["sizes"]]
     fig, (cpu_ax, wall_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
     for name, (label, color) in STYLE.items():
-        cpu = [max(s["summary"][name]["cpu_mean_s"], 0.001) for s in result["sizes"]]  # 0 ticks -> floor of 1 ms
+        cpu = [
+            max(s["summary"][name]["cpu_mean_s"], 0.001) for s in result["sizes"]
+        ]  # 0 ticks -> floor of 1 ms
         wall = [s["summary"][name]["wall_median_s"] for s in result["sizes"]]
         cpu_ax.plot(sizes, cpu, "o-", color=color, label=label)
         wall_ax.plot(sizes, wall, "o-", color=color, label=label)
@@ -38,8 +42,10 @@ def main() -> None:
     wall_ax.text(sizes[0], 10.8, "Prometheus default scrape timeout (10 s)", color="grey", fontsize=8)
     wall_ax.axhline(0.25, color="tab:blue", linestyle=":", linewidth=1)
     wall_ax.text(sizes[0], 0.27, "target for ours at 50k: 0.25 s", color="tab:blue", fontsize=8)
-    for ax, title, unit in ((cpu_ax, "exporter CPU per scrape", "CPU seconds (mean)"),
-                            (wall_ax, "scrape wall time", "seconds (median)")):
+    for ax, title, unit in (
+        (cpu_ax, "exporter CPU per scrape", "CPU seconds (mean)"),
+        (wall_ax, "scrape wall time", "seconds (median)"),
+    ):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("torrents")
@@ -48,8 +54,10 @@ def main() -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     m = result["machine"]
-    fig.suptitle(f"1 % churn per scrape interval; {m['cpu_model']}, {m['nproc']} cores; {result['started_at']}",
-                 fontsize=9)
+    fig.suptitle(
+        f"1 % churn per scrape interval; {m['cpu_model']}, {m['nproc']} cores; {result['started_at']}",
+        fontsize=9,
+    )
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)

@@ -65,13 +65,18 @@ class Process:
     proc: subprocess.Popen | None = None
     started: float = 0.0
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE if self.name == "fakeqbt" else self._log,
-                                     stderr=self._log)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.name == "fakeqbt" else self._log,
+            stderr=self._log,
+        )
         return self
 
     @property
@@ -94,8 +99,11 @@ class Process:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("QBITTORRENT_", "EXPORTER_", "METRICS_", "EXPORT_", "FILE__"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("QBITTORRENT_", "EXPORTER_", "METRICS_", "EXPORT_", "FILE__"))
+    }
     env.update(extra)
     return env
 
@@ -110,10 +118,23 @@ class Fake:
     process: Process | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    def start(self) -> "Fake":
-        argv = [sys.executable, "-m", "bench.fakeqbt", "--torrents", str(self.torrents), "--version", self.version,
-                "--seed", str(self.seed), "--churn", str(self.churn)]
-        self.process = Process("fakeqbt", argv, clean_env(), self.logs / f"fakeqbt-{self.torrents}.log").start()
+    def start(self) -> Fake:
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.fakeqbt",
+            "--torrents",
+            str(self.torrents),
+            "--version",
+            self.version,
+            "--seed",
+            str(self.seed),
+            "--churn",
+            str(self.churn),
+        ]
+        self.process = Process(
+            "fakeqbt", argv, clean_env(), self.logs / f"fakeqbt-{self.torrents}.log"
+        ).start()
         line = self.process.proc.stdout.readline()  # bounded: the fake prints it once built, or exits
         if not line:
             raise RuntimeError(f"fake qBittorrent did not start; see {self.process.log}")
@@ -160,18 +181,40 @@ def ours(fake_url: str, workdir: Path, python: str) -> Exporter:
     workdir.mkdir(parents=True, exist_ok=True)
     password = workdir / "password"
     password.write_text("adminadmin\n")
-    argv = [python, "-m", "exporter.cli", "--qbittorrent.url", fake_url, "--qbittorrent.username", "admin",
-            "--qbittorrent.password-file", str(password), "--web.listen-address", f"127.0.0.1:{port}",
-            "--qbittorrent.min-sync-age", "0", "--log.level", "warning", "--data.dir", str(workdir / "data")]
+    argv = [
+        python,
+        "-m",
+        "exporter.cli",
+        "--qbittorrent.url",
+        fake_url,
+        "--qbittorrent.username",
+        "admin",
+        "--qbittorrent.password-file",
+        str(password),
+        "--web.listen-address",
+        f"127.0.0.1:{port}",
+        "--qbittorrent.min-sync-age",
+        "0",
+        "--log.level",
+        "warning",
+        "--data.dir",
+        str(workdir / "data"),
+    ]
     return Exporter("ours", Process("ours", argv, clean_env(), workdir / f"ours-{port}.log"), port)
 
 
 def comparison(fake_url: str, workdir: Path) -> Exporter:
     port = free_port()
     host, fake_port = fake_url.removeprefix("http://").split(":")
-    env = clean_env(QBITTORRENT_HOST=host, QBITTORRENT_PORT=fake_port, QBITTORRENT_USER="admin",
-                    QBITTORRENT_PASS="adminadmin", EXPORTER_ADDRESS="127.0.0.1", EXPORTER_PORT=str(port),
-                    EXPORTER_LOG_LEVEL="WARNING")
+    env = clean_env(
+        QBITTORRENT_HOST=host,
+        QBITTORRENT_PORT=fake_port,
+        QBITTORRENT_USER="admin",
+        QBITTORRENT_PASS="adminadmin",
+        EXPORTER_ADDRESS="127.0.0.1",
+        EXPORTER_PORT=str(port),
+        EXPORTER_LOG_LEVEL="WARNING",
+    )
     process = Process("comparison", [str(COMPARE_BIN)], env, workdir / f"comparison-{port}.log")
     return Exporter("comparison", process, port)
 

@@ -1,6 +1,6 @@
 """bench/results/<name>.json -> docs/performance.md (tables, targets met or missed, how it was run).
 
-    python -m bench.report bench/results/scale.json [--out docs/performance.md]
+python -m bench.report bench/results/scale.json [--out docs/performance.md]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KIB, MIB = 1024, 1024 ** 2
+KIB, MIB = 1024, 1024**2
 
 
 def ratio(a: float, b: float) -> float:
@@ -39,29 +39,57 @@ def targets(sizes: dict[int, dict[str, Any]]) -> list[tuple[str, str, bool | Non
         wire_r = ratio(c["wire_bytes_mean"], o["wire_bytes_mean"])
         typical, worst = s["jobs"].get("typical"), s["jobs"].get("emergency")
         rows += [
-            ("50k: scrape CPU ≤ 1/50 of the comparison's",
-             f"{o['cpu_mean_s'] * 1000:.0f} ms vs {c['cpu_mean_s']:.2f} s: 1/{cpu_r:.0f}", cpu_r >= 50),
-            ("50k: scrape wall time < 0.25 s (every steady-state scrape)",
-             f"median {o['wall_median_s']:.3f} s, max {o['wall_max_s']:.3f} s", o["wall_max_s"] < 0.25),
-            ("50k: bytes from qBittorrent ≤ 1/20 of the comparison's",
-             f"{o['wire_bytes_mean'] / KIB:.0f} KiB vs {c['wire_bytes_mean'] / MIB:.1f} MiB on the wire: 1/{wire_r:.0f}",
-             wire_r >= 20),
-            ("50k: peak RSS < 300 MiB",
-             f"{s['ours_first_sync']['peak_rss_mib']:.0f} MiB after the first sync, {peak_ours(s):.0f} MiB "
-             f"with a full resync", peak_ours(s) < 300),
-            ("50k: first full sync < 5 s", f"{s['ours_first_sync']['first_sync_s']:.2f} s",
-             s["ours_first_sync"]["first_sync_s"] < 5),
+            (
+                "50k: scrape CPU ≤ 1/50 of the comparison's",
+                f"{o['cpu_mean_s'] * 1000:.0f} ms vs {c['cpu_mean_s']:.2f} s: 1/{cpu_r:.0f}",
+                cpu_r >= 50,
+            ),
+            (
+                "50k: scrape wall time < 0.25 s (every steady-state scrape)",
+                f"median {o['wall_median_s']:.3f} s, max {o['wall_max_s']:.3f} s",
+                o["wall_max_s"] < 0.25,
+            ),
+            (
+                "50k: bytes from qBittorrent ≤ 1/20 of the comparison's",
+                f"{o['wire_bytes_mean'] / KIB:.0f} KiB vs {c['wire_bytes_mean'] / MIB:.1f} MiB on the wire: "
+                f"1/{wire_r:.0f}",
+                wire_r >= 20,
+            ),
+            (
+                "50k: peak RSS < 300 MiB",
+                f"{s['ours_first_sync']['peak_rss_mib']:.0f} MiB after the first sync, {peak_ours(s):.0f} "
+                f"MiB "
+                f"with a full resync",
+                peak_ours(s) < 300,
+            ),
+            (
+                "50k: first full sync < 5 s",
+                f"{s['ours_first_sync']['first_sync_s']:.2f} s",
+                s["ours_first_sync"]["first_sync_s"] < 5,
+            ),
         ]
         if typical:
-            rows.append(("50k: control + completion job run < 0.2 CPU-s (typical run)",
-                         f"mean {typical['mean_jobs_cpu_s']:.3f}, max {typical['max_jobs_cpu_s']:.3f} CPU-s, "
-                         f"{typical['mean_writes']:.0f} writes per run", typical["max_jobs_cpu_s"] < 0.2))
+            rows.append(
+                (
+                    "50k: control + completion job run < 0.2 CPU-s (typical run)",
+                    f"mean {typical['mean_jobs_cpu_s']:.3f}, max {typical['max_jobs_cpu_s']:.3f} CPU-s, "
+                    f"{typical['mean_writes']:.0f} writes per run",
+                    typical["max_jobs_cpu_s"] < 0.2,
+                )
+            )
         if worst:
-            rows.append(("50k: the same, in a ratio emergency (50 stops per run; worst case)",
-                         f"mean {worst['mean_jobs_cpu_s']:.3f}, max {worst['max_jobs_cpu_s']:.3f} CPU-s, "
-                         f"{worst['mean_writes']:.0f} writes per run", worst["max_jobs_cpu_s"] < 0.2))
+            rows.append(
+                (
+                    "50k: the same, in a ratio emergency (50 stops per run; worst case)",
+                    f"mean {worst['mean_jobs_cpu_s']:.3f}, max {worst['max_jobs_cpu_s']:.3f} CPU-s, "
+                    f"{worst['mean_writes']:.0f} writes per run",
+                    worst["max_jobs_cpu_s"] < 0.2,
+                )
+            )
         if not typical:
-            rows.append(("50k: control + completion job run < 0.2 CPU-s", f"error: {s['jobs'].get('error')}", False))
+            rows.append(
+                ("50k: control + completion job run < 0.2 CPU-s", f"error: {s['jobs'].get('error')}", False)
+            )
     else:
         rows.append(("50k targets", "50k not in this run", None))
     s = sizes.get(100000)
@@ -69,10 +97,14 @@ def targets(sizes: dict[int, dict[str, Any]]) -> list[tuple[str, str, bool | Non
         o = s["summary"]["ours"]
         first, warm = s["ours_first_sync"]["first_sync_s"], s["warmup"]["ours"]["wall_s"]
         resync = s.get("resync", {}).get("ours", {}).get("wall_s", math.inf)
-        rows.append(("100k: everything within a 10 s scrape timeout",
-                     f"steady scrapes max {o['wall_max_s']:.2f} s, first scrape {warm:.2f} s, resync scrape "
-                     f"{resync:.2f} s, first full sync {first:.2f} s",
-                     max(o["wall_max_s"], warm, resync, first) < 10 and o["over_timeout"] == 0))
+        rows.append(
+            (
+                "100k: everything within a 10 s scrape timeout",
+                f"steady scrapes max {o['wall_max_s']:.2f} s, first scrape {warm:.2f} s, resync scrape "
+                f"{resync:.2f} s, first full sync {first:.2f} s",
+                max(o["wall_max_s"], warm, resync, first) < 10 and o["over_timeout"] == 0,
+            )
+        )
     else:
         rows.append(("100k target", "100k not in this run", None))
     return rows
@@ -87,7 +119,8 @@ def render(result: dict[str, Any], png: str) -> str:
         "Generated by `bench/run` (bench/report.py) from `bench/results/` — do not edit by hand. How the",
         "benchmark works and how to read it: [bench/README.md](../bench/README.md).",
         "",
-        f"- command: `{result['command']}` (started {result['started_at']}, took {result['duration_s']:.0f} s)",
+        f"- command: `{result['command']}` (started {result['started_at']}, took {result['duration_s']:.0f} "
+        f"s)",
         f"- machine: {m['cpu_model']}, {m['nproc']} cores, {m['mem_gib']} GiB, Linux {m['kernel']}, "
         f"load average at start {m['load_average_at_start'][0]} (shared with other work: read the ratios)",
         f"- ours: {m['python']['ours']}; comparison: {m['python']['comparison']}",
@@ -101,12 +134,15 @@ def render(result: dict[str, Any], png: str) -> str:
         "|---|---|---|",
     ]
     for name, measured, met in targets(sizes):
-        out.append(f"| {name} | {measured} | {'met' if met else 'not run' if met is None else '**missed**'} |")
+        out.append(
+            f"| {name} | {measured} | {'met' if met else 'not run' if met is None else '**missed**'} |"
+        )
     out += [
         "",
         "## Steady-state scrape, per scrape (ours: one sync/maindata delta; comparison: a full download)",
         "",
-        "| torrents | exporter | scrapes | wall median | wall max | CPU mean | on the wire | JSON | requests | peak RSS |",
+        "| torrents | exporter | scrapes | wall median | wall max | CPU mean | on the wire | JSON | requests "
+        "| peak RSS |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, s in sizes.items():
@@ -115,8 +151,10 @@ def render(result: dict[str, Any], png: str) -> str:
             peak = peak_ours(s) if name == "ours" else s["peak_rss_mib"][name]
             out.append(
                 f"| {n:,} | {name} | {x['scrapes']} | {x['wall_median_s']:.3f} s | {x['wall_max_s']:.3f} s | "
-                f"{x['cpu_mean_s']:.3f} s | {x['wire_bytes_mean'] / KIB:,.0f} KiB | {x['json_bytes_mean'] / KIB:,.0f} KiB | "
-                f"{x['requests_mean']:.0f} | {peak:.0f} MiB |")
+                f"{x['cpu_mean_s']:.3f} s | {x['wire_bytes_mean'] / KIB:,.0f} KiB | "
+                f"{x['json_bytes_mean'] / KIB:,.0f} KiB | "
+                f"{x['requests_mean']:.0f} | {peak:.0f} MiB |"
+            )
     out += [
         "",
         "## Ratios (comparison ÷ ours, same run)",
@@ -126,11 +164,13 @@ def render(result: dict[str, Any], png: str) -> str:
     ]
     for n, s in sizes.items():
         o, c = s["summary"]["ours"], s["summary"]["comparison"]
-        out.append(f"| {n:,} | {fmt_ratio(ratio(c['cpu_mean_s'], o['cpu_mean_s']))} | "
-                   f"{fmt_ratio(ratio(c['wall_median_s'], o['wall_median_s']))} | "
-                   f"{fmt_ratio(ratio(c['wire_bytes_mean'], o['wire_bytes_mean']))} | "
-                   f"{fmt_ratio(ratio(c['json_bytes_mean'], o['json_bytes_mean']))} | "
-                   f"{fmt_ratio(ratio(s['peak_rss_mib']['comparison'], peak_ours(s)))} |")
+        out.append(
+            f"| {n:,} | {fmt_ratio(ratio(c['cpu_mean_s'], o['cpu_mean_s']))} | "
+            f"{fmt_ratio(ratio(c['wall_median_s'], o['wall_median_s']))} | "
+            f"{fmt_ratio(ratio(c['wire_bytes_mean'], o['wire_bytes_mean']))} | "
+            f"{fmt_ratio(ratio(c['json_bytes_mean'], o['json_bytes_mean']))} | "
+            f"{fmt_ratio(ratio(s['peak_rss_mib']['comparison'], peak_ours(s)))} |"
+        )
     out += [
         "",
         "CPU is read from /proc in 10 ms ticks: a mean of a few scrapes of ours has about ±5 ms of error,",
@@ -143,7 +183,8 @@ def render(result: dict[str, Any], png: str) -> str:
         "Resync: after the fake forgets every session (a restarted qBittorrent), the next scrape of ours",
         "logs in again and downloads everything while its old mirror is still alive.",
         "",
-        "| torrents | ours: first full sync | ours: CPU until ready | ours: first scrape | ours: resync scrape | "
+        "| torrents | ours: first full sync | ours: CPU until ready | ours: first scrape | ours: resync "
+        "scrape | "
         "ours: peak RSS after resync | comparison: start (one collect) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -152,16 +193,21 @@ def render(result: dict[str, Any], png: str) -> str:
         r = s.get("resync", {}).get("ours")
         resync = f"{r['wall_s']:.2f} s, {r['cpu_s']:.2f} CPU-s" if r else "—"
         peak = f"{r['peak_rss_mib']:.0f} MiB" if r else "—"
-        out.append(f"| {n:,} | {f['first_sync_s']:.2f} s | {f['cpu_s']:.2f} s | {w['wall_s']:.2f} s, {w['cpu_s']:.2f} CPU-s | "
-                   f"{resync} | {peak} | {c['ready_s']:.1f} s |")
+        out.append(
+            f"| {n:,} | {f['first_sync_s']:.2f} s | {f['cpu_s']:.2f} s | {w['wall_s']:.2f} s, "
+            f"{w['cpu_s']:.2f} CPU-s | "
+            f"{resync} | {peak} | {c['ready_s']:.1f} s |"
+        )
     out += [
         "",
         "## Control + completion job run (bench/jobs.py: own process, everything enabled, not dry-run)",
         "",
         "Typical: stall ladder (≤ 10 actions) and completion handlers; the ratio emergency only watches.",
-        "Emergency: one tracker far below its min_ratio, so each run also stops 50 downloads (2 writes each).",
+        "Emergency: one tracker far below its min_ratio, so each run also stops 50 downloads "
+        "(2 writes each).",
         "",
-        "| torrents | scenario | jobs CPU mean | jobs CPU max | writes per run | first run (baseline) CPU | mirror sync CPU |",
+        "| torrents | scenario | jobs CPU mean | jobs CPU max | writes per run | first run (baseline) CPU | "
+        "mirror sync CPU |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for n, s in sizes.items():
@@ -170,8 +216,11 @@ def render(result: dict[str, Any], png: str) -> str:
             continue
         for scenario in ("typical", "emergency"):
             j = s["jobs"][scenario]
-            out.append(f"| {n:,} | {scenario} | {j['mean_jobs_cpu_s']:.3f} s | {j['max_jobs_cpu_s']:.3f} s | "
-                       f"{j['mean_writes']:.0f} | {j['first_run']['jobs_cpu_s']:.2f} s | {j['mean_sync_cpu_s']:.3f} s |")
+            out.append(
+                f"| {n:,} | {scenario} | {j['mean_jobs_cpu_s']:.3f} s | {j['max_jobs_cpu_s']:.3f} s | "
+                f"{j['mean_writes']:.0f} | {j['first_run']['jobs_cpu_s']:.2f} s | {j['mean_sync_cpu_s']:.3f} "
+                f"s |"
+            )
     out += ["", f"![scrape CPU and wall time vs torrents]({png})", ""]
     notes = ROOT / "bench" / "notes.md"
     if notes.exists():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 from prometheus_client import disable_created_metrics
 from prometheus_client.registry import CollectorRegistry
@@ -65,23 +65,28 @@ class App:
         # One ratio index per mirror: the ratio collector and the control job read the same one.
         self.ratio = SharedRatioIndex(settings.trackers, settings.seeding)
         self.snapshot_collectors: list[SnapshotCollector] = [
-            ServerCollector, TorrentsCollector, partial(RatioCollector, index=self.ratio),
+            ServerCollector,
+            TorrentsCollector,
+            partial(RatioCollector, index=self.ratio),
         ]
         if settings.metrics_per_torrent:
             self.snapshot_collectors.append(PerTorrentCollector)
         # Scheduled jobs (control, completion), or None when none is configured or --actions.enabled=false.
         self.actions = build_actions(settings.jobs, self.mirror, self.events, self.ratio)
         actions = self.actions
-        self.routes: dict[str, Route] = build_routes(settings.web_telemetry_path, Sources(
-            scrape=self.scrape,
-            snapshot=self.mirror.refresh,
-            last_error=lambda: self.mirror.stats.last_error,
-            policies=settings.trackers,
-            seeding=settings.seeding,
-            clock=time.time,
-            store=(lambda: actions.store) if actions is not None else None,
-            completions=actions is not None and actions.completion.configured,
-        ))
+        self.routes: dict[str, Route] = build_routes(
+            settings.web_telemetry_path,
+            Sources(
+                scrape=self.scrape,
+                snapshot=self.mirror.refresh,
+                last_error=lambda: self.mirror.stats.last_error,
+                policies=settings.trackers,
+                seeding=settings.seeding,
+                clock=time.time,
+                store=(lambda: actions.store) if actions is not None else None,
+                completions=actions is not None and actions.completion.configured,
+            ),
+        )
         self.web: WebServer | None = None
 
     def registry(self, snapshot: Snapshot | None) -> CollectorRegistry:
@@ -105,7 +110,13 @@ class App:
         self.web = WebServer(self.settings.web_listen_address, self.routes, self.settings.web)
         self.web.start()
         host, _ = self.settings.web_listen_address
-        log.info("listening on %s://%s:%d%s", self.web.scheme, host, self.web.port, self.settings.web_telemetry_path)
+        log.info(
+            "listening on %s://%s:%d%s",
+            self.web.scheme,
+            host,
+            self.web.port,
+            self.settings.web_telemetry_path,
+        )
         threading.Thread(target=self.mirror.refresh, name="first-sync", daemon=True).start()
 
     def stop(self) -> None:

@@ -22,9 +22,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import demo
 from .app import App, make_mirror
@@ -48,13 +49,24 @@ class Command:
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config.file", dest="config_file", metavar="FILE",
+        "--config.file",
+        dest="config_file",
+        metavar="FILE",
         help="YAML file with the same settings (env QBITTORRENT_MONITOR_CONFIG_FILE).",
     )
     for o in OPTIONS:
-        default = "(secret)" if o.secret else repr(o.default) if not isinstance(o.default, str) else o.default or '""'
+        default = (
+            "(secret)"
+            if o.secret
+            else repr(o.default)
+            if not isinstance(o.default, str)
+            else o.default or '""'
+        )
         parser.add_argument(
-            o.flag, dest=o.name, default=argparse.SUPPRESS, metavar=o.metavar or "VALUE",
+            o.flag,
+            dest=o.name,
+            default=argparse.SUPPRESS,
+            metavar=o.metavar or "VALUE",
             help=f"{o.help} [env {o.env}; default {default}]",
         )
 
@@ -94,8 +106,13 @@ def check_config(settings: Settings, args: argparse.Namespace) -> int:
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
-    parser.add_argument("--limit", type=parse_limit, default=DEFAULT_LIMIT, metavar="N",
-                        help=f"Show at most N torrents per list (0: all; default {DEFAULT_LIMIT}).")
+    parser.add_argument(
+        "--limit",
+        type=parse_limit,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"Show at most N torrents per list (0: all; default {DEFAULT_LIMIT}).",
+    )
 
 
 def run_report(settings: Settings, args: argparse.Namespace) -> int:
@@ -122,13 +139,23 @@ def _history_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _completions_arguments(parser: argparse.ArgumentParser) -> None:
     _history_arguments(parser)
-    parser.add_argument("--status", choices=COMPLETION_STATUSES, default="", help="Only completions in this state.")
-    parser.add_argument("--retry-dead", action="store_true",
-                        help="Queue every dead-letter handler run again (after fixing its cause).")
+    parser.add_argument(
+        "--status", choices=COMPLETION_STATUSES, default="", help="Only completions in this state."
+    )
+    parser.add_argument(
+        "--retry-dead",
+        action="store_true",
+        help="Queue every dead-letter handler run again (after fixing its cause).",
+    )
 
 
-def _read_store(settings: Settings, args: argparse.Namespace, read: Callable[[Store, float], list[dict[str, Any]]],
-                line: Callable[[dict[str, Any]], str], what: str) -> int:
+def _read_store(
+    settings: Settings,
+    args: argparse.Namespace,
+    read: Callable[[Store, float], list[dict[str, Any]]],
+    line: Callable[[dict[str, Any]], str],
+    what: str,
+) -> int:
     """Open the store read-only, print what `read(store, since)` returns as JSON or one line each."""
     try:
         since = parse_duration(args.since)
@@ -167,26 +194,46 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
             print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
             return 1
         return 0
-    return _read_store(settings, args, lambda store, since: completion_dicts(store, time.time(), since, args.status),
-                       completion_line, "completion(s)")
+    return _read_store(
+        settings,
+        args,
+        lambda store, since: completion_dicts(store, time.time(), since, args.status),
+        completion_line,
+        "completion(s)",
+    )
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
-    return _read_store(settings, args, lambda store, since: audit_dicts(store, time.time(), since),
-                       audit_line, "action(s)")
+    return _read_store(
+        settings, args, lambda store, since: audit_dicts(store, time.time(), since), audit_line, "action(s)"
+    )
 
 
 COMMANDS: dict[str, Command] = {
     "run": Command("Serve metrics and run the scheduled jobs (default).", run_service),
     "check-config": Command("Validate the configuration and exit.", check_config),
-    "completions": Command("Show recent torrent completions and their handlers (--since 24h, --json).",
-                           run_completions, _completions_arguments),
-    "audit": Command("Show the audit log: every action taken or dry-run, with its reason (--since 24h, --json).",
-                     run_audit, _history_arguments),
-    "report": Command("Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "
-                      "(--format json, --limit N).", run_report, _report_arguments),
-    "demo": Command("Start a throwaway qBittorrent with a few real torrents and the exporter (actions in dry "
-                    "run) on 127.0.0.1, print the URLs, run until Ctrl-C.", demo.run, demo.add_arguments),
+    "completions": Command(
+        "Show recent torrent completions and their handlers (--since 24h, --json).",
+        run_completions,
+        _completions_arguments,
+    ),
+    "audit": Command(
+        "Show the audit log: every action taken or dry-run, with its reason (--since 24h, --json).",
+        run_audit,
+        _history_arguments,
+    ),
+    "report": Command(
+        "Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "
+        "(--format json, --limit N).",
+        run_report,
+        _report_arguments,
+    ),
+    "demo": Command(
+        "Start a throwaway qBittorrent with a few real torrents and the exporter (actions in dry "
+        "run) on 127.0.0.1, print the URLs, run until Ctrl-C.",
+        demo.run,
+        demo.add_arguments,
+    ),
 }
 
 

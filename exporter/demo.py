@@ -21,8 +21,8 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -61,18 +61,32 @@ def add_torrents(seeder: QBittorrentProcess, demo: QBittorrentProcess, work: Pat
     iso = torrent(data, "distro-24.04.iso", 32 << 20, dead[0])
     iso_hash = info_hash(iso)
     s.torrents_add(torrent_files=iso, save_path=str(data))
-    d.torrents_add(torrent_files=iso, save_path=str(demo.downloads), category="linux-isos",
-                   download_limit=DOWNLOAD_LIMIT)
-    d.torrents_add(torrent_files=torrent(data, "big-buck-bunny.mkv", 8 << 20, dead[0]), save_path=str(data),
-                   category="movies")  # its data is there: it checks, then seeds
-    d.torrents_add(torrent_files=torrent(data, "album.flac", 4 << 20, dead[1]), save_path=str(data),
-                   category="music", is_stopped=True)
-    d.torrents_add(torrent_files=torrent(work / "nowhere", "episode-01.mkv", 2 << 20, dead[2]),
-                   save_path=str(demo.downloads), category="tv")  # no peer has it: stalls
+    d.torrents_add(
+        torrent_files=iso, save_path=str(demo.downloads), category="linux-isos", download_limit=DOWNLOAD_LIMIT
+    )
+    d.torrents_add(
+        torrent_files=torrent(data, "big-buck-bunny.mkv", 8 << 20, dead[0]),
+        save_path=str(data),
+        category="movies",
+    )  # its data is there: it checks, then seeds
+    d.torrents_add(
+        torrent_files=torrent(data, "album.flac", 4 << 20, dead[1]),
+        save_path=str(data),
+        category="music",
+        is_stopped=True,
+    )
+    d.torrents_add(
+        torrent_files=torrent(work / "nowhere", "episode-01.mkv", 2 << 20, dead[2]),
+        save_path=str(demo.downloads),
+        category="tv",
+    )  # no peer has it: stalls
     blocker = work / "not-a-directory"
     blocker.write_text("qBittorrent cannot save under a file: the torrent below errors\n")
-    d.torrents_add(torrent_files=torrent(work / "nowhere", "broken.iso", 1 << 20, dead[1]),
-                   save_path=str(blocker / "downloads"), category="linux-isos")
+    d.torrents_add(
+        torrent_files=torrent(work / "nowhere", "broken.iso", 1 << 20, dead[1]),
+        save_path=str(blocker / "downloads"),
+        category="linux-isos",
+    )
     d.torrents_add(urls=f"magnet:?xt=urn:btih:{'ab' * 20}&dn=no-peers-yet")
 
     def state(client, h: str) -> str:
@@ -80,8 +94,13 @@ def add_torrents(seeder: QBittorrentProcess, demo: QBittorrentProcess, work: Pat
         return found[0]["state"] if found else ""
 
     # Connect the download to the seeder once both have checked their files.
-    if until(lambda: state(s, iso_hash) in ("stalledUP", "uploading") and state(d, iso_hash) not in
-             ("checkingResumeData", "checkingDL", ""), timeout=30):
+    if until(
+        lambda: (
+            state(s, iso_hash) in ("stalledUP", "uploading")
+            and state(d, iso_hash) not in ("checkingResumeData", "checkingDL", "")
+        ),
+        timeout=30,
+    ):
         d.torrents_add_peers(torrent_hashes=iso_hash, peers=f"127.0.0.1:{seeder.bt_port}")
     else:
         log.warning("the demo download could not start: the seeder did not become ready")
@@ -101,7 +120,10 @@ def demo_config(work: Path) -> Path:
             "stalled": {"enabled": True, "stall_after": "30s", "grace": "0s", "cooldown": "30s"},
             "ratio_emergency": {"enabled": True, "min_downloaded": 0},
         },
-        "completion": {"interval": "5s", "handlers": [{"name": "tag-done", "type": "add_tags", "tags": ["done"]}]},
+        "completion": {
+            "interval": "5s",
+            "handlers": [{"name": "tag-done", "type": "add_tags", "tags": ["done"]}],
+        },
     }
     path = work / "qbittorrent-monitor.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -113,9 +135,11 @@ def prometheus_config(work: Path, exporter: str) -> Path | None:
     rules = [ROOT / "prometheus" / "alerts.yml", ROOT / "prometheus" / "recording.yml"]
     if not all(p.exists() for p in rules):
         return None
-    config = {"global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
-              "rule_files": [str(p) for p in rules],
-              "scrape_configs": [{"job_name": "qbittorrent", "static_configs": [{"targets": [exporter]}]}]}
+    config = {
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": [str(p) for p in rules],
+        "scrape_configs": [{"job_name": "qbittorrent", "static_configs": [{"targets": [exporter]}]}],
+    }
     path = work / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -129,13 +153,22 @@ def listen_address(settings: Settings) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--demo.dir", dest="demo_dir", metavar="DIR", default="",
-                        help="Keep the demo's profiles, data and store in DIR (default: a temporary directory, "
-                             "removed at exit).")
+    parser.add_argument(
+        "--demo.dir",
+        dest="demo_dir",
+        metavar="DIR",
+        default="",
+        help="Keep the demo's profiles, data and store in DIR (default: a temporary directory, "
+        "removed at exit).",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    work = Path(args.demo_dir).resolve() if args.demo_dir else Path(tempfile.mkdtemp(prefix="qbittorrent-monitor-demo-"))
+    work = (
+        Path(args.demo_dir).resolve()
+        if args.demo_dir
+        else Path(tempfile.mkdtemp(prefix="qbittorrent-monitor-demo-"))
+    )
     work.mkdir(parents=True, exist_ok=True)
     seeder = QBittorrentProcess(profile=work / "seeder")
     demo = QBittorrentProcess(profile=work / "qbittorrent", password=secrets.token_hex(6))
@@ -154,11 +187,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         (work / "password.txt").write_text(demo.password + "\n")
         address = listen_address(settings)
         try:
-            demo_settings = build_settings({
-                "qbittorrent.url": demo.url, "qbittorrent.password-file": str(work / "password.txt"),
-                "web.listen-address": address, "data.dir": str(work / "store"), "actions.dry-run": "true",
-                "log.level": settings.log_level,
-            }, {}, str(demo_config(work)))
+            demo_settings = build_settings(
+                {
+                    "qbittorrent.url": demo.url,
+                    "qbittorrent.password-file": str(work / "password.txt"),
+                    "web.listen-address": address,
+                    "data.dir": str(work / "store"),
+                    "actions.dry-run": "true",
+                    "log.level": settings.log_level,
+                },
+                {},
+                str(demo_config(work)),
+            )
         except ConfigError as exc:
             print(f"qbittorrent-monitor demo: {exc}")
             return 1
@@ -166,8 +206,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         try:
             app.start()
         except OSError as exc:
-            print(f"qbittorrent-monitor demo: cannot listen on {address}: {exc.strerror}; "
-                  f"choose another port with --web.listen-address 127.0.0.1:PORT")
+            print(
+                f"qbittorrent-monitor demo: cannot listen on {address}: {exc.strerror}; "
+                f"choose another port with --web.listen-address 127.0.0.1:PORT"
+            )
             app = None
             return 1
         until(lambda: app.mirror.latest() is not None, timeout=10)
@@ -181,7 +223,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         seeder.stop()
         if not args.demo_dir:
             shutil.rmtree(work, ignore_errors=True)
-        print("qbittorrent-monitor demo: stopped" + ("" if args.demo_dir else f", {work} removed"), flush=True)
+        print(
+            "qbittorrent-monitor demo: stopped" + ("" if args.demo_dir else f", {work} removed"), flush=True
+        )
 
 
 def print_urls(address: str, demo: QBittorrentProcess, work: Path, keep: bool) -> None:
@@ -189,8 +233,7 @@ def print_urls(address: str, demo: QBittorrentProcess, work: Path, keep: bool) -
     prometheus = prometheus_config(work, address)
     lines = [
         "",
-        "qbittorrent-monitor demo is running. Ctrl-C stops it"
-        + ("." if keep else f" and removes {work}."),
+        "qbittorrent-monitor demo is running. Ctrl-C stops it" + ("." if keep else f" and removes {work}."),
         "",
         f"  metrics      {base}/metrics",
         f"  report       {base}/api/report        (seeding allocation, points per tracker)",
@@ -200,7 +243,7 @@ def print_urls(address: str, demo: QBittorrentProcess, work: Path, keep: bool) -
         "  torrents: one downloading from a local seeder (about two minutes), one seeding, one stalled on a",
         "  dead tracker, one paused, one errored, one waiting for metadata. Actions run in dry run: the",
         "  stalled download is 'reannounced' after 30 s, only in the log and in",
-        "  qbittorrent_exporter_actions_total{dry_run=\"true\"}.",
+        '  qbittorrent_exporter_actions_total{dry_run="true"}.',
         "",
         f"  try: curl -s {base}/metrics | grep -E '^qbittorrent_(up|torrents|tracker_ratio|download_speed)'",
     ]

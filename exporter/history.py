@@ -25,10 +25,16 @@ def completion_dict(r: CompletionRecord) -> dict[str, Any]:
         "detected_at": r.detected_at,
         "status": r.status,
         "torrent": dict(r.torrent),
-        "handlers": [{"handler": h.handler, "status": h.status, "attempts": h.attempts,
-                      "last_error": h.last_error,
-                      "next_attempt_at": h.next_attempt_at if h.status == "pending" else None}
-                     for h in r.handlers],
+        "handlers": [
+            {
+                "handler": h.handler,
+                "status": h.status,
+                "attempts": h.attempts,
+                "last_error": h.last_error,
+                "next_attempt_at": h.next_attempt_at if h.status == "pending" else None,
+            }
+            for h in r.handlers
+        ],
     }
 
 
@@ -38,16 +44,30 @@ def completion_dicts(store: Store, now: float, since: float, status: str = "") -
 
 
 def completion_line(c: dict[str, Any]) -> str:
-    runs = " ".join(f"{h['handler']}:{h['status']}"
-                    + (f"({h['attempts']}x: {h['last_error']})" if h["last_error"] else "")
-                    for h in c["handlers"]) or "-"
-    return (f"{_when(c['detected_at'])}  {c['status']:<7}  {c['hash'][:12]}  {c['category'] or '-':<12}  "
-            f"{c['name']}  [{runs}]")
+    runs = (
+        " ".join(
+            f"{h['handler']}:{h['status']}"
+            + (f"({h['attempts']}x: {h['last_error']})" if h["last_error"] else "")
+            for h in c["handlers"]
+        )
+        or "-"
+    )
+    return (
+        f"{_when(c['detected_at'])}  {c['status']:<7}  {c['hash'][:12]}  {c['category'] or '-':<12}  "
+        f"{c['name']}  [{runs}]"
+    )
 
 
 def audit_dict(e: AuditEntry) -> dict[str, Any]:
-    return {"at": e.at, "action": e.action, "hash": e.hash, "name": e.name, "reason": e.reason,
-            "result": e.result, "dry_run": e.dry_run}
+    return {
+        "at": e.at,
+        "action": e.action,
+        "hash": e.hash,
+        "name": e.name,
+        "reason": e.reason,
+        "result": e.result,
+        "dry_run": e.dry_run,
+    }
 
 
 def audit_dicts(store: Store, now: float, since: float, limit: int = AUDIT_LIMIT) -> list[dict[str, Any]]:

@@ -8,9 +8,10 @@ here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 # qBittorrent 5.x (Web API 2.11) renamed the paused states; we always speak the 5.x names.
@@ -18,9 +19,26 @@ RENAMED_STATES = {"pausedUP": "stoppedUP", "pausedDL": "stoppedDL"}
 # Every state qBittorrent 4.x and 5.x report (qbittorrentapi's TorrentState, in 5.x names; a unit
 # test checks that the two lists agree), sorted.
 KNOWN_STATES: tuple[str, ...] = (
-    "allocating", "checkingDL", "checkingResumeData", "checkingUP", "downloading", "error", "forcedDL",
-    "forcedMetaDL", "forcedUP", "metaDL", "missingFiles", "moving", "queuedDL", "queuedUP", "stalledDL",
-    "stalledUP", "stoppedDL", "stoppedUP", "unknown", "uploading",
+    "allocating",
+    "checkingDL",
+    "checkingResumeData",
+    "checkingUP",
+    "downloading",
+    "error",
+    "forcedDL",
+    "forcedMetaDL",
+    "forcedUP",
+    "metaDL",
+    "missingFiles",
+    "moving",
+    "queuedDL",
+    "queuedUP",
+    "stalledDL",
+    "stalledUP",
+    "stoppedDL",
+    "stoppedUP",
+    "unknown",
+    "uploading",
 )
 _KNOWN = frozenset(KNOWN_STATES)
 
@@ -226,7 +244,7 @@ class ServerState:
     use_alt_speed_limits: bool = False
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> "ServerState":
+    def from_raw(cls, raw: Mapping[str, Any]) -> ServerState:
         values: dict[str, Any] = {}
         for f in _SERVER_NUMERIC:
             number = to_float(raw.get(f))
@@ -295,7 +313,7 @@ class SyncStats:
     last_success: float = 0.0
     syncs: int = 0
     full_syncs: int = 0
-    errors: dict[str, int] = field(default_factory=lambda: {r: 0 for r in SYNC_ERROR_REASONS})
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SYNC_ERROR_REASONS, 0))
     last_error: str = ""
 
 

@@ -11,8 +11,9 @@ Tracker hosts only, never URLs (they carry passkeys).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from .managers.policy import SeedingSettings, TrackerPolicies
 from .managers.ratio import SlotChoice, TrackerStats, analyze
@@ -69,18 +70,29 @@ def _tracker(s: TrackerStats) -> dict[str, Any]:
 
 def _choice(rank: int | None, c: SlotChoice) -> dict[str, Any]:
     out: dict[str, Any] = {"rank": rank} if rank is not None else {}
-    out.update(hash=c.hash, name=c.name, tracker=c.tracker, state=c.state, active_now=c.active_now,
-               points_per_hour=c.points_per_hour, owed_seconds=c.owed_seconds, value=c.value, reason=c.reason)
+    out.update(
+        hash=c.hash,
+        name=c.name,
+        tracker=c.tracker,
+        state=c.state,
+        active_now=c.active_now,
+        points_per_hour=c.points_per_hour,
+        owed_seconds=c.owed_seconds,
+        value=c.value,
+        reason=c.reason,
+    )
     return out
 
 
 def format_report(report: Mapping[str, Any]) -> str:
     slots = report["seeding_slots"]
-    when = datetime.fromtimestamp(report["taken_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    when = datetime.fromtimestamp(report["taken_at"], UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     lines = [
         f"qBittorrent {report['instance']} at {when}",
-        f"Seeding slots: {slots['active']} active, {slots['recommended']} recommended ({slots['explanation']})",
-        f"  {slots['candidates']} complete seeds, {slots['owing_seed_time']} still owing hit-and-run seed time, "
+        f"Seeding slots: {slots['active']} active, {slots['recommended']} recommended "
+        f"({slots['explanation']})",
+        f"  {slots['candidates']} complete seeds, {slots['owing_seed_time']} still owing hit-and-run seed "
+        f"time, "
         f"{slots['misallocated']} queued/stopped worth more than the lowest active seed",
         "",
         "Trackers:",
@@ -88,13 +100,16 @@ def format_report(report: Mapping[str, Any]) -> str:
     for t in report["trackers"] or []:
         reported = ""
         if t["reported_points_per_hour"] is not None:
-            reported = f" (site says {t['reported_points_per_hour']:g}, error {t['estimate_error_ratio']:+.1%})"
+            reported = (
+                f" (site says {t['reported_points_per_hour']:g}, error {t['estimate_error_ratio']:+.1%})"
+            )
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.3g}"
         if t["ratio"] is None and t["uploaded_bytes"] > 0:
             ratio = "inf"
         lines.append(
             f"  {t['tracker']}: {t['points_per_hour']:.4g} points/h ({t['model']}){reported}; ratio {ratio} "
-            f"(min {t['min_ratio']:g}); hit-and-run risk {t['hnr_risk']}; idle {t['idle']} of {t['seeding']} seeds"
+            f"(min {t['min_ratio']:g}); hit-and-run risk {t['hnr_risk']}; idle {t['idle']} of {t['seeding']} "
+            f"seeds"
         )
     if not report["trackers"]:
         lines.append("  (none)")
@@ -104,7 +119,9 @@ def format_report(report: Mapping[str, Any]) -> str:
     _more(lines, report["slots_total"] - len(report["slots"]))
     if report["release_total"]:
         lines += ["", "Active now but not recommended (could be queued):"]
-        lines += [f"        {c['hash'][:16]}  {c['name']}  [{c['state']}]  {c['reason']}" for c in report["release"]]
+        lines += [
+            f"        {c['hash'][:16]}  {c['name']}  [{c['state']}]  {c['reason']}" for c in report["release"]
+        ]
         _more(lines, report["release_total"] - len(report["release"]))
     return "\n".join(lines) + "\n"
 

@@ -18,9 +18,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import qbittorrentapi
 
@@ -52,7 +53,7 @@ def pbkdf2_password(password: str) -> str:
     """qBittorrent's WebUI\\Password_PBKDF2 value for `password`."""
     salt = os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 100_000)
-    return '"@ByteArray(%s:%s)"' % (base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    return f'"@ByteArray({base64.b64encode(salt).decode()}:{base64.b64encode(digest).decode()})"'
 
 
 @dataclass
@@ -123,7 +124,7 @@ WebUI\\HostHeaderValidation=false
 """
         (conf_dir / "qBittorrent.conf").write_text(conf)
 
-    def start(self, timeout: float = 15.0) -> "QBittorrentProcess":
+    def start(self, timeout: float = 15.0) -> QBittorrentProcess:
         if shutil.which(QBITTORRENT_NOX) is None:
             raise RuntimeError(
                 f"{QBITTORRENT_NOX} is not installed: apt-get install qbittorrent-nox (Debian/Ubuntu)"
@@ -160,7 +161,7 @@ WebUI\\HostHeaderValidation=false
         """A logged-in Web API client, for setting the sandbox up (the exporter has its own Connection)."""
         return admin_client(self.url, self.username, self.password)
 
-    def __enter__(self) -> "QBittorrentProcess":
+    def __enter__(self) -> QBittorrentProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -196,16 +197,25 @@ def bencode(value: Any) -> bytes:
     return b"d" + b"".join(bencode(k) + bencode(v) for k, v in sorted(value.items())) + b"e"
 
 
-def make_torrent(payload: Path, out: Path | None = None, trackers: Sequence[str] = (), private: bool = False,
-                 piece_length: int = 256 * 1024) -> bytes:
+def make_torrent(
+    payload: Path,
+    out: Path | None = None,
+    trackers: Sequence[str] = (),
+    private: bool = False,
+    piece_length: int = 256 * 1024,
+) -> bytes:
     """A single-file .torrent of `payload` announcing to `trackers` (each its own tier); its bytes, also
     written to `out` when given."""
     pieces = bytearray()
     with open(payload, "rb") as f:
         while chunk := f.read(piece_length):
             pieces += hashlib.sha1(chunk).digest()
-    info: dict[str, Any] = {"name": payload.name, "length": payload.stat().st_size, "piece length": piece_length,
-                            "pieces": bytes(pieces)}
+    info: dict[str, Any] = {
+        "name": payload.name,
+        "length": payload.stat().st_size,
+        "piece length": piece_length,
+        "pieces": bytes(pieces),
+    }
     if private:
         info["private"] = 1
     torrent: dict[str, Any] = {"info": info, "created by": "qbittorrent-monitor"}

@@ -43,155 +43,390 @@ def q(expr: str, legend: str = "") -> tuple[str, str]:
 
 
 OVERVIEW = [
-    Panel("qBittorrent reachable", "none", "1 when the exporter's last sync with qBittorrent succeeded (qbittorrent_up).",
-          (q("qbittorrent_up{{F}}", "{{instance}}"),), kind="stat", width=4, height=4,
-          options={"mappings": [{"type": "value", "options": {"0": {"text": "DOWN", "color": "red"},
-                                                              "1": {"text": "UP", "color": "green"}}}]}),
-    Panel("Connection", "none", "qBittorrent's connection status: connected, firewalled (no incoming "
-          "connections) or disconnected.",
-          (q("qbittorrent_connection_status{{F}} == 1", "{{status}}"),), kind="stat", width=4, height=4,
-          options={"text_mode": "name"}),
-    Panel("Version", "none", "qBittorrent, Web API and libtorrent versions.",
-          (q("qbittorrent_info{{F}}", "{{version}} (API {{webapi_version}}, libtorrent {{libtorrent}})"),),
-          kind="stat", width=4, height=4, options={"text_mode": "name"}),
-    Panel("Global ratio", "none", "All-time share ratio reported by qBittorrent (absent until something was "
-          "downloaded).", (q("qbittorrent_global_ratio{{F}}", "{{instance}}"),), kind="stat", width=4, height=4),
-    Panel("Free space", "bytes", "Free space on the disk of qBittorrent's default save path.",
-          (q("qbittorrent_free_space_bytes{{F}}", "{{instance}}"),), kind="stat", width=4, height=4),
-    Panel("Sync errors", "percentunit", "Share of the exporter's syncs with qBittorrent that failed over 5m "
-          "(recording rule instance:qbittorrent_exporter_sync_errors:ratio_rate5m).",
-          (q("instance:qbittorrent_exporter_sync_errors:ratio_rate5m{{F}}", "{{instance}}"),),
-          kind="stat", width=4, height=4),
-    *[Panel(title, "short", f"Torrents with status {status}, all categories "
+    Panel(
+        "qBittorrent reachable",
+        "none",
+        "1 when the exporter's last sync with qBittorrent succeeded (qbittorrent_up).",
+        (q("qbittorrent_up{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=4,
+        height=4,
+        options={
+            "mappings": [
+                {
+                    "type": "value",
+                    "options": {"0": {"text": "DOWN", "color": "red"}, "1": {"text": "UP", "color": "green"}},
+                }
+            ]
+        },
+    ),
+    Panel(
+        "Connection",
+        "none",
+        "qBittorrent's connection status: connected, firewalled (no incoming connections) or disconnected.",
+        (q("qbittorrent_connection_status{{F}} == 1", "{{status}}"),),
+        kind="stat",
+        width=4,
+        height=4,
+        options={"text_mode": "name"},
+    ),
+    Panel(
+        "Version",
+        "none",
+        "qBittorrent, Web API and libtorrent versions.",
+        (q("qbittorrent_info{{F}}", "{{version}} (API {{webapi_version}}, libtorrent {{libtorrent}})"),),
+        kind="stat",
+        width=4,
+        height=4,
+        options={"text_mode": "name"},
+    ),
+    Panel(
+        "Global ratio",
+        "none",
+        "All-time share ratio reported by qBittorrent (absent until something was downloaded).",
+        (q("qbittorrent_global_ratio{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=4,
+        height=4,
+    ),
+    Panel(
+        "Free space",
+        "bytes",
+        "Free space on the disk of qBittorrent's default save path.",
+        (q("qbittorrent_free_space_bytes{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=4,
+        height=4,
+    ),
+    Panel(
+        "Sync errors",
+        "percentunit",
+        "Share of the exporter's syncs with qBittorrent that failed over 5m "
+        "(recording rule instance:qbittorrent_exporter_sync_errors:ratio_rate5m).",
+        (q("instance:qbittorrent_exporter_sync_errors:ratio_rate5m{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=4,
+        height=4,
+    ),
+    *[
+        Panel(
+            title,
+            "short",
+            f"Torrents with status {status}, all categories "
             "(recording rule instance_status:qbittorrent_torrents:sum)." + note,
             (q('instance_status:qbittorrent_torrents:sum{{F}, status="' + status + '"}', "{{instance}}"),),
-            kind="stat", width=6, height=4)
-      for title, status, note in (
-          ("Downloading", "downloading", ""),
-          ("Seeding", "seeding", " A seed with no peers (stalledUP) counts as seeding."),
-          ("Stalled downloads", "stalled", " QBittorrentDownloadsStalled fires when it stays above 0."),
-          ("Errored torrents", "errored", " State error or missingFiles: see QBittorrentTorrentsErrored."),
-      )],
-    Panel("Transfer speed", "binBps", "Current upload and download speed of qBittorrent, as it reports them.",
-          (q("qbittorrent_upload_speed_bytes{{F}}", "upload {{instance}}"),
-           q("qbittorrent_download_speed_bytes{{F}}", "download {{instance}}"))),
-    Panel("Transferred (5m average)", "binBps", "Upload and download averaged over 5 minutes from the all-time "
-          "byte counters (recording rules instance:qbittorrent_*_bytes:rate5m).",
-          (q("instance:qbittorrent_uploaded_bytes:rate5m{{F}}", "upload {{instance}}"),
-           q("instance:qbittorrent_downloaded_bytes:rate5m{{F}}", "download {{instance}}"))),
-    Panel("Torrents by status", "short", "Torrents per coarse status (downloading, seeding, stalled, paused, "
-          "queued, checking, errored, metadata, moving), for the selected categories.",
-          (q('sum by (status) (qbittorrent_torrents{{F}, category=~"$category"})', "{{status}}"),)),
-    Panel("Torrents by state now", "short", "Torrents per qBittorrent state (5.x names), for the selected "
-          "categories; states with no torrent are hidden.",
-          (q('sum by (state) (qbittorrent_torrents{{F}, category=~"$category"}) > 0', "{{state}}"),),
-          kind="bargauge"),
-    Panel("Torrents by category", "short", "Torrents per category (\"\" = none) "
-          "(recording rule instance_category:qbittorrent_torrents:sum).",
-          (q('instance_category:qbittorrent_torrents:sum{{F}, category=~"$category"}', "{{category}}"),)),
-    Panel("Size by category", "bytes", "Total size of the selected files of each category's torrents.",
-          (q('qbittorrent_category_size_bytes{{F}, category=~"$category"}', "{{category}}"),)),
-    Panel("Uploaded by category", "bytes", "Bytes uploaded by the torrents of each category that are present "
-          "now (drops when torrents are removed).",
-          (q('qbittorrent_category_uploaded_bytes{{F}, category=~"$category"}', "{{category}}"),)),
-    Panel("Free space and trend", "bytes", "Free space on the save path's disk, and where the trend of the "
-          "last 6 hours puts it in 24 hours (the QBittorrentFreeSpaceRunningOut alert fires below 0).",
-          (q("qbittorrent_free_space_bytes{{F}}", "free {{instance}}"),
-           q("predict_linear(qbittorrent_free_space_bytes{{F}}[6h], 86400)", "in 24h {{instance}}"))),
-    Panel("Peers and DHT", "short", "Open peer connections and DHT nodes.",
-          (q("qbittorrent_peer_connections{{F}}", "peers {{instance}}"),
-           q("qbittorrent_dht_nodes{{F}}", "DHT nodes {{instance}}"))),
-    Panel("Exporter sync and scrape duration", "s", "How long a sync with qBittorrent and a whole scrape take "
-          "(scrape_duration_seconds is Prometheus's own).",
-          (q("qbittorrent_exporter_sync_duration_seconds{{F}}", "sync {{instance}}"),
-           q("scrape_duration_seconds{{F}}", "scrape {{instance}}"))),
+            kind="stat",
+            width=6,
+            height=4,
+        )
+        for title, status, note in (
+            ("Downloading", "downloading", ""),
+            ("Seeding", "seeding", " A seed with no peers (stalledUP) counts as seeding."),
+            ("Stalled downloads", "stalled", " QBittorrentDownloadsStalled fires when it stays above 0."),
+            ("Errored torrents", "errored", " State error or missingFiles: see QBittorrentTorrentsErrored."),
+        )
+    ],
+    Panel(
+        "Transfer speed",
+        "binBps",
+        "Current upload and download speed of qBittorrent, as it reports them.",
+        (
+            q("qbittorrent_upload_speed_bytes{{F}}", "upload {{instance}}"),
+            q("qbittorrent_download_speed_bytes{{F}}", "download {{instance}}"),
+        ),
+    ),
+    Panel(
+        "Transferred (5m average)",
+        "binBps",
+        "Upload and download averaged over 5 minutes from the all-time "
+        "byte counters (recording rules instance:qbittorrent_*_bytes:rate5m).",
+        (
+            q("instance:qbittorrent_uploaded_bytes:rate5m{{F}}", "upload {{instance}}"),
+            q("instance:qbittorrent_downloaded_bytes:rate5m{{F}}", "download {{instance}}"),
+        ),
+    ),
+    Panel(
+        "Torrents by status",
+        "short",
+        "Torrents per coarse status (downloading, seeding, stalled, paused, "
+        "queued, checking, errored, metadata, moving), for the selected categories.",
+        (q('sum by (status) (qbittorrent_torrents{{F}, category=~"$category"})', "{{status}}"),),
+    ),
+    Panel(
+        "Torrents by state now",
+        "short",
+        "Torrents per qBittorrent state (5.x names), for the selected "
+        "categories; states with no torrent are hidden.",
+        (q('sum by (state) (qbittorrent_torrents{{F}, category=~"$category"}) > 0', "{{state}}"),),
+        kind="bargauge",
+    ),
+    Panel(
+        "Torrents by category",
+        "short",
+        'Torrents per category ("" = none) (recording rule instance_category:qbittorrent_torrents:sum).',
+        (q('instance_category:qbittorrent_torrents:sum{{F}, category=~"$category"}', "{{category}}"),),
+    ),
+    Panel(
+        "Size by category",
+        "bytes",
+        "Total size of the selected files of each category's torrents.",
+        (q('qbittorrent_category_size_bytes{{F}, category=~"$category"}', "{{category}}"),),
+    ),
+    Panel(
+        "Uploaded by category",
+        "bytes",
+        "Bytes uploaded by the torrents of each category that are present "
+        "now (drops when torrents are removed).",
+        (q('qbittorrent_category_uploaded_bytes{{F}, category=~"$category"}', "{{category}}"),),
+    ),
+    Panel(
+        "Free space and trend",
+        "bytes",
+        "Free space on the save path's disk, and where the trend of the "
+        "last 6 hours puts it in 24 hours (the QBittorrentFreeSpaceRunningOut alert fires below 0).",
+        (
+            q("qbittorrent_free_space_bytes{{F}}", "free {{instance}}"),
+            q("predict_linear(qbittorrent_free_space_bytes{{F}}[6h], 86400)", "in 24h {{instance}}"),
+        ),
+    ),
+    Panel(
+        "Peers and DHT",
+        "short",
+        "Open peer connections and DHT nodes.",
+        (
+            q("qbittorrent_peer_connections{{F}}", "peers {{instance}}"),
+            q("qbittorrent_dht_nodes{{F}}", "DHT nodes {{instance}}"),
+        ),
+    ),
+    Panel(
+        "Exporter sync and scrape duration",
+        "s",
+        "How long a sync with qBittorrent and a whole scrape take "
+        "(scrape_duration_seconds is Prometheus's own).",
+        (
+            q("qbittorrent_exporter_sync_duration_seconds{{F}}", "sync {{instance}}"),
+            q("scrape_duration_seconds{{F}}", "scrape {{instance}}"),
+        ),
+    ),
 ]
 
 TRACKERS = [
-    Panel("Ratio vs minimum", "none", "Ratio (uploaded/downloaded of the tracker's torrents present in "
-          "qBittorrent) against the minimum ratio configured for the tracker.",
-          (q('qbittorrent_tracker_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} ratio"),
-           q('qbittorrent_tracker_min_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} minimum"))),
-    Panel("Ratio headroom", "none", "Ratio minus minimum ratio per tracker: below 0 the tracker is under its "
-          "minimum (recording rule instance_tracker:qbittorrent_tracker_ratio_headroom:sub).",
-          (q('instance_tracker:qbittorrent_tracker_ratio_headroom:sub{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
-          kind="bargauge"),
-    Panel("Bonus points per hour", "short", "Estimated bonus points earned per hour on each tracker, by the "
-          "tracker's points model.",
-          (q('qbittorrent_bonus_points_per_hour{{F}, tracker=~"$tracker"}', "{{tracker}} ({{model}})"),)),
-    Panel("Bonus points per hour, all trackers", "short", "Sum of the estimated earning rates "
-          "(recording rule instance:qbittorrent_bonus_points_per_hour:sum).",
-          (q("instance:qbittorrent_bonus_points_per_hour:sum{{F}}", "{{instance}}"),), kind="stat"),
-    Panel("Bonus points estimate error", "percentunit", "(estimate - reported) / reported, for trackers whose "
-          "reported_points_per_hour is configured.",
-          (q('qbittorrent_bonus_points_estimate_error_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Hit-and-run risk", "short", "Completed torrents that have not seeded for the tracker's "
-          "min_seed_time and are not seeding now (stopped, queued, errored).",
-          (q('qbittorrent_hnr_risk_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Idle seeds", "short", "Seeding torrents with no upload for longer than the configured idle window.",
-          (q('qbittorrent_seeding_torrents_idle{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Seeding torrents", "short", "Complete torrents seeding now, per tracker.",
-          (q('qbittorrent_tracker_seeding_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Seeds uploading now", "percentunit", "Fraction of each tracker's seeding torrents that are "
-          "uploading right now.",
-          (q('qbittorrent_tracker_seeds_uploading_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Upload efficiency", "none", "Bytes uploaded per byte stored, over each tracker's torrents present "
-          "now: how much the disk space spent on a tracker pays back.",
-          (q('qbittorrent_tracker_upload_efficiency_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Seeding slots", "short", "Seeding slots in use against the number the seeding allocation "
-          "recommends, and seeds that would earn more than the lowest-value active one.",
-          (q("qbittorrent_seeding_slots_active{{F}}", "active"),
-           q("qbittorrent_seeding_slots_recommended{{F}}", "recommended"),
-           q("qbittorrent_seeding_misallocated_torrents{{F}}", "misallocated"))),
-    Panel("Torrents per tracker", "short", "Torrents per tracker host.",
-          (q('qbittorrent_tracker_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Uploaded per tracker", "bytes", "Bytes uploaded by each tracker's torrents present now (a gauge: it "
-          "drops when torrents are removed).",
-          (q('qbittorrent_tracker_uploaded_bytes{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
+    Panel(
+        "Ratio vs minimum",
+        "none",
+        "Ratio (uploaded/downloaded of the tracker's torrents present in "
+        "qBittorrent) against the minimum ratio configured for the tracker.",
+        (
+            q('qbittorrent_tracker_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} ratio"),
+            q('qbittorrent_tracker_min_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} minimum"),
+        ),
+    ),
+    Panel(
+        "Ratio headroom",
+        "none",
+        "Ratio minus minimum ratio per tracker: below 0 the tracker is under its "
+        "minimum (recording rule instance_tracker:qbittorrent_tracker_ratio_headroom:sub).",
+        (
+            q(
+                'instance_tracker:qbittorrent_tracker_ratio_headroom:sub{{F}, tracker=~"$tracker"}',
+                "{{tracker}}",
+            ),
+        ),
+        kind="bargauge",
+    ),
+    Panel(
+        "Bonus points per hour",
+        "short",
+        "Estimated bonus points earned per hour on each tracker, by the tracker's points model.",
+        (q('qbittorrent_bonus_points_per_hour{{F}, tracker=~"$tracker"}', "{{tracker}} ({{model}})"),),
+    ),
+    Panel(
+        "Bonus points per hour, all trackers",
+        "short",
+        "Sum of the estimated earning rates (recording rule instance:qbittorrent_bonus_points_per_hour:sum).",
+        (q("instance:qbittorrent_bonus_points_per_hour:sum{{F}}", "{{instance}}"),),
+        kind="stat",
+    ),
+    Panel(
+        "Bonus points estimate error",
+        "percentunit",
+        "(estimate - reported) / reported, for trackers whose reported_points_per_hour is configured.",
+        (q('qbittorrent_bonus_points_estimate_error_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Hit-and-run risk",
+        "short",
+        "Completed torrents that have not seeded for the tracker's "
+        "min_seed_time and are not seeding now (stopped, queued, errored).",
+        (q('qbittorrent_hnr_risk_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Idle seeds",
+        "short",
+        "Seeding torrents with no upload for longer than the configured idle window.",
+        (q('qbittorrent_seeding_torrents_idle{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Seeding torrents",
+        "short",
+        "Complete torrents seeding now, per tracker.",
+        (q('qbittorrent_tracker_seeding_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Seeds uploading now",
+        "percentunit",
+        "Fraction of each tracker's seeding torrents that are uploading right now.",
+        (q('qbittorrent_tracker_seeds_uploading_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Upload efficiency",
+        "none",
+        "Bytes uploaded per byte stored, over each tracker's torrents present "
+        "now: how much the disk space spent on a tracker pays back.",
+        (q('qbittorrent_tracker_upload_efficiency_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Seeding slots",
+        "short",
+        "Seeding slots in use against the number the seeding allocation "
+        "recommends, and seeds that would earn more than the lowest-value active one.",
+        (
+            q("qbittorrent_seeding_slots_active{{F}}", "active"),
+            q("qbittorrent_seeding_slots_recommended{{F}}", "recommended"),
+            q("qbittorrent_seeding_misallocated_torrents{{F}}", "misallocated"),
+        ),
+    ),
+    Panel(
+        "Torrents per tracker",
+        "short",
+        "Torrents per tracker host.",
+        (q('qbittorrent_tracker_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Uploaded per tracker",
+        "bytes",
+        "Bytes uploaded by each tracker's torrents present now (a gauge: it "
+        "drops when torrents are removed).",
+        (q('qbittorrent_tracker_uploaded_bytes{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
 ]
 
 ACTIONS = [
-    Panel("Actions", "short", "Actions taken on torrents (or that a dry run would take) per interval, by "
-          "action and result.",
-          (q("sum by (action, result, dry_run) (increase(qbittorrent_exporter_actions_total{{F}}[$__rate_interval]))",
-             "{{action}} {{result}} dry_run={{dry_run}}"),)),
-    Panel("Completions", "short", "Torrent completions detected per interval, by category.",
-          (q('sum by (category) (increase(qbittorrent_exporter_completions_total{{F}, category=~"$category"}'
-             "[$__rate_interval]))", "{{category}}"),)),
-    Panel("Completion handler runs", "short", "Completion handler attempts per interval by handler and result "
-          "(ok, error = will retry, dead = gave up, dry_run).",
-          (q("sum by (handler, result) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}}"
-             "[$__rate_interval]))", "{{handler}} {{result}}"),)),
-    Panel("Handler failures (1h)", "short", "Failed completion handler attempts (error or dead) over the last "
-          "hour, per handler.",
-          (q('sum by (handler) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}, '
-             'result=~"error|dead"}[1h]))', "{{handler}}"),), kind="bargauge"),
-    Panel("Completion backlog", "short", "Completions whose handlers are not all done: pending plus "
-          "dead-letter.", (q("qbittorrent_exporter_completion_backlog{{F}}", "{{instance}}"),), kind="stat",
-          width=6),
-    Panel("Stalled downloads", "short", "Downloads without progress for the configured stall_after (the "
-          "control job's stall ladder works on these).",
-          (q("qbittorrent_exporter_stalled_torrents{{F}}", "{{instance}}"),), kind="stat", width=6),
-    Panel("Ratio emergency", "none", "1 while the ratio emergency holds for a tracker: its downloads are "
-          "stopped until its ratio recovers.",
-          (q('qbittorrent_exporter_ratio_emergency_active{{F}, tracker=~"$tracker"}', "{{tracker}}"),)),
-    Panel("Time since last job success", "s", "Seconds since each scheduled job (control, completion) last "
-          "succeeded. exported_job is the exporter's job label, renamed by Prometheus.",
-          (q("time() - qbittorrent_exporter_job_last_success_timestamp_seconds{{F}}", "{{exported_job}}"),)),
-    Panel("Job runs", "short", "Scheduled job runs per interval by result (ok, error, skipped = qBittorrent "
-          "unreachable).",
-          (q("sum by (exported_job, result) (increase(qbittorrent_exporter_job_runs_total{{F}}[$__rate_interval]))",
-             "{{exported_job}} {{result}}"),)),
-    Panel("Job duration", "s", "Duration of the last run of each scheduled job.",
-          (q("qbittorrent_exporter_job_duration_seconds{{F}}", "{{exported_job}}"),)),
+    Panel(
+        "Actions",
+        "short",
+        "Actions taken on torrents (or that a dry run would take) per interval, by action and result.",
+        (
+            q(
+                "sum by (action, result, dry_run) "
+                "(increase(qbittorrent_exporter_actions_total{{F}}[$__rate_interval]))",
+                "{{action}} {{result}} dry_run={{dry_run}}",
+            ),
+        ),
+    ),
+    Panel(
+        "Completions",
+        "short",
+        "Torrent completions detected per interval, by category.",
+        (
+            q(
+                "sum by (category) (increase(qbittorrent_exporter_completions_total{{F}, "
+                'category=~"$category"}'
+                "[$__rate_interval]))",
+                "{{category}}",
+            ),
+        ),
+    ),
+    Panel(
+        "Completion handler runs",
+        "short",
+        "Completion handler attempts per interval by handler and result "
+        "(ok, error = will retry, dead = gave up, dry_run).",
+        (
+            q(
+                "sum by (handler, result) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}}"
+                "[$__rate_interval]))",
+                "{{handler}} {{result}}",
+            ),
+        ),
+    ),
+    Panel(
+        "Handler failures (1h)",
+        "short",
+        "Failed completion handler attempts (error or dead) over the last hour, per handler.",
+        (
+            q(
+                "sum by (handler) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}, "
+                'result=~"error|dead"}[1h]))',
+                "{{handler}}",
+            ),
+        ),
+        kind="bargauge",
+    ),
+    Panel(
+        "Completion backlog",
+        "short",
+        "Completions whose handlers are not all done: pending plus dead-letter.",
+        (q("qbittorrent_exporter_completion_backlog{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=6,
+    ),
+    Panel(
+        "Stalled downloads",
+        "short",
+        "Downloads without progress for the configured stall_after (the "
+        "control job's stall ladder works on these).",
+        (q("qbittorrent_exporter_stalled_torrents{{F}}", "{{instance}}"),),
+        kind="stat",
+        width=6,
+    ),
+    Panel(
+        "Ratio emergency",
+        "none",
+        "1 while the ratio emergency holds for a tracker: its downloads are "
+        "stopped until its ratio recovers.",
+        (q('qbittorrent_exporter_ratio_emergency_active{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+    ),
+    Panel(
+        "Time since last job success",
+        "s",
+        "Seconds since each scheduled job (control, completion) last "
+        "succeeded. exported_job is the exporter's job label, renamed by Prometheus.",
+        (q("time() - qbittorrent_exporter_job_last_success_timestamp_seconds{{F}}", "{{exported_job}}"),),
+    ),
+    Panel(
+        "Job runs",
+        "short",
+        "Scheduled job runs per interval by result (ok, error, skipped = qBittorrent unreachable).",
+        (
+            q(
+                "sum by (exported_job, result) "
+                "(increase(qbittorrent_exporter_job_runs_total{{F}}[$__rate_interval]))",
+                "{{exported_job}} {{result}}",
+            ),
+        ),
+    ),
+    Panel(
+        "Job duration",
+        "s",
+        "Duration of the last run of each scheduled job.",
+        (q("qbittorrent_exporter_job_duration_seconds{{F}}", "{{exported_job}}"),),
+    ),
 ]
 
 
 def variable(name: str, query: str, label: str, include_all: bool) -> dict[str, Any]:
     v = {
-        "name": name, "label": label, "type": "query", "datasource": DS, "refresh": 2, "sort": 1,
-        "query": {"query": query, "refId": f"var-{name}"}, "definition": query,
-        "multi": include_all, "includeAll": include_all,
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "refresh": 2,
+        "sort": 1,
+        "query": {"query": query, "refId": f"var-{name}"},
+        "definition": query,
+        "multi": include_all,
+        "includeAll": include_all,
         "current": {"text": "All", "value": "$__all"} if include_all else {},
     }
     if include_all:
@@ -200,16 +435,28 @@ def variable(name: str, query: str, label: str, include_all: bool) -> dict[str, 
 
 
 def variables(extra: tuple[str, ...]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{
-        "name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
-        "current": {}, "hide": 0,
-    }]
+    out: list[dict[str, Any]] = [
+        {
+            "name": "datasource",
+            "label": "Data source",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": {},
+            "hide": 0,
+        }
+    ]
     out.append(variable("job", "label_values(qbittorrent_up, job)", "Job", False))
     out.append(variable("instance", 'label_values(qbittorrent_up{job=~"$job"}, instance)', "Instance", True))
     if "category" in extra:
-        out.append(variable("category", f"label_values(qbittorrent_torrents{{{F}}}, category)", "Category", True))
+        out.append(
+            variable("category", f"label_values(qbittorrent_torrents{{{F}}}, category)", "Category", True)
+        )
     if "tracker" in extra:
-        out.append(variable("tracker", f"label_values(qbittorrent_tracker_torrents{{{F}}}, tracker)", "Tracker", True))
+        out.append(
+            variable(
+                "tracker", f"label_values(qbittorrent_tracker_torrents{{{F}}}, tracker)", "Tracker", True
+            )
+        )
     return out
 
 
@@ -217,56 +464,100 @@ def panel_json(p: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
     defaults: dict[str, Any] = {"unit": p.unit}
     if "mappings" in p.options:
         defaults["mappings"] = p.options["mappings"]
-    options: dict[str, Any] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                               "tooltip": {"mode": "multi", "sort": "desc"}}
+    options: dict[str, Any] = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
     if p.kind in ("stat", "bargauge"):
-        options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                   "orientation": "horizontal"}
+        options = {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "orientation": "horizontal",
+        }
         if p.kind == "stat":
             options.update(colorMode="value", graphMode="none", textMode=p.options.get("text_mode", "auto"))
     return {
-        "id": pid, "type": p.kind, "title": p.title, "description": p.description, "datasource": DS,
+        "id": pid,
+        "type": p.kind,
+        "title": p.title,
+        "description": p.description,
+        "datasource": DS,
         "gridPos": {"h": p.height, "w": p.width, "x": x, "y": y},
         "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": options,
         "targets": [
-            {"refId": chr(ord("A") + i), "datasource": DS, "expr": expr, "legendFormat": legend,
-             "instant": p.kind != "timeseries", "range": p.kind == "timeseries"}
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": DS,
+                "expr": expr,
+                "legendFormat": legend,
+                "instant": p.kind != "timeseries",
+                "range": p.kind == "timeseries",
+            }
             for i, (expr, legend) in enumerate(p.queries)
         ],
     }
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[Panel], extra: tuple[str, ...]) -> dict[str, Any]:
+def dashboard(
+    uid: str, title: str, description: str, panels: list[Panel], extra: tuple[str, ...]
+) -> dict[str, Any]:
     out, x, y, row_height = [], 0, 0, 0
     for pid, p in enumerate(panels, start=1):
         if x + p.width > 24:
             x, y, row_height = 0, y + row_height, 0
         out.append(panel_json(p, pid, x, y))
         x, row_height = x + p.width, max(row_height, p.height)
-    links = [{"title": "qBittorrent dashboards", "type": "dashboards", "tags": ["qbittorrent"], "asDropdown": False}]
+    links = [
+        {
+            "title": "qBittorrent dashboards",
+            "type": "dashboards",
+            "tags": ["qbittorrent"],
+            "asDropdown": False,
+        }
+    ]
     return {
-        "uid": uid, "title": title, "description": description, "tags": ["qbittorrent", "qbittorrent-monitor"],
-        "editable": True, "graphTooltip": 1, "refresh": "30s", "schemaVersion": 39, "version": 1,
-        "time": {"from": "now-6h", "to": "now"}, "timezone": "", "links": links,
-        "templating": {"list": variables(extra)}, "annotations": {"list": []}, "panels": out,
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["qbittorrent", "qbittorrent-monitor"],
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-6h", "to": "now"},
+        "timezone": "",
+        "links": links,
+        "templating": {"list": variables(extra)},
+        "annotations": {"list": []},
+        "panels": out,
     }
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
     return {
         "overview.json": dashboard(
-            "qbittorrent-overview", "qBittorrent / Overview",
+            "qbittorrent-overview",
+            "qBittorrent / Overview",
             "Health, transfer, torrents by status and category, free space, connection.",
-            OVERVIEW, ("category",)),
+            OVERVIEW,
+            ("category",),
+        ),
         "trackers.json": dashboard(
-            "qbittorrent-trackers", "qBittorrent / Trackers",
+            "qbittorrent-trackers",
+            "qBittorrent / Trackers",
             "Ratio against each tracker's minimum, bonus points per hour, hit-and-run risk, idle seeds.",
-            TRACKERS, ("tracker",)),
+            TRACKERS,
+            ("tracker",),
+        ),
         "actions.json": dashboard(
-            "qbittorrent-actions", "qBittorrent / Actions",
-            "What qbittorrent-monitor's scheduled jobs do: actions, completions, handler failures, backlog, job health.",
-            ACTIONS, ("category", "tracker")),
+            "qbittorrent-actions",
+            "qBittorrent / Actions",
+            "What qbittorrent-monitor's scheduled jobs do: actions, completions, handler failures, backlog, "
+            "job health.",
+            ACTIONS,
+            ("category", "tracker"),
+        ),
     }
 
 

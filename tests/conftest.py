@@ -5,8 +5,8 @@ Missing qbittorrent-nox is an error, never a skip: scripts/setup installs it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import qbittorrentapi
@@ -35,8 +35,13 @@ def qbt(qbt_factory) -> QBittorrentProcess:
 
 
 def client_for(q: QBittorrentProcess) -> qbittorrentapi.Client:
-    c = qbittorrentapi.Client(host=q.url, username=q.username, password=q.password, SIMPLE_RESPONSES=True,
-                              REQUESTS_ARGS={"timeout": 10})
+    c = qbittorrentapi.Client(
+        host=q.url,
+        username=q.username,
+        password=q.password,
+        SIMPLE_RESPONSES=True,
+        REQUESTS_ARGS={"timeout": 10},
+    )
     c.auth_log_in()
     return c
 
@@ -58,7 +63,9 @@ def exporter_factory(tmp_path: Path) -> Iterator[Callable[..., ExporterProcess]]
     started: list[ExporterProcess] = []
 
     def make(args: list[str], wait: bool = True, env: dict | None = None, **kwargs) -> ExporterProcess:
-        e = ExporterProcess(args=args, workdir=tmp_path / "exporter", env=env or {}, **kwargs).start(wait=wait)
+        e = ExporterProcess(args=args, workdir=tmp_path / "exporter", env=env or {}, **kwargs).start(
+            wait=wait
+        )
         started.append(e)
         return e
 

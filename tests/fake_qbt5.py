@@ -50,7 +50,9 @@ class FakeQbt5:
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode())) if length else {}
                 form.update(urllib.parse.parse_qsl(url.query))
                 cookie = (self.headers.get("Cookie") or "").partition("SID=")[2].split(";")[0]
-                authorized = (self.headers.get("Authorization") == f"Bearer {API_KEY}" or cookie in fake.sessions)
+                authorized = (
+                    self.headers.get("Authorization") == f"Bearer {API_KEY}" or cookie in fake.sessions
+                )
                 fake.requests.append((url.path, authorized, form))
                 if fake.hang and fake.hang_path in ("", url.path):
                     time.sleep(fake.hang)  # the fake server's own behaviour: a hung qBittorrent
@@ -71,9 +73,16 @@ class FakeQbt5:
                     "/api/v2/app/webapiVersion": "2.12.0",
                     "/api/v2/app/buildInfo": {"libtorrent": "2.0.11.0", "qt": "6.8.0", "bitness": 64},
                     "/api/v2/sync/maindata": {
-                        "rid": 1, "full_update": True, "categories": {}, "tags": [],
-                        "server_state": {"connection_status": "connected", "global_ratio": "0.50",
-                                         "alltime_ul": 1, "alltime_dl": 2},
+                        "rid": 1,
+                        "full_update": True,
+                        "categories": {},
+                        "tags": [],
+                        "server_state": {
+                            "connection_status": "connected",
+                            "global_ratio": "0.50",
+                            "alltime_ul": 1,
+                            "alltime_dl": 2,
+                        },
                         "torrents": {"abcd": {"name": "x", "state": "stoppedDL", "size": 10}},
                     },
                     "/api/v2/torrents/stop": "",

@@ -14,7 +14,11 @@ class FakeConnection:
 
     def login(self):
         self.calls.append(("login",))
-        if self.answers and isinstance(self.answers[0], QBittorrentError) and self.answers[0].reason == "auth":
+        if (
+            self.answers
+            and isinstance(self.answers[0], QBittorrentError)
+            and self.answers[0].reason == "auth"
+        ):
             raise self.answers.pop(0)
         return AppInfo("v5.0.2", "2.11.2", "2.0.10.0")
 

@@ -9,9 +9,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -74,14 +75,24 @@ class ExporterProcess:
     def log_path(self) -> Path:
         return self.workdir / f"exporter-{self.port}.log"
 
-    def start(self, wait: bool = True) -> "ExporterProcess":
+    def start(self, wait: bool = True) -> ExporterProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("QBITTORRENT_MONITOR_")}
         env.update(self.env)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", *self.args, "--web.listen-address", f"127.0.0.1:{self.port}"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "exporter.cli",
+                *self.args,
+                "--web.listen-address",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         if wait:
             wait_for(self._healthy, timeout=15, what=f"exporter on {self.url} (log: {self.log_path})")

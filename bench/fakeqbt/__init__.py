@@ -1,9 +1,9 @@
-"""A fake qBittorrent Web API for scale benchmarks only (a real qbittorrent-nox cannot hold 100k torrents here).
+"""A fake qBittorrent Web API for scale benchmarks only (a real qbittorrent-nox cannot hold 100k here).
 
-    profiles.py  what differs between 4.5.2 (recorded) and 5.0.4 (from the 5.0 API docs and source)
-    records.py   seeded realistic torrent records and their churn
-    world.py     the data, ticks of churn, sync/maindata with real rid deltas
-    filters.py   torrents/info parameters
-    server.py    HTTP: login sessions, routes, gzip, per-endpoint byte and request counters
-    record.py    re-records recorded/<version>/ from a real qbittorrent-nox
+profiles.py  what differs between 4.5.2 (recorded) and 5.0.4 (from the 5.0 API docs and source)
+records.py   seeded realistic torrent records and their churn
+world.py     the data, ticks of churn, sync/maindata with real rid deltas
+filters.py   torrents/info parameters
+server.py    HTTP: login sessions, routes, gzip, per-endpoint byte and request counters
+record.py    re-records recorded/<version>/ from a real qbittorrent-nox
 """

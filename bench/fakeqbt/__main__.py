@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0, help="0: any free port")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--churn", type=float, default=0.01, help="fraction of torrents changed per tick")
-    p.add_argument("--added", type=int, default=None, help="torrents added per tick (default: 0.01 %% of them, >= 1)")
+    p.add_argument(
+        "--added", type=int, default=None, help="torrents added per tick (default: 0.01 %% of them, >= 1)"
+    )
     p.add_argument("--removed", type=int, default=None, help="torrents removed per tick (default: as added)")
     p.add_argument("--interval", type=int, default=15, help="seconds of activity one tick stands for")
     p.add_argument("--gzip-level", type=int, default=6, help="0 turns compression off")
@@ -36,11 +38,29 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     started = time.perf_counter()
-    world = World(PROFILES[args.version], args.torrents, seed=args.seed, churn=args.churn,
-                  added=args.added, removed=args.removed, interval=args.interval)
-    fake = FakeQbittorrent(world, args.username, args.password, args.api_key, args.gzip_level, args.port).start()
-    print(json.dumps({"url": fake.url, "torrents": len(world.records), "version": args.version,
-                      "build_seconds": round(time.perf_counter() - started, 3)}), flush=True)
+    world = World(
+        PROFILES[args.version],
+        args.torrents,
+        seed=args.seed,
+        churn=args.churn,
+        added=args.added,
+        removed=args.removed,
+        interval=args.interval,
+    )
+    fake = FakeQbittorrent(
+        world, args.username, args.password, args.api_key, args.gzip_level, args.port
+    ).start()
+    print(
+        json.dumps(
+            {
+                "url": fake.url,
+                "torrents": len(world.records),
+                "version": args.version,
+                "build_seconds": round(time.perf_counter() - started, 3),
+            }
+        ),
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())

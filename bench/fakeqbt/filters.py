@@ -8,10 +8,20 @@ parameter selects everything.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-DOWNLOADING = {"downloading", "metaDL", "forcedMetaDL", "stalledDL", "checkingDL", "pausedDL", "stoppedDL",
-               "queuedDL", "forcedDL"}
+DOWNLOADING = {
+    "downloading",
+    "metaDL",
+    "forcedMetaDL",
+    "stalledDL",
+    "checkingDL",
+    "pausedDL",
+    "stoppedDL",
+    "queuedDL",
+    "forcedDL",
+}
 UPLOADING = {"uploading", "stalledUP", "checkingUP", "queuedUP", "forcedUP"}
 COMPLETED = UPLOADING | {"pausedUP", "stoppedUP"}
 STOPPED = {"pausedUP", "pausedDL", "stoppedUP", "stoppedDL"}
@@ -52,7 +62,9 @@ def _has_tag(tags: str, tag: str) -> bool:
     return tag in (t.strip() for t in tags.split(","))
 
 
-def select(records: Mapping[str, Mapping[str, Any]], order: Sequence[str], params: Mapping[str, str]) -> list[str]:
+def select(
+    records: Mapping[str, Mapping[str, Any]], order: Sequence[str], params: Mapping[str, str]
+) -> list[str]:
     """The hashes torrents/info returns for `params`, in order."""
     hashes = params.get("hashes")
     if hashes and hashes != "all":
@@ -64,20 +76,30 @@ def select(records: Mapping[str, Mapping[str, Any]], order: Sequence[str], param
     wanted_private = None if private is None else private.lower() == "true"
 
     def keep(t: Mapping[str, Any]) -> bool:
-        return (status(t) and (category is None or t["category"] == category)
-                and (tag is None or _has_tag(t["tags"], tag))
-                and (wanted_private is None or t.get("private") is wanted_private))
+        return (
+            status(t)
+            and (category is None or t["category"] == category)
+            and (tag is None or _has_tag(t["tags"], tag))
+            and (wanted_private is None or t.get("private") is wanted_private)
+        )
 
-    if (params.get("filter") or "all") != "all" or category is not None or tag is not None or private is not None:
+    if (
+        (params.get("filter") or "all") != "all"
+        or category is not None
+        or tag is not None
+        or private is not None
+    ):
         chosen = [h for h in chosen if keep(records[h])]
     sort = params.get("sort")
     if sort:
+
         def key(h: str) -> tuple:
             value = h if sort == "hash" else records[h].get(sort)
             return (value is None, value if value is not None else 0)
+
         chosen.sort(key=key, reverse=(params.get("reverse", "").lower() == "true"))
     offset = int(params.get("offset") or 0)
     if offset < 0:
         offset = max(0, len(chosen) + offset)
     limit = int(params.get("limit") or 0)
-    return chosen[offset: offset + limit] if limit > 0 else chosen[offset:]
+    return chosen[offset : offset + limit] if limit > 0 else chosen[offset:]

@@ -18,29 +18,96 @@ RECORDED = Path(__file__).parent / "recorded"
 
 # The torrent fields of sync/maindata and torrents/info (torrents/info adds "hash"), as 4.5.2 sends them.
 FIELDS_4 = (
-    "added_on", "amount_left", "auto_tmm", "availability", "category", "completed", "completion_on",
-    "content_path", "dl_limit", "dlspeed", "download_path", "downloaded", "downloaded_session", "eta",
-    "f_l_piece_prio", "force_start", "infohash_v1", "infohash_v2", "last_activity", "magnet_uri",
-    "max_ratio", "max_seeding_time", "name", "num_complete", "num_incomplete", "num_leechs", "num_seeds",
-    "priority", "progress", "ratio", "ratio_limit", "save_path", "seeding_time", "seeding_time_limit",
-    "seen_complete", "seq_dl", "size", "state", "super_seeding", "tags", "time_active", "total_size",
-    "tracker", "trackers_count", "up_limit", "uploaded", "uploaded_session", "upspeed",
+    "added_on",
+    "amount_left",
+    "auto_tmm",
+    "availability",
+    "category",
+    "completed",
+    "completion_on",
+    "content_path",
+    "dl_limit",
+    "dlspeed",
+    "download_path",
+    "downloaded",
+    "downloaded_session",
+    "eta",
+    "f_l_piece_prio",
+    "force_start",
+    "infohash_v1",
+    "infohash_v2",
+    "last_activity",
+    "magnet_uri",
+    "max_ratio",
+    "max_seeding_time",
+    "name",
+    "num_complete",
+    "num_incomplete",
+    "num_leechs",
+    "num_seeds",
+    "priority",
+    "progress",
+    "ratio",
+    "ratio_limit",
+    "save_path",
+    "seeding_time",
+    "seeding_time_limit",
+    "seen_complete",
+    "seq_dl",
+    "size",
+    "state",
+    "super_seeding",
+    "tags",
+    "time_active",
+    "total_size",
+    "tracker",
+    "trackers_count",
+    "up_limit",
+    "uploaded",
+    "uploaded_session",
+    "upspeed",
 )
 # Added by 5.x (serialize_torrent.h of 5.0).
 FIELDS_5_EXTRA = (
-    "comment", "has_metadata", "inactive_seeding_time_limit", "max_inactive_seeding_time", "popularity",
-    "private", "reannounce", "root_path",
+    "comment",
+    "has_metadata",
+    "inactive_seeding_time_limit",
+    "max_inactive_seeding_time",
+    "popularity",
+    "private",
+    "reannounce",
+    "root_path",
 )
 
 # Write endpoints (POST) the fake accepts and records without applying. Version-specific ones below.
-WRITES_COMMON = frozenset({
-    "torrents/reannounce", "torrents/recheck", "torrents/addTags", "torrents/removeTags", "torrents/setCategory",
-    "torrents/setForceStart", "torrents/setShareLimits", "torrents/setUploadLimit", "torrents/setDownloadLimit",
-    "torrents/topPrio", "torrents/bottomPrio", "torrents/increasePrio", "torrents/decreasePrio",
-    "torrents/delete", "torrents/createTags", "torrents/deleteTags", "torrents/createCategory",
-    "torrents/setSuperSeeding", "torrents/setAutoManagement", "torrents/addTrackers", "torrents/add",
-    "app/setPreferences", "transfer/setUploadLimit", "transfer/setDownloadLimit",
-})
+WRITES_COMMON = frozenset(
+    {
+        "torrents/reannounce",
+        "torrents/recheck",
+        "torrents/addTags",
+        "torrents/removeTags",
+        "torrents/setCategory",
+        "torrents/setForceStart",
+        "torrents/setShareLimits",
+        "torrents/setUploadLimit",
+        "torrents/setDownloadLimit",
+        "torrents/topPrio",
+        "torrents/bottomPrio",
+        "torrents/increasePrio",
+        "torrents/decreasePrio",
+        "torrents/delete",
+        "torrents/createTags",
+        "torrents/deleteTags",
+        "torrents/createCategory",
+        "torrents/setSuperSeeding",
+        "torrents/setAutoManagement",
+        "torrents/addTrackers",
+        "torrents/add",
+        "app/setPreferences",
+        "transfer/setUploadLimit",
+        "transfer/setDownloadLimit",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +123,9 @@ class Profile:
 
     @property
     def writes(self) -> frozenset[str]:
-        pair = {"torrents/stop", "torrents/start"} if self.stop_start else {"torrents/pause", "torrents/resume"}
+        pair = (
+            {"torrents/stop", "torrents/start"} if self.stop_start else {"torrents/pause", "torrents/resume"}
+        )
         return WRITES_COMMON | pair
 
     def state(self, state4: str) -> str:
@@ -80,14 +149,34 @@ def recorded(version: str, name: str) -> Any:
 
 PROFILES: dict[str, Profile] = {
     "4.5.2": Profile(
-        name="4.5.2", version="v4.5.2", webapi="2.8.19", build_info=recorded("4.5.2", "app_buildInfo"),
-        stop_start=False, no_time=0, torrent_fields=FIELDS_4,
+        name="4.5.2",
+        version="v4.5.2",
+        webapi="2.8.19",
+        build_info=recorded("4.5.2", "app_buildInfo"),
+        stop_start=False,
+        no_time=0,
+        torrent_fields=FIELDS_4,
     ),
     "5.0.4": Profile(
-        name="5.0.4", version="v5.0.4", webapi="2.11.2",
-        build_info={"bitness": 64, "boost": "1.86.0", "libtorrent": "2.0.10.0", "openssl": "3.3.2",
-                    "platform": "linux", "qt": "6.7.3", "zlib": "1.3.1"},
-        stop_start=True, no_time=-1, torrent_fields=tuple(sorted(FIELDS_4 + FIELDS_5_EXTRA)),
-        server_extra={"use_subcategories": False, "last_external_address_v4": "", "last_external_address_v6": ""},
+        name="5.0.4",
+        version="v5.0.4",
+        webapi="2.11.2",
+        build_info={
+            "bitness": 64,
+            "boost": "1.86.0",
+            "libtorrent": "2.0.10.0",
+            "openssl": "3.3.2",
+            "platform": "linux",
+            "qt": "6.7.3",
+            "zlib": "1.3.1",
+        },
+        stop_start=True,
+        no_time=-1,
+        torrent_fields=tuple(sorted(FIELDS_4 + FIELDS_5_EXTRA)),
+        server_extra={
+            "use_subcategories": False,
+            "last_external_address_v4": "",
+            "last_external_address_v6": "",
+        },
     ),
 }

@@ -26,22 +26,33 @@ def record() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         with QBittorrentProcess(profile=base / "qbt") as q:
-            c = qbittorrentapi.Client(host=q.url, username=q.username, password=q.password, SIMPLE_RESPONSES=True)
+            c = qbittorrentapi.Client(
+                host=q.url, username=q.username, password=q.password, SIMPLE_RESPONSES=True
+            )
             c.auth_log_in()
             c.torrents_create_category("movies", save_path=str(base / "movies"))
             c.torrents_create_tags(["hd", "private"])
             for i in range(3):
                 data = make_payload(base / "data", f"file{i}.bin", 300_000, seed=i + 1)
-                trackers = [f"http://127.0.0.1:9/announce?passkey=abc{i}", "udp://tracker.example.org:6969/announce"]
+                trackers = [
+                    f"http://127.0.0.1:9/announce?passkey=abc{i}",
+                    "udp://tracker.example.org:6969/announce",
+                ]
                 torrent = make_torrent(data, base / f"t{i}.torrent", trackers, private=(i == 0))
-                c.torrents_add(torrent_files=torrent, save_path=str(base / "data"), category="movies" if i else "",
-                               tags="hd" if i == 1 else None)
+                c.torrents_add(
+                    torrent_files=torrent,
+                    save_path=str(base / "data"),
+                    category="movies" if i else "",
+                    tags="hd" if i == 1 else None,
+                )
             time.sleep(3)  # rechecked and seeding
             out = OUT / c.app_version().lstrip("v")
             out.mkdir(parents=True, exist_ok=True)
 
             def save(name: str, value: object) -> None:
-                (out / f"{name}.json").write_text(json.dumps(value, indent=1).replace(str(base), "/data/torrents"))
+                (out / f"{name}.json").write_text(
+                    json.dumps(value, indent=1).replace(str(base), "/data/torrents")
+                )
 
             full = c.sync_maindata(rid=0)
             save("sync_maindata_full", full)

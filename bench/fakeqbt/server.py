@@ -22,8 +22,9 @@ import socket
 import threading
 import urllib.parse
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from .world import World, dumps
 
@@ -47,18 +48,32 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "requests": sum(self.requests.values()), "wire_bytes": sum(self.wire_bytes.values()),
+                "requests": sum(self.requests.values()),
+                "wire_bytes": sum(self.wire_bytes.values()),
                 "json_bytes": sum(self.json_bytes.values()),
-                "by_endpoint": {e: {"requests": self.requests[e], "wire_bytes": self.wire_bytes[e],
-                                    "json_bytes": self.json_bytes[e]} for e in sorted(self.requests)},
+                "by_endpoint": {
+                    e: {
+                        "requests": self.requests[e],
+                        "wire_bytes": self.wire_bytes[e],
+                        "json_bytes": self.json_bytes[e],
+                    }
+                    for e in sorted(self.requests)
+                },
             }
 
 
 class FakeQbittorrent:
     """One fake qBittorrent: `World` data behind an HTTP server on 127.0.0.1."""
 
-    def __init__(self, world: World, username: str = "admin", password: str = "adminadmin",
-                 api_key: str = "", gzip_level: int = 6, port: int = 0) -> None:
+    def __init__(
+        self,
+        world: World,
+        username: str = "admin",
+        password: str = "adminadmin",
+        api_key: str = "",
+        gzip_level: int = 6,
+        port: int = 0,
+    ) -> None:
         self.world, self.username, self.password, self.api_key = world, username, password, api_key
         self.gzip_level = gzip_level
         self.stats = Stats()
@@ -72,7 +87,7 @@ class FakeQbittorrent:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http.server_address[1]}"
 
-    def start(self) -> "FakeQbittorrent":
+    def start(self) -> FakeQbittorrent:
         self._thread = threading.Thread(target=self.http.serve_forever, name="fakeqbt", daemon=True)
         self._thread.start()
         return self
@@ -83,8 +98,14 @@ class FakeQbittorrent:
 
     # -- routing --------------------------------------------------------------------------------
 
-    def answer(self, method: str, path: str, params: dict[str, str], cookie_sid: str, auth: str,
-               ) -> tuple[Answer, str | None]:
+    def answer(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        cookie_sid: str,
+        auth: str,
+    ) -> tuple[Answer, str | None]:
         """(status, content type, body) and a new SID to set, for one /api/v2 request."""
         name = path.removeprefix("/api/v2/")
         if name == "auth/login":
@@ -136,11 +157,32 @@ class FakeQbittorrent:
             if rec is None:
                 return 404, TEXT, b"Not Found"
             working = rec["tracker"]
-        rows = [{"url": f"** [{name}] **", "status": 2, "tier": -1, "num_peers": 0, "num_seeds": 0,
-                 "num_leeches": 0, "num_downloaded": 0, "msg": ""} for name in ("DHT", "PeX", "LSD")]
-        rows += [{"url": u, "status": 2 if u == working else 4, "tier": i, "num_peers": 0, "num_seeds": 0,
-                  "num_leeches": 0, "num_downloaded": -1, "msg": "" if u == working else "Connection refused"}
-                 for i, u in enumerate(urls)]
+        rows = [
+            {
+                "url": f"** [{name}] **",
+                "status": 2,
+                "tier": -1,
+                "num_peers": 0,
+                "num_seeds": 0,
+                "num_leeches": 0,
+                "num_downloaded": 0,
+                "msg": "",
+            }
+            for name in ("DHT", "PeX", "LSD")
+        ]
+        rows += [
+            {
+                "url": u,
+                "status": 2 if u == working else 4,
+                "tier": i,
+                "num_peers": 0,
+                "num_seeds": 0,
+                "num_leeches": 0,
+                "num_downloaded": -1,
+                "msg": "" if u == working else "Connection refused",
+            }
+            for i, u in enumerate(urls)
+        ]
         return 200, JSON, dumps(rows)
 
     def control(self, method: str, path: str, params: dict[str, str]) -> Answer:
@@ -157,9 +199,22 @@ class FakeQbittorrent:
             return 200, JSON, dumps(self.writes)
         if path == "/bench/config":
             w = self.world
-            return 200, JSON, dumps({"torrents": len(w.records), "version": w.profile.name, "churn": w.churn,
-                                     "added": w.added, "removed": w.removed, "gzip_level": self.gzip_level,
-                                     "now": w.now, "ticks": w.version})
+            return (
+                200,
+                JSON,
+                dumps(
+                    {
+                        "torrents": len(w.records),
+                        "version": w.profile.name,
+                        "churn": w.churn,
+                        "added": w.added,
+                        "removed": w.removed,
+                        "gzip_level": self.gzip_level,
+                        "now": w.now,
+                        "ticks": w.version,
+                    }
+                ),
+            )
         return 404, TEXT, b"Not Found"
 
     def encode(self, ctype: str, body: bytes, accept_encoding: str) -> tuple[bytes, bool]:
@@ -210,9 +265,12 @@ def _handler(fake: FakeQbittorrent) -> type[BaseHTTPRequestHandler]:
                 status, ctype, body = fake.control(method, url.path, params)
                 self._send(status, ctype, body, None, count=None)
                 return
-            cookies = dict(c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
+            cookies = dict(
+                c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c
+            )
             (status, ctype, body), new_sid = fake.answer(
-                method, url.path, params, cookies.get("SID", ""), self.headers.get("Authorization") or "")
+                method, url.path, params, cookies.get("SID", ""), self.headers.get("Authorization") or ""
+            )
             self._send(status, ctype, body, new_sid, count=url.path.removeprefix("/api/v2/"))
 
         def _send(self, status: int, ctype: str, body: bytes, sid: str | None, count: str | None) -> None:

@@ -25,8 +25,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from . import records
 from .filters import select
@@ -56,9 +57,17 @@ class Change:
 
 
 class World:
-    def __init__(self, profile: Profile, size: int, seed: int = 1, churn: float = 0.01,
-                 added: int | None = None, removed: int | None = None, interval: int = 15,
-                 epoch: int | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        size: int,
+        seed: int = 1,
+        churn: float = 0.01,
+        added: int | None = None,
+        removed: int | None = None,
+        interval: int = 15,
+        epoch: int | None = None,
+    ) -> None:
         self.profile, self.churn, self.interval = profile, churn, interval
         self.added = max(1, round(size * 0.0001)) if added is None else added
         self.removed = self.added if removed is None else removed
@@ -76,8 +85,11 @@ class World:
         self._index: dict[str, int] = {}
         self.changes: list[Change] = []
         self.sessions: dict[str, SyncSession] = {}
-        self.categories = {name: {"name": name, "savePath": f"/data/torrents/{name}"}
-                           for name, _ in records.CATEGORIES if name}
+        self.categories = {
+            name: {"name": name, "savePath": f"/data/torrents/{name}"}
+            for name, _ in records.CATEGORIES
+            if name
+        }
         self.tags = list(records.TAGS)
         for _ in range(size):
             self._add(None)
@@ -133,7 +145,9 @@ class World:
                 self.version += 1
                 self.now += self.interval
                 change = Change(self.version)
-                for h in self.rng.sample(self.hashes, min(len(self.hashes), round(len(self.hashes) * self.churn))):
+                for h in self.rng.sample(
+                    self.hashes, min(len(self.hashes), round(len(self.hashes) * self.churn))
+                ):
                     keys = records.churn(self.rng, self.records[h], self.now, self.interval)
                     if keys:
                         change.torrents[h] = keys
@@ -155,20 +169,36 @@ class World:
     def _server_state(self) -> dict[str, Any]:
         up = sum(r["upspeed"] for r in self.records.values())
         down = sum(r["dlspeed"] for r in self.records.values())
-        prev = getattr(self, "server", None) or {"alltime_ul": 40 * 2 ** 40, "alltime_dl": 25 * 2 ** 40,
-                                                  "up_info_data": 0, "dl_info_data": 0}
+        prev = getattr(self, "server", None) or {
+            "alltime_ul": 40 * 2**40,
+            "alltime_dl": 25 * 2**40,
+            "up_info_data": 0,
+            "dl_info_data": 0,
+        }
         state = {
             "alltime_dl": prev["alltime_dl"] + down * self.interval,
-            "alltime_ul": prev["alltime_ul"] + up * self.interval, "average_time_queue": self.rng.randint(5, 40),
-            "connection_status": "connected", "dht_nodes": 0,
+            "alltime_ul": prev["alltime_ul"] + up * self.interval,
+            "average_time_queue": self.rng.randint(5, 40),
+            "connection_status": "connected",
+            "dht_nodes": 0,
             "dl_info_data": prev["dl_info_data"] + down * self.interval,
-            "dl_info_speed": down, "dl_rate_limit": 0, "free_space_on_disk": 4 * 2 ** 40 - prev["dl_info_data"],
-            "queued_io_jobs": self.rng.randint(0, 4), "queueing": False, "read_cache_hits": "0",
-            "read_cache_overload": "0", "refresh_interval": 1500, "total_buffers_size": 0,
+            "dl_info_speed": down,
+            "dl_rate_limit": 0,
+            "free_space_on_disk": 4 * 2**40 - prev["dl_info_data"],
+            "queued_io_jobs": self.rng.randint(0, 4),
+            "queueing": False,
+            "read_cache_hits": "0",
+            "read_cache_overload": "0",
+            "refresh_interval": 1500,
+            "total_buffers_size": 0,
             "total_peer_connections": sum(r["num_leechs"] + r["num_seeds"] for r in self.records.values()),
-            "total_queued_size": 0, "total_wasted_session": 0,
-            "up_info_data": prev["up_info_data"] + up * self.interval, "up_info_speed": up, "up_rate_limit": 0,
-            "use_alt_speed_limits": False, "write_cache_overload": "0",
+            "total_queued_size": 0,
+            "total_wasted_session": 0,
+            "up_info_data": prev["up_info_data"] + up * self.interval,
+            "up_info_speed": up,
+            "up_rate_limit": 0,
+            "use_alt_speed_limits": False,
+            "write_cache_overload": "0",
         }
         state["global_ratio"] = f"{state['alltime_ul'] / state['alltime_dl']:.2f}"
         state.update(self.profile.server_extra)
@@ -179,8 +209,13 @@ class World:
         if len(self.sessions) > 64:  # qBittorrent expires idle sessions; keep the 64 most recent
             for sid in list(self.sessions)[:-64]:
                 del self.sessions[sid]
-        floor = min((min(s.last_sent_version, s.accepted_version if s.accepted_rid > 0 else s.last_sent_version)
-                     for s in self.sessions.values()), default=self.version)
+        floor = min(
+            (
+                min(s.last_sent_version, s.accepted_version if s.accepted_rid > 0 else s.last_sent_version)
+                for s in self.sessions.values()
+            ),
+            default=self.version,
+        )
         keep = bisect.bisect_right([c.version for c in self.changes], floor)
         del self.changes[:keep]
 
@@ -203,11 +238,22 @@ class World:
 
     def _full(self, rid: int) -> bytes:
         trackers = {url: list(hs) for url, hs in self.trackers.items()}
-        return b"".join((
-            b'{"categories":', dumps(self.categories), b',"full_update":true,"rid":%d' % rid,
-            b',"server_state":', dumps(self.server), b',"tags":', dumps(self.tags),
-            b',"torrents":{', b",".join(self.pieces.values()), b'},"trackers":', dumps(trackers), b"}",
-        ))
+        return b"".join(
+            (
+                b'{"categories":',
+                dumps(self.categories),
+                b',"full_update":true,"rid":%d' % rid,
+                b',"server_state":',
+                dumps(self.server),
+                b',"tags":',
+                dumps(self.tags),
+                b',"torrents":{',
+                b",".join(self.pieces.values()),
+                b'},"trackers":',
+                dumps(trackers),
+                b"}",
+            )
+        )
 
     def _delta(self, rid: int, base: int) -> bytes:
         start = bisect.bisect_right([c.version for c in self.changes], base)
@@ -255,11 +301,23 @@ class World:
     def torrents_info(self, params: dict[str, str]) -> bytes:
         with self.lock:
             chosen = select(self.records, self.hashes, params)
-            return b"[" + b",".join(b'{"hash":"%s",%s' % (h.encode(), self.pieces[h][44:]) for h in chosen) + b"]"
+            return (
+                b"["
+                + b",".join(b'{"hash":"%s",%s' % (h.encode(), self.pieces[h][44:]) for h in chosen)
+                + b"]"
+            )
 
     def transfer_info(self) -> bytes:
-        keys = ("connection_status", "dht_nodes", "dl_info_data", "dl_info_speed", "dl_rate_limit",
-                "up_info_data", "up_info_speed", "up_rate_limit")
+        keys = (
+            "connection_status",
+            "dht_nodes",
+            "dl_info_data",
+            "dl_info_speed",
+            "dl_rate_limit",
+            "up_info_data",
+            "up_info_speed",
+            "up_rate_limit",
+        )
         with self.lock:
             return dumps({k: self.server[k] for k in keys})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ..managers.completion import after_failure, find_new, matching, record, take_baseline
 from ..model import Snapshot
@@ -28,8 +28,16 @@ log = logging.getLogger("exporter.actions")
 class CompletionJob:
     name = "completion"
 
-    def __init__(self, settings: CompletionSettings, dry_run_all: bool, mirror: Mirror, store: Store,
-                 metrics: ActionMetrics, handlers: Mapping[str, Handler], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: CompletionSettings,
+        dry_run_all: bool,
+        mirror: Mirror,
+        store: Store,
+        metrics: ActionMetrics,
+        handlers: Mapping[str, Handler],
+        clock: Callable[[], float],
+    ) -> None:
         self.settings, self.mirror, self.store, self.metrics = settings, mirror, store, metrics
         self.handlers, self.clock = handlers, clock
         self.dry_run = dry_run_all or settings.dry_run
@@ -52,8 +60,12 @@ class CompletionJob:
             seen, new = take_baseline(snapshot, now, self.settings.backfill)
             self.store.take_baseline(seen, now)
             self.known.update(seen)
-            log.info("completion baseline: %d torrents already complete are not new; %d inside the backfill window",
-                     len(seen), len(new))
+            log.info(
+                "completion baseline: %d torrents already complete are not new; "
+                "%d inside the backfill window",
+                len(seen),
+                len(new),
+            )
         else:
             new = find_new(snapshot, self.known)
         for t in new:
@@ -63,8 +75,13 @@ class CompletionJob:
             self.store.add_completion(key, rec, names, now)
             self.known.add(key)
             self.metrics.completions.labels(t.category).inc()
-            log.info("completed: %s %r (category %r); handlers: %s", t.hash, t.name, t.category,
-                     ", ".join(names) or "none")
+            log.info(
+                "completed: %s %r (category %r); handlers: %s",
+                t.hash,
+                t.name,
+                t.category,
+                ", ".join(names) or "none",
+            )
 
     def run_handlers(self, stopping: threading.Event) -> None:
         for run in self.store.due_runs(self.clock(), self.settings.max_runs_per_run):
@@ -91,8 +108,9 @@ class CompletionJob:
         else:
             self._finish(run, "ok", "", False)
             return
-        status, retry_at = after_failure(run.attempts + 1, handler.settings.retries, self.clock(),
-                                         handler.settings.backoff)
+        status, retry_at = after_failure(
+            run.attempts + 1, handler.settings.retries, self.clock(), handler.settings.backoff
+        )
         self._finish(run, "error" if status == "pending" else "dead", error, False, retry_at)
 
     def _finish(self, run: HandlerRun, result: str, error: str, dry_run: bool, retry_at: float = 0.0) -> None:
@@ -107,13 +125,29 @@ class CompletionJob:
         elif result == "dry_run":
             log.info("dry run: would run handler %s for %s %r", run.handler, run.hash, name)
         elif result == "error":
-            log.warning("handler %s failed for %s %r (attempt %d): %s; retrying in %.0fs", run.handler, run.hash,
-                        name, attempt, error, retry_at - now)
+            log.warning(
+                "handler %s failed for %s %r (attempt %d): %s; retrying in %.0fs",
+                run.handler,
+                run.hash,
+                name,
+                attempt,
+                error,
+                retry_at - now,
+            )
         else:
-            log.error("handler %s gave up for %s %r after %d attempts: %s (dead-letter)", run.handler, run.hash,
-                      name, attempt, error)
+            log.error(
+                "handler %s gave up for %s %r after %d attempts: %s (dead-letter)",
+                run.handler,
+                run.hash,
+                name,
+                attempt,
+                error,
+            )
         kind = self.handlers[run.handler].settings.type if run.handler in self.handlers else "handler"
         reason = f"completion handler {run.handler}" + (f"; {error}" if error else "")
-        self.store.audit(AuditEntry(now, kind, run.hash, name, reason, "ok" if result in ("ok", "dry_run") else "error",
-                                    dry_run))
+        self.store.audit(
+            AuditEntry(
+                now, kind, run.hash, name, reason, "ok" if result in ("ok", "dry_run") else "error", dry_run
+            )
+        )
         self.metrics.handler_runs.labels(run.handler, result).inc()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
 from ..managers.policy import TrackerPolicies
@@ -48,9 +50,19 @@ class StateMap:
 class ControlJob:
     name = "control"
 
-    def __init__(self, settings: ControlSettings, dry_run_all: bool, mirror: Mirror, connection: Connection,
-                 store: Store, metrics: ActionMetrics, policies: TrackerPolicies, performer: Performer,
-                 clock: Callable[[], float], ratio: SharedRatioIndex) -> None:
+    def __init__(
+        self,
+        settings: ControlSettings,
+        dry_run_all: bool,
+        mirror: Mirror,
+        connection: Connection,
+        store: Store,
+        metrics: ActionMetrics,
+        policies: TrackerPolicies,
+        performer: Performer,
+        clock: Callable[[], float],
+        ratio: SharedRatioIndex,
+    ) -> None:
         self.settings, self.mirror, self.connection = settings, mirror, connection
         self.metrics, self.policies, self.performer, self.clock = metrics, policies, performer, clock
         self.stall_dry = dry_run_all or settings.dry_run or settings.stalled.dry_run
@@ -85,20 +97,32 @@ class ControlJob:
         feature = self.settings.ratio_emergency
         tag = feature.policy.tag
         plan = plan_emergency(
-            snapshot, now, self.policies, feature.policy,
+            snapshot,
+            now,
+            self.policies,
+            feature.policy,
             active={k: v["since"] for k, v in self.scopes.data.items()},
             stopped={k: v["scope"] for k, v in self.stopped.data.items()},
         )
         dry = "dry run: " if self.emergency_dry else ""
         for scope in plan.entered:
             r = plan.ratios[scope]
-            log.warning("%sratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
-                        dry, scope, r.ratio, r.threshold)
+            log.warning(
+                "%sratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
+                dry,
+                scope,
+                r.ratio,
+                r.threshold,
+            )
             self.scopes.set(scope, {"since": now})
         for scope in plan.lifted:
-            r = plan.ratios.get(scope)
-            log.info("%sratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
-                     dry, scope, f"{r.ratio:.3f}" if r else "unknown")
+            lifted = plan.ratios.get(scope)
+            log.info(
+                "%sratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
+                dry,
+                scope,
+                f"{lifted.ratio:.3f}" if lifted else "unknown",
+            )
             self.scopes.set(scope, None)
         for scope in set(plan.ratios) | set(plan.lifted):
             self.metrics.emergency.labels(scope).set(1 if scope in plan.active else 0)
@@ -110,8 +134,12 @@ class ControlJob:
         resumes = list(plan.resumes)
         if resumes and not stopping.is_set():
             hashes = [a.hash for a in resumes]
-            if self.performer.perform_batch(resumes, lambda: (c.start(hashes), c.remove_tags(hashes, [tag])),
-                                            self.emergency_dry):
+
+            def resume_and_untag() -> None:
+                c.start(hashes)
+                c.remove_tags(hashes, [tag])
+
+            if self.performer.perform_batch(resumes, resume_and_untag, self.emergency_dry):
                 for h in hashes:
                     self.stopped.set(h, None)
         stops = list(plan.stops)
@@ -142,9 +170,14 @@ class ControlJob:
             if ladder is None:
                 self.ladders.set(h, None)
         c = self.connection
+
+        def restart(h: str) -> None:
+            c.stop([h])
+            c.start([h])
+
         calls: dict[str, Callable[[str], object]] = {
             "reannounce": lambda h: c.reannounce([h]),
-            "restart": lambda h: (c.stop([h]), c.start([h])),
+            "restart": restart,
             "recheck": lambda h: c.recheck([h]),
             "tag_stalled": lambda h: c.add_tags([h], [policy.tag]),
             "untag_stalled": lambda h: c.remove_tags([h], [policy.tag]),
@@ -152,7 +185,7 @@ class ControlJob:
         for a in plan.actions:
             if stopping.is_set():
                 return
-            self.performer.perform(a, lambda a=a: calls[a.action](a.hash), self.stall_dry)
+            self.performer.perform(a, partial(calls[a.action], a.hash), self.stall_dry)
             ladder = plan.ladders.get(a.hash)
             if ladder is not None:  # the ladder climbs even if the step failed: the failure is counted
                 self.ladders.set(a.hash, {"step": ladder.step, "at": ladder.at})
@@ -170,8 +203,9 @@ class ControlJob:
             log.warning("seeding slots: queueing is off in qBittorrent, so max_active_uploads has no effect")
             self._warned_queueing = True
         last = self.slot_changes.data.get("last")
-        plan = plan_slots(recommended, prefs, now, self.settings.seeding_slots.policy,
-                          last["at"] if last else None)
+        plan = plan_slots(
+            recommended, prefs, now, self.settings.seeding_slots.policy, last["at"] if last else None
+        )
         if plan is None:
             return
         changes, action = plan

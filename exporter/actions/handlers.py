@@ -24,7 +24,8 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ..qbt.connection import Connection, QBittorrentError
 from ..version import __version__
@@ -46,8 +47,9 @@ class Webhook:
         self.settings = settings
 
     def run(self, torrent: Mapping[str, Any], delivery: str) -> None:
-        body = json.dumps({"event": "torrent_completed", "delivery": delivery, "torrent": dict(torrent)},
-                          sort_keys=True).encode()
+        body = json.dumps(
+            {"event": "torrent_completed", "delivery": delivery, "torrent": dict(torrent)}, sort_keys=True
+        ).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"qbittorrent-monitor/{__version__}",
@@ -67,8 +69,10 @@ class Webhook:
             reason = exc.reason
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 raise HandlerError(f"webhook did not answer within {self.settings.timeout:g}s") from None
-            raise HandlerError(f"cannot reach the webhook: {getattr(reason, 'strerror', None) or type(reason).__name__}") from None
-        except (TimeoutError, socket.timeout):
+            raise HandlerError(
+                f"cannot reach the webhook: {getattr(reason, 'strerror', None) or type(reason).__name__}"
+            ) from None
+        except TimeoutError:
             raise HandlerError(f"webhook did not answer within {self.settings.timeout:g}s") from None
         except OSError as exc:
             raise HandlerError(f"webhook request failed: {exc.strerror or type(exc).__name__}") from None
@@ -76,6 +80,7 @@ class Webhook:
 
 def expand(arg: str, torrent: Mapping[str, Any]) -> str:
     """One argv element with qBittorrent-style placeholders filled in from the completion record."""
+
     def fill(m: re.Match[str]) -> str:
         letter = m.group(1)
         if letter == "%":
@@ -93,9 +98,16 @@ class Command:
     def run(self, torrent: Mapping[str, Any], delivery: str) -> None:
         argv = [expand(a, torrent) for a in self.settings.argv]
         try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=self.settings.timeout, shell=False,
-                                  env=None, check=False)
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=self.settings.timeout,
+                shell=False,
+                env=None,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise HandlerError(f"command did not finish within {self.settings.timeout:g}s (killed)") from None
         except OSError as exc:

@@ -21,36 +21,61 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 from prometheus_client.registry import CollectorRegistry
 
+
 class ActionMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.actions = Counter(
-            "qbittorrent_exporter_actions", "Actions taken on torrents (or that a dry run would take).",
-            ["action", "result", "dry_run"], registry=registry)
+            "qbittorrent_exporter_actions",
+            "Actions taken on torrents (or that a dry run would take).",
+            ["action", "result", "dry_run"],
+            registry=registry,
+        )
         self.completions = Counter(
-            "qbittorrent_exporter_completions", "Torrent completions detected, by category.",
-            ["category"], registry=registry)
+            "qbittorrent_exporter_completions",
+            "Torrent completions detected, by category.",
+            ["category"],
+            registry=registry,
+        )
         self.handler_runs = Counter(
             "qbittorrent_exporter_completion_handler_runs",
             "Completion handler attempts by result: ok, error (will retry), dead (gave up), dry_run.",
-            ["handler", "result"], registry=registry)
+            ["handler", "result"],
+            registry=registry,
+        )
         self.backlog = Gauge(
             "qbittorrent_exporter_completion_backlog",
-            "Completions whose handlers are not all done: pending plus dead-letter.", registry=registry)
+            "Completions whose handlers are not all done: pending plus dead-letter.",
+            registry=registry,
+        )
         self.stalled = Gauge(
             "qbittorrent_exporter_stalled_torrents",
-            "Downloads without progress for the configured stall_after.", registry=registry)
+            "Downloads without progress for the configured stall_after.",
+            registry=registry,
+        )
         self.emergency = Gauge(
             "qbittorrent_exporter_ratio_emergency_active",
-            "1 while the ratio emergency holds for this tracker host (or 'global').", ["tracker"], registry=registry)
+            "1 while the ratio emergency holds for this tracker host (or 'global').",
+            ["tracker"],
+            registry=registry,
+        )
         self.job_runs = Counter(
-            "qbittorrent_exporter_job_runs", "Scheduled job runs by result: ok, error, skipped.",
-            ["job", "result"], registry=registry)
+            "qbittorrent_exporter_job_runs",
+            "Scheduled job runs by result: ok, error, skipped.",
+            ["job", "result"],
+            registry=registry,
+        )
         self.job_duration = Gauge(
-            "qbittorrent_exporter_job_duration_seconds", "Duration of the last run of the job.", ["job"],
-            registry=registry)
+            "qbittorrent_exporter_job_duration_seconds",
+            "Duration of the last run of the job.",
+            ["job"],
+            registry=registry,
+        )
         self.job_last_success = Gauge(
-            "qbittorrent_exporter_job_last_success_timestamp_seconds", "Unix time of the last successful run.",
-            ["job"], registry=registry)
+            "qbittorrent_exporter_job_last_success_timestamp_seconds",
+            "Unix time of the last successful run.",
+            ["job"],
+            registry=registry,
+        )
 
     def declare(self, jobs: tuple[str, ...], handlers: tuple[str, ...]) -> None:
         """Create the series that would otherwise appear only after their first event."""

@@ -8,7 +8,7 @@ is counted and reported, never raised: one torrent's error must not stop the oth
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..managers.control import Action
 from ..qbt.connection import QBittorrentError
@@ -55,5 +55,7 @@ class Performer:
         else:
             log.info("%s%s %s: %s", prefix, action.action, target, action.reason)
         reason = f"{action.reason}; {error}" if error else action.reason
-        self.store.audit(AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run))
+        self.store.audit(
+            AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run)
+        )
         self.metrics.actions.labels(action.action, result, "true" if dry_run else "false").inc()

@@ -1,8 +1,8 @@
 """Actions: the `control` and `completion` jobs on an APScheduler BackgroundScheduler.
 
-Built by the App (build_actions) when a `control:` or `completion:` section is configured and --actions.enabled is
-true (the kill switch: false runs no job at all, so nothing is written to qBittorrent). start()
-opens the store (a bad store stops the service from starting), then schedules each job with a
+Built by the App (build_actions) when a `control:` or `completion:` section is configured and
+--actions.enabled is true (the kill switch: false runs no job at all, so nothing is written to qBittorrent).
+start() opens the store (a bad store stops the service from starting), then schedules each job with a
 stable id, coalesce=True and max_instances=1, first run right away. stop() (SIGTERM) tells running
 jobs to finish their current action and waits for them.
 
@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable, Protocol
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.registry import CollectorRegistry
@@ -43,8 +44,14 @@ class Job(Protocol):
 class Actions:
     """`ratio` is the mirror's SharedRatioIndex (the ratio collector reads the same one)."""
 
-    def __init__(self, settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry,
-                 ratio: SharedRatioIndex | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: JobsSettings,
+        mirror: Mirror,
+        registry: CollectorRegistry,
+        ratio: SharedRatioIndex | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings, self.mirror, self.clock = settings, mirror, clock
         self.control, self.completion = settings.control, settings.completion
         self.ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
@@ -63,12 +70,23 @@ class Actions:
         jobs: dict[str, Job] = {}
         if self.control.configured:
             performer = Performer(self.store, self.metrics, self.clock)
-            jobs["control"] = ControlJob(self.control, dry, self.mirror, connection, self.store, self.metrics,
-                                         self.settings.trackers, performer, self.clock, self.ratio)
+            jobs["control"] = ControlJob(
+                self.control,
+                dry,
+                self.mirror,
+                connection,
+                self.store,
+                self.metrics,
+                self.settings.trackers,
+                performer,
+                self.clock,
+                self.ratio,
+            )
         if self.completion.configured:
             built = {h.name: handlers.build(h, connection) for h in self.completion.handlers}
-            jobs["completion"] = CompletionJob(self.completion, dry, self.mirror, self.store, self.metrics,
-                                               built, self.clock)
+            jobs["completion"] = CompletionJob(
+                self.completion, dry, self.mirror, self.store, self.metrics, built, self.clock
+            )
         self.jobs = jobs
         return jobs
 
@@ -76,16 +94,27 @@ class Actions:
         jobs = self.build_jobs()
         intervals = {"control": self.control.interval, "completion": self.completion.interval}
         self.scheduler = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         for name, job in jobs.items():
-            self.scheduler.add_job(self.run, "interval", seconds=intervals[name], args=[job], id=name, name=name,
-                                   next_run_time=datetime.now(timezone.utc))
+            self.scheduler.add_job(
+                self.run,
+                "interval",
+                seconds=intervals[name],
+                args=[job],
+                id=name,
+                name=name,
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.start()
         mode = " (dry run: nothing is written)" if self.settings.dry_run else ""
-        log.info("actions: jobs %s started, store %s%s",
-                 ", ".join(f"{n} every {intervals[n]:g}s" for n in jobs), self.settings.data_dir, mode)
+        log.info(
+            "actions: jobs %s started, store %s%s",
+            ", ".join(f"{n} every {intervals[n]:g}s" for n in jobs),
+            self.settings.data_dir,
+            mode,
+        )
 
     def run(self, job: Job) -> str:
         """One instrumented run of `job`; never raises."""
@@ -110,14 +139,17 @@ class Actions:
             self.store = None
 
 
-def build_actions(settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry,
-                  ratio: SharedRatioIndex | None = None) -> Actions | None:
+def build_actions(
+    settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry, ratio: SharedRatioIndex | None = None
+) -> Actions | None:
     """The Actions of this service, or None when no job is configured or --actions.enabled=false."""
     configured = settings.configured
     if not configured:
         return None
     if not settings.enabled:
-        log.warning("--actions.enabled=false: the %s job(s) do not run; nothing is written to qBittorrent",
-                    " and ".join(configured))
+        log.warning(
+            "--actions.enabled=false: the %s job(s) do not run; nothing is written to qBittorrent",
+            " and ".join(configured),
+        )
         return None
     return Actions(settings, mirror, registry, ratio)

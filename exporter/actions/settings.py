@@ -5,12 +5,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..managers.policy import EmergencyPolicy, Filter, SeedingSettings, SlotsPolicy, StallPolicy, TrackerPolicies
+from ..managers.policy import (
+    EmergencyPolicy,
+    Filter,
+    SeedingSettings,
+    SlotsPolicy,
+    StallPolicy,
+    TrackerPolicies,
+)
 
 # qBittorrent's "run external program" placeholders that a completion record can fill.
 PLACEHOLDERS = {
-    "N": "name", "L": "category", "G": "tags", "F": "content_path", "D": "save_path",
-    "Z": "size", "T": "tracker", "I": "hash", "K": "hash",
+    "N": "name",
+    "L": "category",
+    "G": "tags",
+    "F": "content_path",
+    "D": "save_path",
+    "Z": "size",
+    "T": "tracker",
+    "I": "hash",
+    "K": "hash",
 }
 HANDLER_TYPES = ("webhook", "command", "set_category", "add_tags")
 
@@ -87,5 +101,8 @@ class JobsSettings:
     @property
     def configured(self) -> tuple[str, ...]:
         """The jobs that have a section in the configuration."""
-        return tuple(n for n, on in (("control", self.control.configured),
-                                     ("completion", self.completion.configured)) if on)
+        return tuple(
+            n
+            for n, on in (("control", self.control.configured), ("completion", self.completion.configured))
+            if on
+        )

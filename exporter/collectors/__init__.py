@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Iterator, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
@@ -31,7 +32,7 @@ class RegistryCollector:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return self.registry.collect()
 
 
@@ -41,11 +42,13 @@ class ScrapeCollector:
 
     def collect(self) -> Iterator[Metric]:
         duration = GaugeMetricFamily(
-            "qbittorrent_exporter_collector_duration_seconds", "Time each collector took in this scrape.",
+            "qbittorrent_exporter_collector_duration_seconds",
+            "Time each collector took in this scrape.",
             labels=["collector"],
         )
         success = GaugeMetricFamily(
-            "qbittorrent_exporter_collector_success", "1 if the collector succeeded in this scrape.",
+            "qbittorrent_exporter_collector_success",
+            "1 if the collector succeeded in this scrape.",
             labels=["collector"],
         )
         for part in self.parts:

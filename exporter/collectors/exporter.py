@@ -1,14 +1,14 @@
 """The exporter's own health: qbittorrent_up and how syncing with qBittorrent goes.
 
-    qbittorrent_up 1.0
-    qbittorrent_exporter_sync_duration_seconds 0.004
-    qbittorrent_exporter_last_sync_timestamp_seconds 1.7e+09
-    qbittorrent_exporter_sync_errors_total{reason="timeout"} 0.0
+qbittorrent_up 1.0
+qbittorrent_exporter_sync_duration_seconds 0.004
+qbittorrent_exporter_last_sync_timestamp_seconds 1.7e+09
+qbittorrent_exporter_sync_errors_total{reason="timeout"} 0.0
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -24,21 +24,36 @@ class ExporterCollector:
 
     def collect(self) -> Iterator[Metric]:
         st = self.stats
-        yield GaugeMetricFamily("qbittorrent_up", "1 if the last sync with qBittorrent succeeded.", value=int(st.up))
-        build = GaugeMetricFamily("qbittorrent_exporter_build_info", "qbittorrent-monitor version; always 1.",
-                                  labels=["version"])
+        yield GaugeMetricFamily(
+            "qbittorrent_up", "1 if the last sync with qBittorrent succeeded.", value=int(st.up)
+        )
+        build = GaugeMetricFamily(
+            "qbittorrent_exporter_build_info", "qbittorrent-monitor version; always 1.", labels=["version"]
+        )
         build.add_metric([__version__], 1)
         yield build
-        yield GaugeMetricFamily("qbittorrent_exporter_sync_duration_seconds",
-                                "Duration of the last sync with qBittorrent.", value=st.last_duration)
+        yield GaugeMetricFamily(
+            "qbittorrent_exporter_sync_duration_seconds",
+            "Duration of the last sync with qBittorrent.",
+            value=st.last_duration,
+        )
         if st.last_success:
-            yield GaugeMetricFamily("qbittorrent_exporter_last_sync_timestamp_seconds",
-                                    "Unix time of the last successful sync.", value=st.last_success)
-        errors = CounterMetricFamily("qbittorrent_exporter_sync_errors", "Failed syncs with qBittorrent, by reason.",
-                                     labels=["reason"])
+            yield GaugeMetricFamily(
+                "qbittorrent_exporter_last_sync_timestamp_seconds",
+                "Unix time of the last successful sync.",
+                value=st.last_success,
+            )
+        errors = CounterMetricFamily(
+            "qbittorrent_exporter_sync_errors", "Failed syncs with qBittorrent, by reason.", labels=["reason"]
+        )
         for reason, n in sorted(st.errors.items()):
             errors.add_metric([reason], n)
         yield errors
-        yield CounterMetricFamily("qbittorrent_exporter_syncs", "Successful syncs (full and delta).", value=st.syncs)
-        yield CounterMetricFamily("qbittorrent_exporter_full_syncs",
-                                  "Successful full syncs (first, periodic, and after errors).", value=st.full_syncs)
+        yield CounterMetricFamily(
+            "qbittorrent_exporter_syncs", "Successful syncs (full and delta).", value=st.syncs
+        )
+        yield CounterMetricFamily(
+            "qbittorrent_exporter_full_syncs",
+            "Successful full syncs (first, periodic, and after errors).",
+            value=st.full_syncs,
+        )

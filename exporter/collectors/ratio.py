@@ -25,7 +25,7 @@ pass, not a walk of every torrent's fields.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
@@ -34,18 +34,34 @@ from ..model import Snapshot
 
 # (name, TrackerStats attribute, help); a None value leaves the tracker's series out.
 PER_TRACKER = (
-    ("qbittorrent_tracker_ratio", "ratio",
-     "Uploaded / downloaded bytes of the tracker's torrents present now (+Inf: nothing downloaded)."),
+    (
+        "qbittorrent_tracker_ratio",
+        "ratio",
+        "Uploaded / downloaded bytes of the tracker's torrents present now (+Inf: nothing downloaded).",
+    ),
     ("qbittorrent_tracker_min_ratio", "min_ratio", "The tracker's minimum ratio, from the policy."),
-    ("qbittorrent_hnr_risk_torrents", "hnr_risk",
-     "Completed torrents below the tracker's min_seed_time that are not seeding (stopped, queued, errored)."),
-    ("qbittorrent_seeding_torrents_idle", "idle",
-     "Seeding torrents with no upload activity for longer than seeding.idle_window."),
+    (
+        "qbittorrent_hnr_risk_torrents",
+        "hnr_risk",
+        "Completed torrents below the tracker's min_seed_time that are not seeding (stopped, queued, "
+        "errored).",
+    ),
+    (
+        "qbittorrent_seeding_torrents_idle",
+        "idle",
+        "Seeding torrents with no upload activity for longer than seeding.idle_window.",
+    ),
     ("qbittorrent_tracker_seeding_torrents", "seeding", "Complete torrents seeding now."),
-    ("qbittorrent_tracker_seeds_uploading_ratio", "uploading_fraction",
-     "Fraction of the tracker's seeding torrents uploading right now."),
-    ("qbittorrent_tracker_upload_efficiency_ratio", "upload_efficiency",
-     "Bytes uploaded per byte stored, over the tracker's torrents present now."),
+    (
+        "qbittorrent_tracker_seeds_uploading_ratio",
+        "uploading_fraction",
+        "Fraction of the tracker's seeding torrents uploading right now.",
+    ),
+    (
+        "qbittorrent_tracker_upload_efficiency_ratio",
+        "upload_efficiency",
+        "Bytes uploaded per byte stored, over the tracker's torrents present now.",
+    ),
 )
 
 
@@ -84,7 +100,9 @@ def families(view: RatioView) -> Iterator[Metric]:
             if value is not None:
                 family.add_metric([s.tracker], value)
         yield family
-    yield GaugeMetricFamily("qbittorrent_seeding_slots_active", "Complete torrents seeding now.", value=view.active)
+    yield GaugeMetricFamily(
+        "qbittorrent_seeding_slots_active", "Complete torrents seeding now.", value=view.active
+    )
     yield GaugeMetricFamily(
         "qbittorrent_seeding_slots_recommended",
         "Seeding slots recommended for the upload capacity (see /api/report for which torrents).",

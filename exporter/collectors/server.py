@@ -11,7 +11,7 @@ Expected exposition (values from tests/golden/metrics.prom):
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -25,14 +25,30 @@ COUNTERS = (
     ("qbittorrent_alltime_downloaded_bytes", "alltime_dl", "Bytes downloaded over qBittorrent's lifetime."),
     ("qbittorrent_session_uploaded_bytes", "up_info_data", "Bytes uploaded since qBittorrent started."),
     ("qbittorrent_session_downloaded_bytes", "dl_info_data", "Bytes downloaded since qBittorrent started."),
-    ("qbittorrent_session_wasted_bytes", "total_wasted_session", "Bytes wasted (discarded) since qBittorrent started."),
+    (
+        "qbittorrent_session_wasted_bytes",
+        "total_wasted_session",
+        "Bytes wasted (discarded) since qBittorrent started.",
+    ),
 )
 GAUGES = (
     ("qbittorrent_upload_speed_bytes", "up_info_speed", "Current upload speed in bytes per second."),
     ("qbittorrent_download_speed_bytes", "dl_info_speed", "Current download speed in bytes per second."),
-    ("qbittorrent_upload_rate_limit_bytes", "up_rate_limit", "Global upload limit in bytes per second (0 = none)."),
-    ("qbittorrent_download_rate_limit_bytes", "dl_rate_limit", "Global download limit in bytes per second (0 = none)."),
-    ("qbittorrent_global_ratio", "global_ratio", "All-time share ratio; absent while qBittorrent reports '-'."),
+    (
+        "qbittorrent_upload_rate_limit_bytes",
+        "up_rate_limit",
+        "Global upload limit in bytes per second (0 = none).",
+    ),
+    (
+        "qbittorrent_download_rate_limit_bytes",
+        "dl_rate_limit",
+        "Global download limit in bytes per second (0 = none).",
+    ),
+    (
+        "qbittorrent_global_ratio",
+        "global_ratio",
+        "All-time share ratio; absent while qBittorrent reports '-'.",
+    ),
     ("qbittorrent_free_space_bytes", "free_space_on_disk", "Free space on the default save path's disk."),
     ("qbittorrent_dht_nodes", "dht_nodes", "DHT nodes connected."),
     ("qbittorrent_peer_connections", "total_peer_connections", "Peer connections open."),
@@ -49,7 +65,8 @@ class ServerCollector:
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
         info = GaugeMetricFamily(
-            "qbittorrent_info", "qBittorrent version information; always 1.",
+            "qbittorrent_info",
+            "qBittorrent version information; always 1.",
             labels=["version", "webapi_version", "libtorrent"],
         )
         info.add_metric([s.app.version, s.app.webapi_version, s.app.libtorrent], 1)
@@ -72,10 +89,12 @@ class ServerCollector:
             status.add_metric([name], 1 if server.connection_status == name else 0)
         yield status
         yield GaugeMetricFamily(
-            "qbittorrent_alt_speed_limits_enabled", "1 while the alternative speed limits are on.",
+            "qbittorrent_alt_speed_limits_enabled",
+            "1 while the alternative speed limits are on.",
             value=int(server.use_alt_speed_limits),
         )
         yield GaugeMetricFamily(
-            "qbittorrent_queueing_enabled", "1 while qBittorrent's torrent queueing is on.",
+            "qbittorrent_queueing_enabled",
+            "1 while qBittorrent's torrent queueing is on.",
             value=int(server.queueing),
         )

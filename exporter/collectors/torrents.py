@@ -11,7 +11,7 @@ with the number of torrents. Per-torrent series (PerTorrentCollector) are opt-in
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -20,8 +20,16 @@ from ..model import Snapshot
 
 GROUP_METRICS = (
     ("size_bytes", "size", "Total size (selected files) of the {what}'s torrents."),
-    ("uploaded_bytes", "uploaded", "Bytes uploaded by the {what}'s torrents present now (drops when they are removed)."),
-    ("downloaded_bytes", "downloaded", "Bytes downloaded by the {what}'s torrents present now (drops when they are removed)."),
+    (
+        "uploaded_bytes",
+        "uploaded",
+        "Bytes uploaded by the {what}'s torrents present now (drops when they are removed).",
+    ),
+    (
+        "downloaded_bytes",
+        "downloaded",
+        "Bytes downloaded by the {what}'s torrents present now (drops when they are removed).",
+    ),
 )
 
 
@@ -35,7 +43,7 @@ class TorrentsCollector:
         s = self.snapshot
         counts = GaugeMetricFamily(
             "qbittorrent_torrents",
-            "Torrents by state (5.x names), coarse status and category (\"\" = uncategorised).",
+            'Torrents by state (5.x names), coarse status and category ("" = uncategorised).',
             labels=["state", "status", "category"],
         )
         for (state, status, category), n in sorted(state_counts(s.by_state_category, s.categories).items()):
@@ -43,7 +51,8 @@ class TorrentsCollector:
         yield counts
 
         trackers = GaugeMetricFamily(
-            "qbittorrent_tracker_torrents", "Torrents per tracker host (a torrent counts once per host it uses).",
+            "qbittorrent_tracker_torrents",
+            "Torrents per tracker host (a torrent counts once per host it uses).",
             labels=["tracker"],
         )
         for host, group in sorted(s.by_tracker.items()):
@@ -52,7 +61,9 @@ class TorrentsCollector:
 
         for label, groups in (("category", s.by_category), ("tracker", s.by_tracker)):
             for suffix, attr, doc in GROUP_METRICS:
-                family = GaugeMetricFamily(f"qbittorrent_{label}_{suffix}", doc.format(what=label), labels=[label])
+                family = GaugeMetricFamily(
+                    f"qbittorrent_{label}_{suffix}", doc.format(what=label), labels=[label]
+                )
                 for key, group in sorted(groups.items()):
                     family.add_metric([key], getattr(group, attr))
                 yield family
@@ -72,14 +83,17 @@ class PerTorrentCollector:
     def collect(self) -> Iterator[Metric]:
         torrents = sorted(self.snapshot.torrents.values(), key=lambda t: t.hash)
         info = GaugeMetricFamily(
-            "qbittorrent_torrent_info", "One per torrent: its name, category, state and tracker host; always 1.",
+            "qbittorrent_torrent_info",
+            "One per torrent: its name, category, state and tracker host; always 1.",
             labels=["hash", "name", "category", "state", "tracker"],
         )
         for t in torrents:
             info.add_metric([t.hash, t.name, t.category, t.state, t.primary_tracker], 1)
         yield info
         for name, attr, doc, kind in PER_TORRENT:
-            family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, doc, labels=["hash"])
+            family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(
+                name, doc, labels=["hash"]
+            )
             for t in torrents:
                 family.add_metric([t.hash], getattr(t, attr))
             yield family
@@ -88,8 +102,18 @@ class PerTorrentCollector:
 PER_TORRENT = (
     ("qbittorrent_torrent_size_bytes", "size", "Size of the selected files.", "gauge"),
     ("qbittorrent_torrent_progress_ratio", "progress", "Download progress, 0 to 1.", "gauge"),
-    ("qbittorrent_torrent_uploaded_bytes", "uploaded", "Bytes uploaded over the torrent's lifetime.", "counter"),
-    ("qbittorrent_torrent_downloaded_bytes", "downloaded", "Bytes downloaded over the torrent's lifetime.", "counter"),
+    (
+        "qbittorrent_torrent_uploaded_bytes",
+        "uploaded",
+        "Bytes uploaded over the torrent's lifetime.",
+        "counter",
+    ),
+    (
+        "qbittorrent_torrent_downloaded_bytes",
+        "downloaded",
+        "Bytes downloaded over the torrent's lifetime.",
+        "counter",
+    ),
     ("qbittorrent_torrent_upload_speed_bytes", "upspeed", "Upload speed in bytes per second.", "gauge"),
     ("qbittorrent_torrent_download_speed_bytes", "dlspeed", "Download speed in bytes per second.", "gauge"),
     ("qbittorrent_torrent_ratio", "ratio", "Share ratio.", "gauge"),

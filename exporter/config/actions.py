@@ -1,57 +1,75 @@
 """The `control:` and `completion:` sections of the YAML config file, parsed into frozen settings.
 
-    control:
-      interval: 1m
-      dry_run: false                  # this job only; --actions.dry-run covers every job
-      stalled:
-        enabled: true
-        stall_after: 15m              # no progress for this long
-        grace: 10m                    # ignore torrents added less than this ago
-        cooldown: 10m                 # between two steps of the ladder
-        recheck: false                # add a recheck step before giving up
-        tag: stalled                  # the give-up tag
-        max_actions_per_run: 10
-        max_actions_per_tracker: 3
-        exclude_tags: [keep]
-        exclude_categories: [manual]
-      ratio_emergency:
-        enabled: true
-        margin: 0.05                  # start below min_ratio + margin (min_ratio from `trackers:`)
-        hysteresis: 0.1               # end at or above min_ratio + margin + hysteresis
-        min_downloaded: 1GiB          # a scope with less downloaded is never in emergency
-        global: false                 # also watch the global ratio (policy `trackers.default`)
-        trackers: []                  # hosts to watch; empty = every tracker host
-        tag: ratio-emergency
-        max_actions_per_run: 50
-      seeding_slots:                  # qBittorrent's max_active_uploads <- the `seeding:` recommendation
-        enabled: false
-        min: 1                        # bounds of what this job may set
-        max: 100
-        cooldown: 10m                 # between two changes
-    completion:
-      interval: 10s
-      backfill: 0s                    # first start only: also handle completions this recent
-      max_runs_per_run: 20
-      handlers:
-        - {name: notify, type: webhook, url: "https://...", secret_file: /run/secrets/hook, timeout: 10s}
-        - {name: unpack, type: command, argv: [/usr/local/bin/unpack, "%F"], timeout: 5m,
-           filter: {categories: [tv]}}
-        - {name: done, type: set_category, category: done, filter: {trackers: [tracker.example.org]}}
-        - {name: tag, type: add_tags, tags: [completed], retries: 2, backoff: 1m}
+control:
+  interval: 1m
+  dry_run: false                  # this job only; --actions.dry-run covers every job
+  stalled:
+    enabled: true
+    stall_after: 15m              # no progress for this long
+    grace: 10m                    # ignore torrents added less than this ago
+    cooldown: 10m                 # between two steps of the ladder
+    recheck: false                # add a recheck step before giving up
+    tag: stalled                  # the give-up tag
+    max_actions_per_run: 10
+    max_actions_per_tracker: 3
+    exclude_tags: [keep]
+    exclude_categories: [manual]
+  ratio_emergency:
+    enabled: true
+    margin: 0.05                  # start below min_ratio + margin (min_ratio from `trackers:`)
+    hysteresis: 0.1               # end at or above min_ratio + margin + hysteresis
+    min_downloaded: 1GiB          # a scope with less downloaded is never in emergency
+    global: false                 # also watch the global ratio (policy `trackers.default`)
+    trackers: []                  # hosts to watch; empty = every tracker host
+    tag: ratio-emergency
+    max_actions_per_run: 50
+  seeding_slots:                  # qBittorrent's max_active_uploads <- the `seeding:` recommendation
+    enabled: false
+    min: 1                        # bounds of what this job may set
+    max: 100
+    cooldown: 10m                 # between two changes
+completion:
+  interval: 10s
+  backfill: 0s                    # first start only: also handle completions this recent
+  max_runs_per_run: 20
+  handlers:
+    - {name: notify, type: webhook, url: "https://...", secret_file: /run/secrets/hook, timeout: 10s}
+    - {name: unpack, type: command, argv: [/usr/local/bin/unpack, "%F"], timeout: 5m,
+       filter: {categories: [tv]}}
+    - {name: done, type: set_category, category: done, filter: {trackers: [tracker.example.org]}}
+    - {name: tag, type: add_tags, tags: [completed], retries: 2, backoff: 1m}
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..actions.settings import (
-    HANDLER_TYPES, PLACEHOLDERS, CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings,
-    SlotsSettings, StalledSettings,
+    HANDLER_TYPES,
+    PLACEHOLDERS,
+    CompletionSettings,
+    ControlSettings,
+    EmergencySettings,
+    HandlerSettings,
+    SlotsSettings,
+    StalledSettings,
 )
 from ..managers.policy import EmergencyPolicy, Filter, SlotsPolicy, StallPolicy
 from .values import (
-    ConfigError, Parser, duration, flag, http_url, mapping, number, parse_bytes, secret_file, text, texts, whole,
+    ConfigError,
+    Parser,
+    duration,
+    flag,
+    http_url,
+    mapping,
+    number,
+    parse_bytes,
+    secret_file,
+    text,
+    texts,
+    whole,
 )
 
 # -- value parsers: (raw, path) -> value, raising ConfigError naming the path --------------------
@@ -79,11 +97,28 @@ def _mapping(raw: Any, path: str, spec: Mapping[str, Parser]) -> dict[str, Any]:
 # -- control: ----------------------------------------------------------------------------------
 
 _FEATURE = {"enabled": flag, "dry_run": flag}
-_STALL = {**_FEATURE, "stall_after": duration, "grace": duration, "cooldown": duration, "recheck": flag,
-          "tag": text, "max_actions_per_run": whole(1), "max_actions_per_tracker": whole(1),
-          "exclude_tags": texts, "exclude_categories": texts}
-_EMERGENCY = {**_FEATURE, "margin": number, "hysteresis": number, "min_downloaded": _size, "global": flag,
-              "trackers": _hosts, "tag": text, "max_actions_per_run": whole(1)}
+_STALL = {
+    **_FEATURE,
+    "stall_after": duration,
+    "grace": duration,
+    "cooldown": duration,
+    "recheck": flag,
+    "tag": text,
+    "max_actions_per_run": whole(1),
+    "max_actions_per_tracker": whole(1),
+    "exclude_tags": texts,
+    "exclude_categories": texts,
+}
+_EMERGENCY = {
+    **_FEATURE,
+    "margin": number,
+    "hysteresis": number,
+    "min_downloaded": _size,
+    "global": flag,
+    "trackers": _hosts,
+    "tag": text,
+    "max_actions_per_run": whole(1),
+}
 _SLOTS = {**_FEATURE, "min": whole(1), "max": whole(1), "cooldown": duration}
 
 
@@ -94,8 +129,17 @@ def _feature(values: dict[str, Any]) -> dict[str, Any]:
 def parse_control(raw: Any, path: str = "control") -> ControlSettings:
     if raw is None:
         return ControlSettings()
-    top = _mapping(raw, path, {"interval": _interval, "dry_run": flag, "stalled": lambda v, p: v,
-                               "ratio_emergency": lambda v, p: v, "seeding_slots": lambda v, p: v})
+    top = _mapping(
+        raw,
+        path,
+        {
+            "interval": _interval,
+            "dry_run": flag,
+            "stalled": lambda v, p: v,
+            "ratio_emergency": lambda v, p: v,
+            "seeding_slots": lambda v, p: v,
+        },
+    )
     stall = _mapping(top.pop("stalled", None), f"{path}.stalled", _STALL)
     stall_feature = _feature(stall)
     emergency = _mapping(top.pop("ratio_emergency", None), f"{path}.ratio_emergency", _EMERGENCY)
@@ -104,8 +148,9 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
         emergency["include_global"] = emergency.pop("global")
     slots = _mapping(top.pop("seeding_slots", None), f"{path}.seeding_slots", _SLOTS)
     slots_feature = _feature(slots)
-    slots_policy = SlotsPolicy(minimum=slots.get("min", 1), maximum=slots.get("max", 100),
-                               cooldown=slots.get("cooldown", 600.0))
+    slots_policy = SlotsPolicy(
+        minimum=slots.get("min", 1), maximum=slots.get("max", 100), cooldown=slots.get("cooldown", 600.0)
+    )
     if slots_policy.minimum > slots_policy.maximum:
         raise ConfigError(f"{path}.seeding_slots.min", f"must not exceed max ({slots_policy.maximum})")
     return ControlSettings(
@@ -126,8 +171,11 @@ def _argv(value: Any, path: str) -> tuple[str, ...]:
     for i, arg in enumerate(value):
         for letter in re.findall(r"%(.)", arg.replace("%%", "")):
             if letter not in PLACEHOLDERS:
-                raise ConfigError(f"{path}[{i}]", f"unknown placeholder %{letter} "
-                                  f"(known: {' '.join('%' + k for k in PLACEHOLDERS)} and %% for %)")
+                raise ConfigError(
+                    f"{path}[{i}]",
+                    f"unknown placeholder %{letter} "
+                    f"(known: {' '.join('%' + k for k in PLACEHOLDERS)} and %% for %)",
+                )
     return tuple(value)
 
 
@@ -136,9 +184,19 @@ def _filter(value: Any, path: str) -> Filter:
 
 
 _HANDLER = {
-    "name": text, "type": text, "dry_run": flag, "retries": whole(0), "backoff": duration,
-    "timeout": _interval, "url": http_url, "secret": text, "secret_file": secret_file, "argv": _argv,
-    "category": text, "tags": texts, "filter": _filter,
+    "name": text,
+    "type": text,
+    "dry_run": flag,
+    "retries": whole(0),
+    "backoff": duration,
+    "timeout": _interval,
+    "url": http_url,
+    "secret": text,
+    "secret_file": secret_file,
+    "argv": _argv,
+    "category": text,
+    "tags": texts,
+    "filter": _filter,
 }
 _REQUIRED = {"webhook": ("url",), "command": ("argv",), "set_category": ("category",), "add_tags": ("tags",)}
 
@@ -150,7 +208,9 @@ def _handler(raw: Any, path: str) -> HandlerSettings:
             raise ConfigError(f"{path}.{key}", "is required")
     name, kind = values.pop("name"), values.pop("type")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-        raise ConfigError(f"{path}.name", "must be 1-64 letters, digits, '_', '.' or '-' (it is a metric label)")
+        raise ConfigError(
+            f"{path}.name", "must be 1-64 letters, digits, '_', '.' or '-' (it is a metric label)"
+        )
     if kind not in HANDLER_TYPES:
         raise ConfigError(f"{path}.type", f"must be one of {', '.join(HANDLER_TYPES)}")
     for key in _REQUIRED[kind]:
@@ -168,8 +228,17 @@ def _handler(raw: Any, path: str) -> HandlerSettings:
 def parse_completion(raw: Any, path: str = "completion") -> CompletionSettings:
     if raw is None:
         return CompletionSettings()
-    values = _mapping(raw, path, {"interval": _interval, "dry_run": flag, "backfill": duration,
-                                  "max_runs_per_run": whole(1), "handlers": lambda v, p: v})
+    values = _mapping(
+        raw,
+        path,
+        {
+            "interval": _interval,
+            "dry_run": flag,
+            "backfill": duration,
+            "max_runs_per_run": whole(1),
+            "handlers": lambda v, p: v,
+        },
+    )
     raw_handlers = values.pop("handlers", None) or []
     if not isinstance(raw_handlers, list):
         raise ConfigError(f"{path}.handlers", "must be a list of handlers")

@@ -1,18 +1,26 @@
 """The flat options: one row each in OPTIONS gives the flag, the environment variable and the YAML key.
 
-    --qbittorrent.password-file  <->  QBITTORRENT_MONITOR_QBITTORRENT_PASSWORD_FILE
-                                 <->  qbittorrent: {password_file: ...}   (in --config.file)
+--qbittorrent.password-file  <->  QBITTORRENT_MONITOR_QBITTORRENT_PASSWORD_FILE
+                             <->  qbittorrent: {password_file: ...}   (in --config.file)
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..durations import parse_duration
 from .values import (
-    DEFAULT_PORT, above_zero, choice, parse_bool, parse_file, parse_listen_address, parse_str, parse_url,
+    DEFAULT_PORT,
+    above_zero,
+    choice,
+    parse_bool,
+    parse_file,
+    parse_listen_address,
+    parse_str,
+    parse_url,
 )
 
 ENV_PREFIX = "QBITTORRENT_MONITOR_"
@@ -48,59 +56,101 @@ OPTIONS: tuple[Option, ...] = (
     Option("qbittorrent.url", "http://127.0.0.1:8080", parse_url, "qBittorrent WebUI URL."),
     Option("qbittorrent.username", "admin", parse_str, "WebUI username."),
     Option(
-        "qbittorrent.password", "", parse_str,
-        "WebUI password. Prefer --qbittorrent.password-file: flags are visible in `ps`.", secret=True,
+        "qbittorrent.password",
+        "",
+        parse_str,
+        "WebUI password. Prefer --qbittorrent.password-file: flags are visible in `ps`.",
+        secret=True,
     ),
     Option("qbittorrent.password-file", "", parse_file, "File holding the WebUI password.", metavar="FILE"),
-    Option("qbittorrent.api-key", "", parse_str, "API key (qBittorrent 5.2+), sent as a Bearer token.", secret=True),
-    Option("qbittorrent.api-key-file", "", parse_file, "File holding the API key.", metavar="FILE"),
-    Option("qbittorrent.ca-file", "", parse_file, "CA bundle to verify an https:// qBittorrent.", metavar="FILE"),
     Option(
-        "qbittorrent.insecure-skip-verify", False, parse_bool,
+        "qbittorrent.api-key",
+        "",
+        parse_str,
+        "API key (qBittorrent 5.2+), sent as a Bearer token.",
+        secret=True,
+    ),
+    Option("qbittorrent.api-key-file", "", parse_file, "File holding the API key.", metavar="FILE"),
+    Option(
+        "qbittorrent.ca-file", "", parse_file, "CA bundle to verify an https:// qBittorrent.", metavar="FILE"
+    ),
+    Option(
+        "qbittorrent.insecure-skip-verify",
+        False,
+        parse_bool,
         "Do not verify qBittorrent's TLS certificate (exposes the password to a man in the middle).",
     ),
     Option(
-        "qbittorrent.timeout", 4.0, above_zero(parse_duration, 60),
+        "qbittorrent.timeout",
+        4.0,
+        above_zero(parse_duration, 60),
         "Timeout of one request to qBittorrent. The client tries twice, so keep 2x this under the "
         "scrape timeout.",
     ),
     Option(
-        "qbittorrent.full-sync-timeout", 30.0, above_zero(parse_duration, 600),
+        "qbittorrent.full-sync-timeout",
+        30.0,
+        above_zero(parse_duration, 600),
         "Timeout of a full sync (first, periodic, after errors): at 100,000 torrents qBittorrent needs "
-        "seconds to build that response. The scrape that triggers one may time out; the sync still completes.",
+        "seconds to build that response. The scrape that triggers one may time out; "
+        "the sync still completes.",
     ),
     Option(
-        "qbittorrent.min-sync-age", 1.0, parse_duration,
-        "Serve the mirror without asking qBittorrent if it is younger than this (many scrapers, one request).",
+        "qbittorrent.min-sync-age",
+        1.0,
+        parse_duration,
+        "Serve the mirror without asking qBittorrent if it is younger than this "
+        "(many scrapers, one request).",
     ),
     Option(
-        "qbittorrent.full-resync-interval", 3600.0, above_zero(parse_duration),
+        "qbittorrent.full-resync-interval",
+        3600.0,
+        above_zero(parse_duration),
         "Re-download the full state this often, in case a delta was missed.",
     ),
     Option("qbittorrent.name", "", parse_str, "Name of this instance in logs (default: the URL)."),
     Option(
-        "web.listen-address", f":{DEFAULT_PORT}", parse_listen_address,
-        "Address to serve /metrics on, host:port (empty host = all interfaces).", metavar="ADDR",
+        "web.listen-address",
+        f":{DEFAULT_PORT}",
+        parse_listen_address,
+        "Address to serve /metrics on, host:port (empty host = all interfaces).",
+        metavar="ADDR",
     ),
     Option(
-        "web.config-file", "", parse_file,
-        "Prometheus exporter-toolkit web config (TLS, basic auth).", metavar="FILE",
+        "web.config-file",
+        "",
+        parse_file,
+        "Prometheus exporter-toolkit web config (TLS, basic auth).",
+        metavar="FILE",
     ),
     Option("web.telemetry-path", "/metrics", parse_str, "Path of the metrics endpoint."),
     Option(
-        "metrics.per-torrent", False, parse_bool,
+        "metrics.per-torrent",
+        False,
+        parse_bool,
         "Also export one series per torrent (hash label; names only in qbittorrent_torrent_info). "
         "Costly on large instances.",
     ),
     Option("log.level", "info", choice("debug", "info", "warning", "error"), "Log level."),
     Option("log.format", "text", choice("text", "json"), "Log format."),
     Option(
-        "actions.enabled", True, parse_bool,
-        "Kill switch: false runs no scheduled job (control, completion), so nothing is written to qBittorrent.",
+        "actions.enabled",
+        True,
+        parse_bool,
+        "Kill switch: false runs no scheduled job (control, completion), so nothing is written to "
+        "qBittorrent.",
     ),
     Option(
-        "actions.dry-run", False, parse_bool,
+        "actions.dry-run",
+        False,
+        parse_bool,
         "Jobs decide, log, audit and count what they would do, but write nothing and run no handler.",
     ),
-    Option("data.dir", "data", parse_str, "Directory of the durable store (SQLite) used by the jobs.", metavar="DIR"),
+    Option(
+        "data.dir",
+        "data",
+        parse_str,
+        "Directory of the durable store (SQLite) used by the jobs.",
+        metavar="DIR",
+    ),
 )

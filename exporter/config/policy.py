@@ -8,8 +8,8 @@
         points: {model: gazelle}        # bonus-point model and its parameters (below)
         reported_points_per_hour: 310   # what the site says you earn: measures the estimate's error
     seeding:
-      upload_capacity: 100Mbit    # bytes/s: KB MB GB, KiB MiB GiB, kbit Mbit Gbit; 0 = qBittorrent's upload limit
-      slot_upload: 1MiB           # upload one active seed is expected to use: slots = capacity / slot_upload
+      upload_capacity: 100Mbit    # bytes/s (KB MB GB, KiB MiB GiB, kbit Mbit Gbit); 0 = the upload limit
+      slot_upload: 1MiB           # upload one active seed is expected to use: slots = capacity / this
       min_slots: 1
       max_slots: 0                # 0 = no limit; seeds still owing hit-and-run time always get a slot
       idle_window: 24h            # a seed with no upload activity this long counts as idle
@@ -21,7 +21,8 @@ Points models (formulas and sources: docs/bonus-points.md; allocation: docs/seed
     {model: gazelle, base: 0.0433, growth: 0.07, seeder_exponent: 0.35, time_scale: 24h}
     {model: unit3d}                               # UNIT3D's default rule table
     {model: unit3d, rules: [{name: dying, points: 2, seeders: {below: 2}}, ...]}    # your own table
-    {model: linear, per_torrent_hour: 0, per_gib_hour: 0, max_per_torrent_hour: null, after_min_seed_time: false}
+    {model: linear, per_torrent_hour: 0, per_gib_hour: 0, max_per_torrent_hour: null,
+     after_min_seed_time: false}
 
 A unit3d rule adds `points` per hour when every variable it names is in range (min <= value < below):
 `seeders`, `leechers`, `size` (bytes; units allowed), `seed_time` and `age` (durations).
@@ -34,20 +35,35 @@ model's, not to the `default` entry's. Every error names the field's YAML path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, replace
+from functools import partial
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 from ..managers.points import MODELS, RULE_VARIABLES, PointsModel, Range, Rule
 from ..managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
-from .values import ConfigError, duration, flag, mapping, number, parse_bytes, positive, positive_duration, whole
-
+from .values import (
+    ConfigError,
+    duration,
+    flag,
+    mapping,
+    number,
+    parse_bytes,
+    positive,
+    positive_duration,
+    whole,
+)
 
 # -- points ------------------------------------------------------------------------------------
 
 # Bounds of a UNIT3D rule variable: sizes in bytes (units allowed), times as durations.
 _BOUND_PARSERS: dict[str, Callable[[Any, str], float]] = {
-    "seeders": number, "leechers": number, "size": parse_bytes, "seed_time": duration, "age": duration,
+    "seeders": number,
+    "leechers": number,
+    "size": parse_bytes,
+    "seed_time": duration,
+    "age": duration,
 }
 assert set(_BOUND_PARSERS) == set(RULE_VARIABLES)
 
@@ -62,9 +78,15 @@ def _range(raw: Any, path: str, bound: Callable[[Any, str], float]) -> Range:
     return rng
 
 
+def _bounds(raw: Any, path: str, bound: Callable[[Any, str], float]) -> Range:
+    return _range(raw, path, bound)
+
+
 def _rules(raw: Any, path: str) -> tuple[Rule, ...]:
     if not isinstance(raw, list):
-        raise ConfigError(path, "must be a list of rules such as {name: dying, points: 2, seeders: {below: 2}}")
+        raise ConfigError(
+            path, "must be a list of rules such as {name: dying, points: 2, seeders: {below: 2}}"
+        )
     rules = []
     for i, item in enumerate(raw):
         where = f"{path}[{i}]"
@@ -72,7 +94,7 @@ def _rules(raw: Any, path: str) -> tuple[Rule, ...]:
             raise ConfigError(where, "must be a mapping")
         parsers: dict[str, Callable[[Any, str], Any]] = {"name": _rule_name, "points": number}
         for var, bound in _BOUND_PARSERS.items():
-            parsers[var] = lambda v, p, b=bound: _range(v, p, b)
+            parsers[var] = partial(_bounds, bound=bound)
         values = mapping(item, where, parsers)
         for required in ("name", "points"):
             if required not in values:
@@ -94,8 +116,12 @@ def _optional_number(value: Any, path: str) -> float | None:
 
 POINTS_PARAMETERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "gazelle": {"base": number, "growth": number, "seeder_exponent": number, "time_scale": positive_duration},
-    "linear": {"per_torrent_hour": number, "per_gib_hour": number,
-               "max_per_torrent_hour": _optional_number, "after_min_seed_time": flag},
+    "linear": {
+        "per_torrent_hour": number,
+        "per_gib_hour": number,
+        "max_per_torrent_hour": _optional_number,
+        "after_min_seed_time": flag,
+    },
     "unit3d": {"rules": _rules},
 }
 assert set(POINTS_PARAMETERS) == set(MODELS)
@@ -136,15 +162,19 @@ def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
         raise ConfigError(path, "must map tracker hosts to policies")
     default = parse_policy(raw.get("default"), f"{path}.default", TrackerPolicy())
     if default.reported_points_per_hour is not None:
-        raise ConfigError(f"{path}.default.reported_points_per_hour",
-                          "belongs to one site: set it under that tracker's host")
+        raise ConfigError(
+            f"{path}.default.reported_points_per_hour",
+            "belongs to one site: set it under that tracker's host",
+        )
     hosts = {}
     for host, value in raw.items():
         if host == "default":
             continue
         if not isinstance(host, str) or not host or "/" in host or ":" in host:
-            raise ConfigError(f"{path}.{host}",
-                              "must be a tracker host such as tracker.example.org (no scheme, port or path)")
+            raise ConfigError(
+                f"{path}.{host}",
+                "must be a tracker host such as tracker.example.org (no scheme, port or path)",
+            )
         hosts[host.lower()] = parse_policy(value, f"{path}.{host}", default)
     return TrackerPolicies(default=default, hosts=MappingProxyType(hosts))
 

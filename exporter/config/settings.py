@@ -9,9 +9,10 @@ says why; no error ever repeats a secret's value.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -26,7 +27,10 @@ from .web import load_web_config
 
 # The YAML sections that are not flat options: name -> parser(raw, path); each is a Settings field.
 SECTIONS: dict[str, Callable[[Any, str], Any]] = {
-    "trackers": parse_trackers, "seeding": parse_seeding, "control": parse_control, "completion": parse_completion,
+    "trackers": parse_trackers,
+    "seeding": parse_seeding,
+    "control": parse_control,
+    "completion": parse_completion,
 }
 
 
@@ -64,9 +68,15 @@ class Settings:
 
     @property
     def jobs(self) -> JobsSettings:
-        return JobsSettings(control=self.control, completion=self.completion, trackers=self.trackers,
-                            seeding=self.seeding, enabled=self.actions_enabled, dry_run=self.actions_dry_run,
-                            data_dir=self.data_dir)
+        return JobsSettings(
+            control=self.control,
+            completion=self.completion,
+            trackers=self.trackers,
+            seeding=self.seeding,
+            enabled=self.actions_enabled,
+            dry_run=self.actions_dry_run,
+            data_dir=self.data_dir,
+        )
 
 
 def load_yaml(path: str) -> dict[str, Any]:
@@ -111,9 +121,7 @@ def _flatten_yaml(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return values, found
 
 
-def build_settings(
-    flags: Mapping[str, Any], env: Mapping[str, str], config_file: str = ""
-) -> Settings:
+def build_settings(flags: Mapping[str, Any], env: Mapping[str, str], config_file: str = "") -> Settings:
     """Flags ({option name: raw value}, only those given), environment and YAML -> Settings."""
     file_values: dict[str, Any] = {}
     raw_sections: dict[str, Any] = {}
@@ -149,8 +157,11 @@ def build_settings(
         values["qbittorrent_api_key"] = read_secret(
             values["qbittorrent_api_key_file"], "qbittorrent.api-key-file"
         )
-    if not values["web_telemetry_path"].startswith("/") or values["web_telemetry_path"] in ("/", "/healthz", "/readyz"):
+    if not values["web_telemetry_path"].startswith("/") or values["web_telemetry_path"] in (
+        "/",
+        "/healthz",
+        "/readyz",
+    ):
         raise ConfigError("web.telemetry-path", "must start with / and not be /, /healthz or /readyz")
     web = load_web_config(values["web_config_file"]) if values["web_config_file"] else WebConfig()
     return Settings(config_file=config_file, web=web, **parsed, **values)
-

@@ -14,8 +14,9 @@ import ipaddress
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..durations import parse_duration
@@ -225,7 +226,9 @@ def parse_bytes(value: Any, path: str) -> float:
     if unit.endswith("bit"):
         return amount * _DECIMAL[unit[:-3]] / 8
     if written.endswith("b") and len(written) == 2:
-        raise ConfigError(path, f"{value!r} is ambiguous: write {written[0]}B for bytes or {written[0]}bit for bits")
+        raise ConfigError(
+            path, f"{value!r} is ambiguous: write {written[0]}B for bytes or {written[0]}bit for bits"
+        )
     if unit.endswith("ib"):
         return amount * 1024 ** ("kmgtp".index(unit[0]) + 1)
     return amount * _DECIMAL[unit[:-1]]

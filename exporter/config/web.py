@@ -30,8 +30,12 @@ CLIENT_AUTH_TYPES = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-                "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 
 
 def load_web_config(path: str) -> WebConfig:
@@ -65,8 +69,17 @@ def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
     where = "web.config-file: tls_server_config"
     if not isinstance(cfg, dict):
         raise ConfigError(where, "must be a mapping")
-    known = {"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version",
-             "max_version", "cipher_suites", "prefer_server_cipher_suites", "curve_preferences"}
+    known = {
+        "cert_file",
+        "key_file",
+        "client_ca_file",
+        "client_auth_type",
+        "min_version",
+        "max_version",
+        "cipher_suites",
+        "prefer_server_cipher_suites",
+        "curve_preferences",
+    }
     for key in cfg:
         if key not in known:
             raise ConfigError(f"{where}.{key}", "unknown key")
@@ -83,7 +96,9 @@ def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
         ctx.load_cert_chain(resolve(cfg["cert_file"]), resolve(cfg["key_file"]))
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"{where}.cert_file", f"cannot load certificate/key: {exc}") from None
-    auth_type = cfg.get("client_auth_type", "NoClientCert" if not cfg.get("client_ca_file") else "RequireAndVerifyClientCert")
+    auth_type = cfg.get(
+        "client_auth_type", "NoClientCert" if not cfg.get("client_ca_file") else "RequireAndVerifyClientCert"
+    )
     if auth_type not in CLIENT_AUTH_TYPES:
         raise ConfigError(f"{where}.client_auth_type", f"must be one of {', '.join(CLIENT_AUTH_TYPES)}")
     if cfg.get("client_ca_file"):

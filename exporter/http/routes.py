@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.exposition import choose_encoder
@@ -76,10 +77,13 @@ def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
 
 
 def _landing_page(title: str, links: Mapping[str, str]) -> Route:
-    items = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a> {html.escape(d)}</li>'
-                    for p, d in links.items())
-    body = (f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
-            f"<h1>{html.escape(title)}</h1><ul>{items}</ul></body></html>")
+    items = "".join(
+        f'<li><a href="{html.escape(p)}">{html.escape(p)}</a> {html.escape(d)}</li>' for p, d in links.items()
+    )
+    body = (
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1><ul>{items}</ul></body></html>"
+    )
     return lambda query, headers: text(200, body, "text/html; charset=utf-8")
 
 

@@ -14,15 +14,17 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Mapping
+from typing import Any
 
 import bcrypt
 
 from .routes import Route
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class WebConfig:
@@ -88,8 +90,13 @@ class _Server(ThreadingHTTPServer):
 class WebServer:
     """Serves `routes` ({path: Route}) on one address. Start with `start()`, stop with `stop()`."""
 
-    def __init__(self, address: tuple[str, int], routes: Mapping[str, Route], web: WebConfig,
-                 public_paths: tuple[str, ...] = ("/healthz",)) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        routes: Mapping[str, Route],
+        web: WebConfig,
+        public_paths: tuple[str, ...] = ("/healthz",),
+    ) -> None:
         auth = BasicAuth(web.users)
         routes = dict(routes)
 
@@ -101,18 +108,27 @@ class WebServer:
                 path, _, query_text = self.path.partition("?")
                 route = routes.get(path)
                 if path not in public_paths and not auth.check(self.headers.get("Authorization")):
-                    self._send(401, "text/plain; charset=utf-8", b"Unauthorized\n",
-                               {"WWW-Authenticate": 'Basic realm="qbittorrent-monitor"'})
+                    self._send(
+                        401,
+                        "text/plain; charset=utf-8",
+                        b"Unauthorized\n",
+                        {"WWW-Authenticate": 'Basic realm="qbittorrent-monitor"'},
+                    )
                     return
                 if route is None:
                     self._send(404, "text/plain; charset=utf-8", b"Not Found\n", {})
                     return
                 query = dict(p.partition("=")[::2] for p in query_text.split("&") if p)
                 try:
-                    status, ctype, body, headers = route(query, self.headers)
+                    status, ctype, body, headers = route(query, dict(self.headers.items()))
                 except Exception:
                     log.exception("error serving %s", path)
-                    status, ctype, body, headers = 500, "text/plain; charset=utf-8", b"Internal Server Error\n", {}
+                    status, ctype, body, headers = (
+                        500,
+                        "text/plain; charset=utf-8",
+                        b"Internal Server Error\n",
+                        {},
+                    )
                 if "gzip" in (self.headers.get("Accept-Encoding") or "") and len(body) > 1024:
                     body, headers = gzip.compress(body, 5), {**headers, "Content-Encoding": "gzip"}
                 self._send(status, ctype, body, headers)

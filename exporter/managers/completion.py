@@ -12,7 +12,9 @@ unless they completed within the `backfill` window.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from ..durations import backoff_delay
 from ..model import Snapshot, Torrent
@@ -76,10 +78,11 @@ def matching(handlers: Sequence[tuple[str, Filter]], torrent: Mapping[str, Any])
     return [name for name, f in handlers if f.matches(torrent)]
 
 
-def after_failure(attempts: int, retries: int, now: float, backoff: float, cap: float = 3600.0) -> tuple[str, float]:
+def after_failure(
+    attempts: int, retries: int, now: float, backoff: float, cap: float = 3600.0
+) -> tuple[str, float]:
     """(status, retry_at) after failed attempt number `attempts` (1-based): retry with exponential
     backoff (backoff, 2*backoff, ... up to cap) while attempts <= retries, then dead-letter."""
     if attempts > retries:
         return "dead", 0.0
     return "pending", now + backoff_delay(attempts, backoff, cap)
-

@@ -3,11 +3,11 @@
 Three decisions, each a function of (Snapshot, now, policy, stored state) returning a plan; the
 control job (exporter/actions/control.py) carries the plan out and stores the new state.
 
-Stalled downloads: a torrent that wants data (state.is_downloading, queued ones excepted) and whose `completed` bytes have not changed for `stall_after`, and that was added
-more than `grace` ago, climbs a ladder one step per `cooldown`:
-reannounce -> restart (stop/start) -> recheck (optional) -> give_up (tag it and stop trying).
-Progress resets the ladder (and removes the give-up tag). `Progress` marks remember since when each
-torrent's `completed` has not changed; they start at the first snapshot that shows the torrent.
+Stalled downloads: a torrent that wants data (state.is_downloading, queued ones excepted) and whose
+`completed` bytes have not changed for `stall_after`, and that was added more than `grace` ago, climbs a
+ladder one step per `cooldown`: reannounce -> restart (stop/start) -> recheck (optional) -> give_up (tag it
+and stop trying). Progress resets the ladder (and removes the give-up tag). `Progress` marks remember since
+when each torrent's `completed` has not changed; they start at the first snapshot that shows the torrent.
 
 Ratio emergency: when the upload/download ratio of a tracker host (its torrents' totals in the
 Snapshot) or the global one falls below the policy's min_ratio + margin, that scope's downloads are
@@ -20,8 +20,9 @@ number of seeding slots, within configured bounds and at most once per cooldown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Mapping
+from typing import Any
 
 from ..durations import duration_text
 from ..model import Snapshot, Torrent
@@ -72,7 +73,7 @@ def plan_stalls(
     policy: StallPolicy,
     progress: Mapping[str, Progress],
     ladders: Mapping[str, Ladder],
-    skip: AbstractSet[str] = frozenset(),
+    skip: Set[str] = frozenset(),
 ) -> StallPlan:
     """Next ladder steps for stalled downloads; `skip` holds hashes another feature controls."""
     steps = policy.steps
@@ -98,12 +99,14 @@ def plan_stalls(
     changes: dict[str, Ladder | None] = {}
     actions: list[Action] = []
     for h, ladder in sorted(ladders.items()):
-        t = snapshot.torrents.get(h)
-        moved = t is not None and h in progress and h in marks and progress[h].completed != t.completed
-        if t is None or is_complete(t) or moved:
+        held = snapshot.torrents.get(h)
+        moved = held is not None and h in progress and h in marks and progress[h].completed != held.completed
+        if held is None or is_complete(held) or moved:
             changes[h] = None
-            if t is not None and ladder.step >= len(steps) and policy.tag in t.tags:
-                actions.append(Action("untag_stalled", h, t.name, "making progress again", t.primary_tracker))
+            if held is not None and ladder.step >= len(steps) and policy.tag in held.tags:
+                actions.append(
+                    Action("untag_stalled", h, held.name, "making progress again", held.primary_tracker)
+                )
 
     per_tracker: dict[str, int] = {}
     taken = 0
@@ -143,7 +146,9 @@ class EmergencyPlan:
     forget: tuple[str, ...]  # stopped torrents that are gone: drop them from the stored state
 
 
-def scope_ratios(snapshot: Snapshot, policies: TrackerPolicies, policy: EmergencyPolicy) -> dict[str, ScopeRatio]:
+def scope_ratios(
+    snapshot: Snapshot, policies: TrackerPolicies, policy: EmergencyPolicy
+) -> dict[str, ScopeRatio]:
     out: dict[str, ScopeRatio] = {}
     for host, group in snapshot.by_tracker.items():
         if not host or (policy.trackers and host not in policy.trackers) or group.downloaded <= 0:
@@ -152,7 +157,11 @@ def scope_ratios(snapshot: Snapshot, policies: TrackerPolicies, policy: Emergenc
         out[host] = ScopeRatio(group.uploaded / group.downloaded, group.downloaded, threshold)
     server = snapshot.server
     if policy.include_global and server.alltime_dl:
-        ratio = server.global_ratio if server.global_ratio is not None else (server.alltime_ul or 0) / server.alltime_dl
+        ratio = (
+            server.global_ratio
+            if server.global_ratio is not None
+            else (server.alltime_ul or 0) / server.alltime_dl
+        )
         out[GLOBAL] = ScopeRatio(ratio, server.alltime_dl, policies.default.min_ratio + policy.margin)
     return out
 
@@ -196,10 +205,7 @@ def plan_emergency(
     stops: list[Action] = []
     if new_active:
         # Filter first, then sort only the downloads: the order is the same, the cost is not 50k log 50k.
-        candidates = sorted(
-            h for h, t in snapshot.torrents.items()
-            if h not in stopped and is_downloading(t)
-        )
+        candidates = sorted(h for h, t in snapshot.torrents.items() if h not in stopped and is_downloading(t))
         for h in candidates:
             if len(resumes) + len(stops) >= budget:
                 break
@@ -232,8 +238,10 @@ def plan_slots(
     total = _int(prefs.get("max_active_torrents"), -1)
     if 0 <= total < target + downloads:
         changes["max_active_torrents"] = target + downloads
-    reason = (f"max_active_uploads {current} -> {target} (recommended {recommended}, "
-              f"bounds {policy.minimum}-{policy.maximum})")
+    reason = (
+        f"max_active_uploads {current} -> {target} (recommended {recommended}, "
+        f"bounds {policy.minimum}-{policy.maximum})"
+    )
     if "max_active_torrents" in changes:
         reason += f", max_active_torrents {total} -> {changes['max_active_torrents']}"
     return changes, Action("seeding_slots", "", "qBittorrent preferences", reason)

@@ -89,6 +89,8 @@ def facts_of(t: Torrent, policies: TrackerPolicies, settings: SeedingSettings, n
         potential += rate
         if candidate and remaining > owed:
             owed = remaining
-        shares.append(HostShare(host, rate if seeding else 0.0, seeding, uploading, idle, at_risk and remaining > 0))
+        shares.append(
+            HostShare(host, rate if seeding else 0.0, seeding, uploading, idle, at_risk and remaining > 0)
+        )
     value = (1 if owed > 0 else 0, score_of(t, potential, settings))
     return TorrentFacts(tuple(shares), candidate, seeding, owed, potential, value, expires)

@@ -8,8 +8,8 @@ Each model is a frozen dataclass with two methods:
 
 Whether a torrent seeds at all is `state.is_seeding(t)`: complete and in a seeding state (uploading,
 stalledUP, forcedUP). Stopped, queued, checking, errored and missing-files torrents earn nothing.
-Callers multiply: `model.per_hour(t, ...) if is_seeding(t) else 0` (facts.py does). The seeding allocation also asks what a
-queued or stopped seed *would* earn, which is `per_hour` alone.
+Callers multiply: `model.per_hour(t, ...) if is_seeding(t) else 0` (facts.py does). The seeding allocation
+also asks what a queued or stopped seed *would* earn, which is `per_hour` alone.
 
 Sources and the worked numbers are in docs/bonus-points.md.
 """
@@ -163,8 +163,14 @@ class Unit3d:
         if t.added_on <= 0:
             return math.inf
         age = now - t.added_on
-        bounds = [b for r in self.rules for var, rng in r.when if var == "age"
-                  for b in (rng.min, rng.below) if math.isfinite(b) and b > age]
+        bounds = [
+            b
+            for r in self.rules
+            for var, rng in r.when
+            if var == "age"
+            for b in (rng.min, rng.below)
+            if math.isfinite(b) and b > age
+        ]
         return t.added_on + min(bounds) if bounds else math.inf
 
 

@@ -12,8 +12,9 @@ Defaults here are the defaults of the configuration; docs/configuration.md lists
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Mapping
+from typing import Any
 
 from .points import Linear, PointsModel
 
@@ -57,8 +58,8 @@ class StallPolicy:
     tag: str = "stalled"
     max_actions_per_run: int = 10
     max_actions_per_tracker: int = 3
-    exclude_tags: AbstractSet[str] = frozenset()
-    exclude_categories: AbstractSet[str] = frozenset()
+    exclude_tags: frozenset[str] = frozenset()
+    exclude_categories: frozenset[str] = frozenset()
 
     @property
     def steps(self) -> tuple[str, ...]:
@@ -71,7 +72,7 @@ class EmergencyPolicy:
     hysteresis: float = 0.1
     min_downloaded: int = 1 << 30  # bytes: below this a scope's ratio means nothing yet
     include_global: bool = False
-    trackers: AbstractSet[str] = frozenset()  # hosts to watch; empty: every host in the Snapshot
+    trackers: frozenset[str] = frozenset()  # hosts to watch; empty: every host in the Snapshot
     tag: str = "ratio-emergency"
     max_actions_per_run: int = 50
 
@@ -87,9 +88,9 @@ class SlotsPolicy:
 class Filter:
     """Empty sets match everything; otherwise the torrent must match one entry of each set given."""
 
-    categories: AbstractSet[str] = frozenset()
-    trackers: AbstractSet[str] = frozenset()
-    tags: AbstractSet[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    trackers: frozenset[str] = frozenset()
+    tags: frozenset[str] = frozenset()
 
     def matches(self, torrent: Mapping[str, Any]) -> bool:
         if self.categories and torrent.get("category", "") not in self.categories:

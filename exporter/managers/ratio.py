@@ -17,8 +17,8 @@ The scrape uses RatioIndex (ratio_index.py), which keeps the same sums up to dat
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..durations import duration_text
 from ..model import Snapshot, Torrent
@@ -94,12 +94,22 @@ def stats_from(snapshot: Snapshot, sums: HostSums, policies: TrackerPolicies) ->
     for host, group in sorted(snapshot.by_tracker.items()):
         policy = policies.for_host(host)
         acc = sums.get(host) or (0, 0, 0, 0, 0)
-        out.append(TrackerStats(
-            tracker=host, model=policy.points.name, points_micro=acc[4],
-            reported_points_per_hour=policy.reported_points_per_hour, min_ratio=policy.min_ratio,
-            uploaded=group.uploaded, downloaded=group.downloaded, size=group.size,
-            seeding=acc[0], uploading=acc[1], idle=acc[2], hnr_risk=acc[3],
-        ))
+        out.append(
+            TrackerStats(
+                tracker=host,
+                model=policy.points.name,
+                points_micro=acc[4],
+                reported_points_per_hour=policy.reported_points_per_hour,
+                min_ratio=policy.min_ratio,
+                uploaded=group.uploaded,
+                downloaded=group.downloaded,
+                size=group.size,
+                seeding=acc[0],
+                uploading=acc[1],
+                idle=acc[2],
+                hnr_risk=acc[3],
+            )
+        )
     return tuple(out)
 
 
@@ -116,7 +126,7 @@ def tracker_stats(
 
 def analyze(
     snapshot: Snapshot, policies: TrackerPolicies, settings: SeedingSettings, now: float | None = None
-) -> tuple[tuple[TrackerStats, ...], "SeedingRecommendation"]:
+) -> tuple[tuple[TrackerStats, ...], SeedingRecommendation]:
     """tracker_stats and recommend_seeding_slots together, computing each torrent's facts once."""
     now = snapshot.taken_at if now is None else now
     sums: dict[str, list[int]] = {}
@@ -170,7 +180,9 @@ def upload_capacity(snapshot: Snapshot, settings: SeedingSettings) -> float:
     return settings.upload_capacity or float(snapshot.server.up_rate_limit or 0)
 
 
-def slot_count(active: int, candidates: int, owed: int, capacity: float, settings: SeedingSettings) -> tuple[int, str]:
+def slot_count(
+    active: int, candidates: int, owed: int, capacity: float, settings: SeedingSettings
+) -> tuple[int, str]:
     """How many seeding slots to allow, and why. Shared by the gauge and the report."""
     if capacity > 0:
         n = math.ceil(capacity / settings.slot_upload)
@@ -216,7 +228,9 @@ def recommend_seeding_slots(
 
 
 def _recommend(
-    snapshot: Snapshot, ranked: list[tuple[Torrent, TorrentFacts]], policies: TrackerPolicies,
+    snapshot: Snapshot,
+    ranked: list[tuple[Torrent, TorrentFacts]],
+    policies: TrackerPolicies,
     settings: SeedingSettings,
 ) -> SeedingRecommendation:
     ranked.sort(key=lambda tf: (-tf[1].value[0], -tf[1].value[1], tf[0].hash))
@@ -227,15 +241,21 @@ def _recommend(
     n, explanation = slot_count(active, len(ranked), owed, capacity, settings)
     slots = tuple(_choice(t, f, _reason(t, f, policies)) for t, f in ranked[:n])
     release = tuple(
-        _choice(t, f, f"ranked #{i} of {len(ranked)}, past the {n} recommended slots; " + _reason(t, f, policies))
-        for i, (t, f) in enumerate(ranked[n:], start=n + 1) if f.active
+        _choice(
+            t, f, f"ranked #{i} of {len(ranked)}, past the {n} recommended slots; " + _reason(t, f, policies)
+        )
+        for i, (t, f) in enumerate(ranked[n:], start=n + 1)
+        if f.active
     )
-    return SeedingRecommendation(active, n, len(ranked), owed, count_misallocated(facts), capacity, explanation,
-                                 slots, release)
+    return SeedingRecommendation(
+        active, n, len(ranked), owed, count_misallocated(facts), capacity, explanation, slots, release
+    )
 
 
 def _choice(t: Torrent, f: TorrentFacts, reason: str) -> SlotChoice:
-    return SlotChoice(t.hash, t.name, t.primary_tracker, t.state, f.active, f.potential, f.owed, f.value[1], reason)
+    return SlotChoice(
+        t.hash, t.name, t.primary_tracker, t.state, f.active, f.potential, f.owed, f.value[1], reason
+    )
 
 
 def _reason(t: Torrent, f: TorrentFacts, policies: TrackerPolicies) -> str:

@@ -12,8 +12,8 @@ changed:
   a lazy min-heap of active values and a sorted list of inactive ones.
 
 Still pure: no I/O, no clock (`now` is an argument), no logging. RatioIndex is not thread-safe;
-SharedRatioIndex (at the end) serialises the collector's and the control job's calls. The unit tests replay random deltas and check every result against the
-from-scratch functions.
+SharedRatioIndex (at the end) serialises the collector's and the control job's calls. The unit tests replay
+random deltas and check every result against the from-scratch functions.
 """
 
 from __future__ import annotations
@@ -141,7 +141,9 @@ class RatioIndex:
 
     def _apply_changes(self, torrents, now: float) -> None:
         known = self._torrents
-        changed = list(itertools.compress(torrents, map(operator.is_not, map(known.get, torrents), torrents.values())))
+        changed = list(
+            itertools.compress(torrents, map(operator.is_not, map(known.get, torrents), torrents.values()))
+        )
         self._bulk = len(changed) > BULK
         for h in changed:
             self._put(h, torrents[h], now)
@@ -194,8 +196,12 @@ class RatioIndex:
         misallocated = 0 if lowest is None else self._inactive_values.count_above(lowest)
         return RatioView(
             trackers=stats_from(snapshot, self._sums, self.policies),
-            active=self._active, candidates=self._candidates, owed=self._owed,
-            recommended=recommended, misallocated=misallocated, capacity=capacity,
+            active=self._active,
+            candidates=self._candidates,
+            owed=self._owed,
+            recommended=recommended,
+            misallocated=misallocated,
+            capacity=capacity,
         )
 
 

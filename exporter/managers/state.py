@@ -29,7 +29,7 @@ The three predicates every manager uses (control, completion, facts, points), so
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..model import KNOWN_STATES, Torrent, normalize_state
 
@@ -47,14 +47,24 @@ STATUSES: tuple[str, ...] = (
 )
 
 STATUS_OF_STATE: Mapping[str, str] = {
-    "allocating": "downloading", "downloading": "downloading", "forcedDL": "downloading",
-    "uploading": "seeding", "forcedUP": "seeding", "stalledUP": "seeding",
+    "allocating": "downloading",
+    "downloading": "downloading",
+    "forcedDL": "downloading",
+    "uploading": "seeding",
+    "forcedUP": "seeding",
+    "stalledUP": "seeding",
     "stalledDL": "stalled",
-    "stoppedUP": "paused", "stoppedDL": "paused",
-    "queuedUP": "queued", "queuedDL": "queued",
-    "checkingUP": "checking", "checkingDL": "checking", "checkingResumeData": "checking",
-    "error": "errored", "missingFiles": "errored",
-    "metaDL": "metadata", "forcedMetaDL": "metadata",
+    "stoppedUP": "paused",
+    "stoppedDL": "paused",
+    "queuedUP": "queued",
+    "queuedDL": "queued",
+    "checkingUP": "checking",
+    "checkingDL": "checking",
+    "checkingResumeData": "checking",
+    "error": "errored",
+    "missingFiles": "errored",
+    "metaDL": "metadata",
+    "forcedMetaDL": "metadata",
     "moving": "moving",
     "unknown": "unknown",
 }

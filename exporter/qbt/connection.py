@@ -9,8 +9,9 @@ spelled for the version at hand (4.x pause/resume, 5.x stop/start).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import qbittorrentapi
 import requests
@@ -157,7 +158,10 @@ class Connection:
         # and torrent keys the model never reads are dropped as they are parsed (peak memory of a
         # 50,000-torrent full sync: 328 -> 238 MiB, measured with bench/ab.py).
         text = self._call(
-            self._client._post_cast, _name=APINames.Sync, _method="maindata", data={"rid": rid},
+            self._client._post_cast,
+            _name=APINames.Sync,
+            _method="maindata",
+            data={"rid": rid},
             response_class=bytes,
             requests_args={"timeout": self.settings.timeout if rid else self.settings.full_sync_timeout},
         ).decode("utf-8", errors="replace")
@@ -209,8 +213,14 @@ class Connection:
 def admin_client(url: str, username: str, password: str, timeout: float = 10.0) -> qbittorrentapi.Client:
     """A plain, logged-in qbittorrentapi client, for setting up throwaway qBittorrents (the demo, the tests);
     the exporter itself talks only through Connection."""
-    client = qbittorrentapi.Client(host=url, username=username, password=password, SIMPLE_RESPONSES=True,
-                                   REQUESTS_ARGS={"timeout": timeout}, FORCE_SCHEME_FROM_HOST=True,
-                                   DISABLE_LOGGING_DEBUG_OUTPUT=True)
+    client = qbittorrentapi.Client(
+        host=url,
+        username=username,
+        password=password,
+        SIMPLE_RESPONSES=True,
+        REQUESTS_ARGS={"timeout": timeout},
+        FORCE_SCHEME_FROM_HOST=True,
+        DISABLE_LOGGING_DEBUG_OUTPUT=True,
+    )
     client.auth_log_in()
     return client

@@ -1,8 +1,8 @@
 """The merge half of the mirror: apply sync/maindata payloads (full or `rid` deltas) to local state.
 
 No I/O here: `MaindataState.apply(payload)` takes the parsed JSON of one response, and
-`snapshot()` hands out an immutable Snapshot. connection.py does the requests, mirror.py the syncing; the tests replay recorded
-payload sequences straight into this class.
+`snapshot()` hands out an immutable Snapshot. connection.py does the requests, mirror.py the syncing; the
+tests replay recorded payload sequences straight into this class.
 
 Delta rules (qBittorrent's SyncController, checked against 4.5.2 and the 5.x wiki):
 - `full_update: true` replaces everything;
@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from ..model import TORRENT_FIELDS, AppInfo, Group, ServerState, Snapshot, Torrent, torrent_changes, tracker_host
+from ..model import (
+    TORRENT_FIELDS,
+    AppInfo,
+    Group,
+    ServerState,
+    Snapshot,
+    Torrent,
+    torrent_changes,
+    tracker_host,
+)
 
 
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +211,11 @@ class MaindataState:
         for url in payload.get("trackers_removed") or ():
             updates[url] = ()
         for url, hashes in updates.items():
-            new = frozenset(h for h in hashes if isinstance(h, str)) if isinstance(hashes, list) else frozenset()
+            new = (
+                frozenset(h for h in hashes if isinstance(h, str))
+                if isinstance(hashes, list)
+                else frozenset()
+            )
             old = self._tracker_urls.get(url, frozenset())
             for h in old - new:
                 urls = self._urls_of.get(h)

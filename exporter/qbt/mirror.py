@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..durations import backoff_delay
 from ..model import Snapshot, SyncStats
@@ -119,7 +119,9 @@ class Mirror:
         backoff = self.login_backoff if exc.reason in ("auth", "banned") else self.connect_backoff
         delay = backoff.next_delay()
         self._retry_at = now + delay
-        message = f"sync with qBittorrent at {self.name} failed ({exc.reason}): {exc}; next attempt in {delay:.0f}s"
+        message = (
+            f"sync with qBittorrent at {self.name} failed ({exc.reason}): {exc}; next attempt in {delay:.0f}s"
+        )
         if self.stats.up or str(exc) != self.stats.last_error:
             log.warning(message)
         else:

@@ -15,5 +15,15 @@ def open_store(data_dir: str, readonly: bool = False, exclusive: bool = False) -
     return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly, exclusive=exclusive)
 
 
-__all__ = ["FILE_NAME", "SCHEMA_VERSION", "AuditEntry", "CompletionRecord", "HandlerRun", "Key", "SQLiteStore",
-           "Store", "StoreError", "open_store"]
+__all__ = [
+    "FILE_NAME",
+    "SCHEMA_VERSION",
+    "AuditEntry",
+    "CompletionRecord",
+    "HandlerRun",
+    "Key",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "open_store",
+]

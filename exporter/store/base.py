@@ -22,8 +22,9 @@ service refuses to start rather than silently losing the ledger.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 Key = tuple[str, int]  # (hash, completion_on)
 
@@ -84,14 +85,18 @@ class Store(ABC):
     def known_completions(self) -> set[Key]: ...
 
     @abstractmethod
-    def add_completion(self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float) -> None:
+    def add_completion(
+        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float
+    ) -> None:
         """One completion and a pending row per handler, in one transaction (`done` if no handler)."""
 
     @abstractmethod
     def due_runs(self, now: float, limit: int) -> list[HandlerRun]: ...
 
     @abstractmethod
-    def finish_run(self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0) -> None:
+    def finish_run(
+        self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0
+    ) -> None:
         """Record one attempt: status `done`, `dead`, or `pending` again with `retry_at`."""
 
     @abstractmethod

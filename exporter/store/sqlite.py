@@ -7,8 +7,9 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError
 
@@ -67,7 +68,9 @@ class SQLiteStore(Store):
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(self._explain(exc)) from None
             if isinstance(exc, OSError):
-                raise StoreError(f"cannot create the data directory {self.path.parent}: {exc.strerror}") from None
+                raise StoreError(
+                    f"cannot create the data directory {self.path.parent}: {exc.strerror}"
+                ) from None
             raise
 
     def _take_lock(self) -> None:
@@ -75,16 +78,22 @@ class SQLiteStore(Store):
         try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(f"store {self.path} is in use by another qbittorrent-monitor "
-                             "(one service per --data.dir)") from None
+            raise StoreError(
+                f"store {self.path} is in use by another qbittorrent-monitor (one service per --data.dir)"
+            ) from None
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         text = str(exc)
         if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return (f"store {self.path} is corrupt ({text}); move it away to start afresh or restore a "
-                    "backup — the completion ledger and action state are in it")
+            return (
+                f"store {self.path} is corrupt ({text}); move it away to start afresh or restore a "
+                "backup — the completion ledger and action state are in it"
+            )
         if "readonly" in text or "unable to open" in text or "disk I/O" in text:
-            return f"store {self.path} is not writable ({text}): check the permissions of the file and its directory"
+            return (
+                f"store {self.path} is not writable ({text}): "
+                "check the permissions of the file and its directory"
+            )
         return f"store {self.path}: {text}"
 
     def _check(self, readonly: bool) -> None:
@@ -92,14 +101,18 @@ class SQLiteStore(Store):
         db.row_factory = sqlite3.Row
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"store {self.path} has schema version {version}, newer than this "
-                             f"qbittorrent-monitor understands ({SCHEMA_VERSION}): upgrade, or use another --data.dir")
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this "
+                f"qbittorrent-monitor understands ({SCHEMA_VERSION}): upgrade, or use another --data.dir"
+            )
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise sqlite3.DatabaseError(f"database disk image is malformed: {check}")
         if readonly:
             if version != SCHEMA_VERSION:
-                raise StoreError(f"store {self.path} has schema version {version}; start the service once to migrate it")
+                raise StoreError(
+                    f"store {self.path} has schema version {version}; start the service once to migrate it"
+                )
             return
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -138,56 +151,94 @@ class SQLiteStore(Store):
     # -- completion ledger -----------------------------------------------------------------------
 
     def baseline_taken(self) -> bool:
-        return self._run(lambda db: db.execute("SELECT 1 FROM meta WHERE key = 'baseline_at'").fetchone()) is not None
+        return (
+            self._run(lambda db: db.execute("SELECT 1 FROM meta WHERE key = 'baseline_at'").fetchone())
+            is not None
+        )
 
     def take_baseline(self, keys: Iterable[Key], at: float) -> None:
         def write(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, 'baseline', '{}')",
-                           ((h, c, at) for h, c in keys))
+            db.executemany(
+                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, 'baseline', '{}')",
+                ((h, c, at) for h, c in keys),
+            )
             db.execute("INSERT OR REPLACE INTO meta VALUES ('baseline_at', ?)", (repr(at),))
+
         self._run(write)
 
     def known_completions(self) -> set[Key]:
-        return self._run(lambda db: {(r[0], r[1]) for r in db.execute("SELECT hash, completion_on FROM completions")})
+        return self._run(
+            lambda db: {(r[0], r[1]) for r in db.execute("SELECT hash, completion_on FROM completions")}
+        )
 
-    def add_completion(self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float) -> None:
+    def add_completion(
+        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float
+    ) -> None:
         names = list(handlers)
 
         def write(db: sqlite3.Connection) -> None:
-            added = db.execute("INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
-                               (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)))
+            added = db.execute(
+                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
+                (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)),
+            )
             if added.rowcount != 1:
                 return  # already in the ledger: its handlers were queued then
-            db.executemany("INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, 'pending', 0, ?, '', ?)",
-                           ((*key, name, at, at) for name in names))
+            db.executemany(
+                "INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, 'pending', 0, ?, '', ?)",
+                ((*key, name, at, at) for name in names),
+            )
+
         self._run(write)
 
     def due_runs(self, now: float, limit: int) -> list[HandlerRun]:
-        return self._run(lambda db: [_run_of(r) for r in db.execute(
-            "SELECT r.*, c.torrent FROM handler_runs r JOIN completions c USING (hash, completion_on) "
-            "WHERE r.status = 'pending' AND r.next_attempt_at <= ? "
-            "ORDER BY r.next_attempt_at, r.hash, r.handler LIMIT ?", (now, limit))])
+        return self._run(
+            lambda db: [
+                _run_of(r)
+                for r in db.execute(
+                    "SELECT r.*, c.torrent FROM handler_runs r JOIN completions c USING (hash, "
+                    "completion_on) "
+                    "WHERE r.status = 'pending' AND r.next_attempt_at <= ? "
+                    "ORDER BY r.next_attempt_at, r.hash, r.handler LIMIT ?",
+                    (now, limit),
+                )
+            ]
+        )
 
-    def finish_run(self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0) -> None:
+    def finish_run(
+        self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0
+    ) -> None:
         if status not in ("done", "dead", "pending"):
             raise ValueError(f"bad handler run status {status!r}")
 
         def write(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE handler_runs SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
-                       "last_error = ?, updated_at = ? WHERE hash = ? AND completion_on = ? AND handler = ?",
-                       (status, retry_at if status == "pending" else at, error[:500], at, *run.key, run.handler))
-            statuses = {r[0] for r in db.execute(
-                "SELECT status FROM handler_runs WHERE hash = ? AND completion_on = ?", run.key)}
+            db.execute(
+                "UPDATE handler_runs SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ?, updated_at = ? WHERE hash = ? AND completion_on = ? AND handler = ?",
+                (status, retry_at if status == "pending" else at, error[:500], at, *run.key, run.handler),
+            )
+            statuses = {
+                r[0]
+                for r in db.execute(
+                    "SELECT status FROM handler_runs WHERE hash = ? AND completion_on = ?", run.key
+                )
+            }
             overall = "pending" if "pending" in statuses else "dead" if "dead" in statuses else "done"
-            db.execute("UPDATE completions SET status = ? WHERE hash = ? AND completion_on = ?", (overall, *run.key))
+            db.execute(
+                "UPDATE completions SET status = ? WHERE hash = ? AND completion_on = ?", (overall, *run.key)
+            )
+
         self._run(write)
 
     def retry_dead(self, at: float) -> int:
         def write(db: sqlite3.Connection) -> int:
-            n = db.execute("UPDATE handler_runs SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-                           "updated_at = ? WHERE status = 'dead'", (at, at)).rowcount
+            n = db.execute(
+                "UPDATE handler_runs SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                "updated_at = ? WHERE status = 'dead'",
+                (at, at),
+            ).rowcount
             db.execute("UPDATE completions SET status = 'pending' WHERE status = 'dead'")
             return n
+
         return self._run(write)
 
     def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]:
@@ -200,39 +251,78 @@ class SQLiteStore(Store):
             out = []
             for r in rows:
                 torrent = json.loads(r["torrent"])
-                runs = tuple(_run_of(x, torrent) for x in db.execute(
-                    "SELECT * FROM handler_runs WHERE hash = ? AND completion_on = ? ORDER BY handler",
-                    (r["hash"], r["completion_on"])))
-                out.append(CompletionRecord(r["hash"], r["completion_on"], r["detected_at"], r["status"], torrent, runs))
+                runs = tuple(
+                    _run_of(x, torrent)
+                    for x in db.execute(
+                        "SELECT * FROM handler_runs WHERE hash = ? AND completion_on = ? ORDER BY handler",
+                        (r["hash"], r["completion_on"]),
+                    )
+                )
+                out.append(
+                    CompletionRecord(
+                        r["hash"], r["completion_on"], r["detected_at"], r["status"], torrent, runs
+                    )
+                )
             return out
+
         return self._run(read)
 
     def backlog(self) -> int:
-        return self._run(lambda db: db.execute(
-            "SELECT count(*) FROM completions WHERE status IN ('pending', 'dead')").fetchone()[0])
+        return self._run(
+            lambda db: db.execute(
+                "SELECT count(*) FROM completions WHERE status IN ('pending', 'dead')"
+            ).fetchone()[0]
+        )
 
     # -- action state and audit ------------------------------------------------------------------
 
     def state(self, kind: str) -> dict[str, Any]:
-        return self._run(lambda db: {r[0]: json.loads(r[1]) for r in db.execute(
-            "SELECT key, value FROM action_state WHERE kind = ?", (kind,))})
+        return self._run(
+            lambda db: {
+                r[0]: json.loads(r[1])
+                for r in db.execute("SELECT key, value FROM action_state WHERE kind = ?", (kind,))
+            }
+        )
 
     def put_state(self, kind: str, key: str, value: Any | None) -> None:
         if value is None:
-            self._run(lambda db: db.execute("DELETE FROM action_state WHERE kind = ? AND key = ?", (kind, key)))
+            self._run(
+                lambda db: db.execute("DELETE FROM action_state WHERE kind = ? AND key = ?", (kind, key))
+            )
         else:
-            self._run(lambda db: db.execute("INSERT OR REPLACE INTO action_state VALUES (?, ?, ?)",
-                                            (kind, key, json.dumps(value, sort_keys=True))))
+            self._run(
+                lambda db: db.execute(
+                    "INSERT OR REPLACE INTO action_state VALUES (?, ?, ?)",
+                    (kind, key, json.dumps(value, sort_keys=True)),
+                )
+            )
 
     def audit(self, entry: AuditEntry) -> None:
-        self._run(lambda db: db.execute(
-            "INSERT INTO audit (at, action, hash, name, reason, result, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (entry.at, entry.action, entry.hash, entry.name, entry.reason, entry.result, int(entry.dry_run))))
+        self._run(
+            lambda db: db.execute(
+                "INSERT INTO audit (at, action, hash, name, reason, result, dry_run) VALUES (?, ?, ?, ?, ?, "
+                "?, ?)",
+                (
+                    entry.at,
+                    entry.action,
+                    entry.hash,
+                    entry.name,
+                    entry.reason,
+                    entry.result,
+                    int(entry.dry_run),
+                ),
+            )
+        )
 
     def audit_log(self, since: float, limit: int = 1000) -> list[AuditEntry]:
-        return self._run(lambda db: [
-            AuditEntry(r["at"], r["action"], r["hash"], r["name"], r["reason"], r["result"], bool(r["dry_run"]))
-            for r in db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))])
+        return self._run(
+            lambda db: [
+                AuditEntry(
+                    r["at"], r["action"], r["hash"], r["name"], r["reason"], r["result"], bool(r["dry_run"])
+                )
+                for r in db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))
+            ]
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -244,7 +334,12 @@ class SQLiteStore(Store):
 
 def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> HandlerRun:
     return HandlerRun(
-        hash=row["hash"], completion_on=row["completion_on"], handler=row["handler"], status=row["status"],
-        attempts=row["attempts"], next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+        hash=row["hash"],
+        completion_on=row["completion_on"],
+        handler=row["handler"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
         torrent=torrent if torrent is not None else json.loads(row["torrent"]),
     )

@@ -6,8 +6,8 @@ Prometheus first, it takes a few seconds to scrape a new target) and that is sto
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

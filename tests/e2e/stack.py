@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def binary(name: str) -> str:
     path = shutil.which(name)
-    assert path, f"{name} is not installed: run scripts/setup (apt-get install prometheus prometheus-alertmanager)"
+    assert path, (
+        f"{name} is not installed: run scripts/setup (apt-get install prometheus prometheus-alertmanager)"
+    )
     return path
 
 
@@ -85,7 +87,9 @@ class Process:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.log_path = self.directory / f"{name}.log"
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         def ready() -> bool:
@@ -111,7 +115,7 @@ class Process:
 
 @dataclass
 class Prometheus(Process):
-    def start(self, targets: list[str], rule_files: list[Path], alertmanager: str = "") -> "Prometheus":
+    def start(self, targets: list[str], rule_files: list[Path], alertmanager: str = "") -> Prometheus:
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
             "rule_files": [str(p) for p in rule_files],
@@ -121,10 +125,15 @@ class Prometheus(Process):
             config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self._spawn([
-            binary("prometheus"), f"--config.file={self.directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-        ], "prometheus")
+        self._spawn(
+            [
+                binary("prometheus"),
+                f"--config.file={self.directory / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            "prometheus",
+        )
         return self
 
     def api(self, path: str, **params: str) -> Any:
@@ -146,19 +155,29 @@ class Prometheus(Process):
 
 @dataclass
 class Alertmanager(Process):
-    def start(self, webhook_url: str) -> "Alertmanager":
+    def start(self, webhook_url: str) -> Alertmanager:
         config = {
-            "route": {"receiver": "test", "group_by": ["alertname", "instance"], "group_wait": "1s",
-                      "group_interval": "1s", "repeat_interval": "1h"},
+            "route": {
+                "receiver": "test",
+                "group_by": ["alertname", "instance"],
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
             "receivers": [{"name": "test", "webhook_configs": [{"url": webhook_url, "send_resolved": True}]}],
         }
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "alertmanager.yml").write_text(yaml.safe_dump(config))
-        self._spawn([
-            binary("prometheus-alertmanager"), f"--config.file={self.directory / 'alertmanager.yml'}",
-            f"--storage.path={self.directory / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",
-        ], "alertmanager")
+        self._spawn(
+            [
+                binary("prometheus-alertmanager"),
+                f"--config.file={self.directory / 'alertmanager.yml'}",
+                f"--storage.path={self.directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+            ],
+            "alertmanager",
+        )
         return self
 
 
@@ -193,8 +212,12 @@ class Receiver:
         """Alerts named `name` with `status` that Alertmanager delivered to /alert."""
         with self.lock:
             posts = [body for path, body in self.posts if path == "/alert"]
-        return [a for body in posts for a in body["alerts"]
-                if a["labels"].get("alertname") == name and a["status"] == status]
+        return [
+            a
+            for body in posts
+            for a in body["alerts"]
+            if a["labels"].get("alertname") == name and a["status"] == status
+        ]
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,5 +1,5 @@
-"""End to end, all real, on loopback: qbittorrent-nox -> exporter -> Prometheus (shipped rules) -> Alertmanager
--> a webhook receiver in this test.
+"""End to end, all real, on loopback: qbittorrent-nox -> exporter -> Prometheus (shipped rules) ->
+Alertmanager -> a webhook receiver in this test.
 
 The rules are the shipped prometheus/alerts.yml with every `for:` set to 0s (generated from the file by
 stack.alerts_without_for, not copied), so an alert fires on its first evaluation. Each scenario takes
@@ -45,21 +45,30 @@ def test_errored_torrent_fires_the_errored_alert_at_the_receiver(
     try:
         # An errored torrent, for real: its save path lies under a regular file (RECIPES.md).
         payload = make_payload(tmp_path / "src", "broken.bin", 256 * 1024)
-        torrent = make_torrent(payload, tmp_path / "broken.torrent", [f"http://127.0.0.1:{free_port()}/announce"])
+        torrent = make_torrent(
+            payload, tmp_path / "broken.torrent", [f"http://127.0.0.1:{free_port()}/announce"]
+        )
         blocker = tmp_path / "not-a-directory"
         blocker.write_text("a file where qBittorrent expects a directory\n")
         client_for(qbt).torrents_add(torrent_files=torrent, save_path=str(blocker / "downloads"))
 
-        alerts = wait_for(lambda: receiver.alerts("QBittorrentTorrentsErrored"), timeout=30,
-                          what="QBittorrentTorrentsErrored at the webhook receiver")
+        alerts = wait_for(
+            lambda: receiver.alerts("QBittorrentTorrentsErrored"),
+            timeout=30,
+            what="QBittorrentTorrentsErrored at the webhook receiver",
+        )
         alert = alerts[0]
         instance = f"127.0.0.1:{exporter.port}"
         assert alert["labels"] == {
-            "alertname": "QBittorrentTorrentsErrored", "severity": "warning", "state": "error",
-            "job": scrape_job_name(), "instance": instance,
+            "alertname": "QBittorrentTorrentsErrored",
+            "severity": "warning",
+            "state": "error",
+            "job": scrape_job_name(),
+            "instance": instance,
         }
         assert alert["annotations"]["description"] == (
-            f"1 torrents of {instance} have been in state error for 5m (I/O error, or their files are missing)."
+            f"1 torrents of {instance} have been in state error for 5m (I/O error, or their files are "
+            f"missing)."
         )
         assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks.md#qbittorrenttorrentserrored")
         # qBittorrent is up all along: the unreachable alert must not have fired.
@@ -74,16 +83,25 @@ def test_stopping_qbittorrent_fires_the_unreachable_alert_at_the_receiver(
 ):
     exporter = start_stack(tmp_path, qbt, password_file, prometheus, alertmanager, receiver)
     try:
-        wait_for(lambda: prometheus.query("qbittorrent_up == 1"), timeout=20, what="Prometheus scraping qBittorrent up")
+        wait_for(
+            lambda: prometheus.query("qbittorrent_up == 1"),
+            timeout=20,
+            what="Prometheus scraping qBittorrent up",
+        )
         assert receiver.alerts("QBittorrentUnreachable") == [], "fired while qBittorrent was up"
 
         qbt.stop()
 
-        alerts = wait_for(lambda: receiver.alerts("QBittorrentUnreachable"), timeout=30,
-                          what="QBittorrentUnreachable at the webhook receiver")
+        alerts = wait_for(
+            lambda: receiver.alerts("QBittorrentUnreachable"),
+            timeout=30,
+            what="QBittorrentUnreachable at the webhook receiver",
+        )
         instance = f"127.0.0.1:{exporter.port}"
         assert alerts[0]["labels"] == {
-            "alertname": "QBittorrentUnreachable", "severity": "critical", "job": scrape_job_name(),
+            "alertname": "QBittorrentUnreachable",
+            "severity": "critical",
+            "job": scrape_job_name(),
             "instance": instance,
         }
         assert "(qbittorrent_up = 0)" in alerts[0]["annotations"]["description"]

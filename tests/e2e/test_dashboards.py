@@ -116,12 +116,14 @@ def exporter_config(tmp_path: Path, receiver_url: str) -> Path:
         },
         "seeding": {"upload_capacity": "10MiB"},
         "control": {
-            "interval": "1s", "dry_run": True,
+            "interval": "1s",
+            "dry_run": True,
             "stalled": {"enabled": True, "stall_after": "1s", "grace": "0s", "cooldown": "1s"},
             "ratio_emergency": {"enabled": True, "min_downloaded": 0},
         },
         "completion": {
-            "interval": "1s", "backfill": "1h",
+            "interval": "1s",
+            "backfill": "1h",
             "handlers": [
                 {"name": "notify", "type": "webhook", "url": receiver_url, "retries": 0, "timeout": "2s"},
                 {"name": "mark", "type": "command", "argv": ["true"]},
@@ -138,19 +140,31 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
 ):
     seeder, watched = qbt_factory("seeder"), qbt_factory("watched")
     exporter = ExporterProcess(
-        args=["--qbittorrent.url", watched.url, "--qbittorrent.password-file", str(password_file),
-              "--config.file", str(exporter_config(tmp_path, receiver.url("/fail"))),
-              "--data.dir", str(tmp_path / "data")],
+        args=[
+            "--qbittorrent.url",
+            watched.url,
+            "--qbittorrent.password-file",
+            str(password_file),
+            "--config.file",
+            str(exporter_config(tmp_path, receiver.url("/fail"))),
+            "--data.dir",
+            str(tmp_path / "data"),
+        ],
         workdir=tmp_path / "exporter",
     )
     # Prometheus first: it scrapes a new target only after ~5 s.
-    prometheus.start(targets=[f"127.0.0.1:{exporter.port}"], rule_files=[ROOT / "prometheus" / "recording.yml"])
+    prometheus.start(
+        targets=[f"127.0.0.1:{exporter.port}"], rule_files=[ROOT / "prometheus" / "recording.yml"]
+    )
 
     dead_tracker = f"http://127.0.0.1:{free_port()}/announce"  # a closed port: host label 127.0.0.1
     data = tmp_path / "data-seeder"
-    shared = make_torrent(make_payload(data, "shared.bin", 4 << 20), tmp_path / "shared.torrent", [dead_tracker])
-    orphan = make_torrent(make_payload(tmp_path / "nowhere", "orphan.bin", 1 << 20), tmp_path / "orphan.torrent",
-                          [dead_tracker])
+    shared = make_torrent(
+        make_payload(data, "shared.bin", 4 << 20), tmp_path / "shared.torrent", [dead_tracker]
+    )
+    orphan = make_torrent(
+        make_payload(tmp_path / "nowhere", "orphan.bin", 1 << 20), tmp_path / "orphan.torrent", [dead_tracker]
+    )
     seeder_client, client = client_for(seeder), client_for(watched)
     seeder_client.torrents_add(torrent_files=shared, save_path=str(data))
     client.torrents_add(torrent_files=shared, category="movies")
@@ -165,10 +179,18 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
         return bool(shared_t) and shared_t["amount_left"] == 0 and shared_t["completion_on"] > 0
 
     wait_for(downloaded, timeout=30, interval=0.5, what="the watched qBittorrent downloading from the seeder")
-    wait_for(lambda: prometheus.query('qbittorrent_exporter_completion_handler_runs_total{result=~"error|dead"} > 0'),
-             timeout=30, what="a failed completion handler run scraped by Prometheus")
-    wait_for(lambda: prometheus.query('qbittorrent_exporter_actions_total{dry_run="true"} > 0'),
-             timeout=30, what="a dry-run stall action scraped by Prometheus")
+    wait_for(
+        lambda: prometheus.query(
+            'qbittorrent_exporter_completion_handler_runs_total{result=~"error|dead"} > 0'
+        ),
+        timeout=30,
+        what="a failed completion handler run scraped by Prometheus",
+    )
+    wait_for(
+        lambda: prometheus.query('qbittorrent_exporter_actions_total{dry_run="true"} > 0'),
+        timeout=30,
+        what="a dry-run stall action scraped by Prometheus",
+    )
 
     def empty_panels() -> list[str]:
         empty = []
@@ -190,4 +212,6 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     assert scrape_job_name() in prometheus.api("label/job/values")
     # The exporter's own `job` label (control, completion) arrives as exported_job, which the rules select.
     assert prometheus.query('qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="control"}')
-    assert prometheus.query('qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="completion"}')
+    assert prometheus.query(
+        'qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="completion"}'
+    )

@@ -29,8 +29,19 @@ DEAD = "http://127.0.0.1:1/announce"  # nothing listens on port 1: host 127.0.0.
 
 
 def exporter_args(q, password_file, data_dir: Path, config: Path, *extra: str) -> list[str]:
-    return ["--qbittorrent.url", q.url, "--qbittorrent.password-file", str(password_file),
-            "--qbittorrent.min-sync-age", "0", "--data.dir", str(data_dir), "--config.file", str(config), *extra]
+    return [
+        "--qbittorrent.url",
+        q.url,
+        "--qbittorrent.password-file",
+        str(password_file),
+        "--qbittorrent.min-sync-age",
+        "0",
+        "--data.dir",
+        str(data_dir),
+        "--config.file",
+        str(config),
+        *extra,
+    ]
 
 
 def torrent_of(client, h: str) -> dict | None:
@@ -55,8 +66,11 @@ def seed_on(client, tmp_path: Path, name: str, tracker: str = DEAD) -> tuple[str
     data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
     client.torrents_add(torrent_files=data, save_path=str(payload.parent))
     h = info_hash(data)
-    wait_for(lambda: (torrent_of(client, h) or {}).get("state") in ("stalledUP", "uploading"), timeout=15,
-             what=f"{name} seeding")
+    wait_for(
+        lambda: (torrent_of(client, h) or {}).get("state") in ("stalledUP", "uploading"),
+        timeout=15,
+        what=f"{name} seeding",
+    )
     return h, data
 
 
@@ -64,16 +78,25 @@ def download(client, q, data: bytes, source_bt_port: int) -> str:
     """Add `data` to `q` and connect it to the seeder on `source_bt_port`; waits for completion."""
     h = info_hash(data)
     client.torrents_add(torrent_files=data, save_path=str(q.downloads))
-    wait_for(lambda: (torrent_of(client, h) or {}).get("state") not in (None, "checkingResumeData"), timeout=15,
-             what="the download to be added")
+    wait_for(
+        lambda: (torrent_of(client, h) or {}).get("state") not in (None, "checkingResumeData"),
+        timeout=15,
+        what="the download to be added",
+    )
     client.torrents_add_peers(peers=[f"127.0.0.1:{source_bt_port}"], torrent_hashes=h)
-    wait_for(lambda: (t := torrent_of(client, h)) and t["amount_left"] == 0 and t["completion_on"] > 0, timeout=30,
-             what="the transfer to complete")
+    wait_for(
+        lambda: (t := torrent_of(client, h)) and t["amount_left"] == 0 and t["completion_on"] > 0,
+        timeout=30,
+        what="the transfer to complete",
+    )
     return h
 
 
 def actions(samples, action, dry_run="false", result="ok") -> float:
-    return sample(samples, "qbittorrent_exporter_actions_total", action=action, result=result, dry_run=dry_run) or 0
+    return (
+        sample(samples, "qbittorrent_exporter_actions_total", action=action, result=result, dry_run=dry_run)
+        or 0
+    )
 
 
 class DeadTracker:
@@ -120,8 +143,9 @@ def log_messages(client) -> list[str]:
     return [m["message"] for m in client.log_main()]
 
 
-def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(qbt, qbt_client, password_file,
-                                                                        exporter_factory, tmp_path, dead_tracker):
+def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(
+    qbt, qbt_client, password_file, exporter_factory, tmp_path, dead_tracker
+):
     h = add_stalled(qbt_client, qbt, tmp_path, "stuck.bin", tracker=dead_tracker.url)
     wait_for(lambda: dead_tracker.announces >= 1, what="the first announce")
     initial = dead_tracker.announces
@@ -129,59 +153,103 @@ def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(qbt, 
     config.write_text(STALL_CONFIG)
     exporter = exporter_factory(exporter_args(qbt, password_file, tmp_path / "data", config))
 
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "reannounce") == 1 and s, timeout=15,
-                 what="the reannounce step")
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "reannounce") == 1 and s,
+        timeout=15,
+        what="the reannounce step",
+    )
     assert sample(s, "qbittorrent_exporter_stalled_torrents") == 1
     assert actions(s, "restart") == 0, "the restart must wait for the cooldown"
     wait_for(lambda: dead_tracker.announces > initial, timeout=5, what="the reannounce to reach the tracker")
 
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "restart") == 1 and s, timeout=15,
-                 what="the restart step")
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "restart") == 1 and s,
+        timeout=15,
+        what="the restart step",
+    )
     name = "stuck.bin"
-    msgs = wait_for(lambda: (m := log_messages(qbt_client)) and f'Torrent resumed. Torrent: "{name}"' in m and m,
-                    timeout=5, what="qBittorrent to log the stop/start")
+    msgs = wait_for(
+        lambda: (m := log_messages(qbt_client)) and f'Torrent resumed. Torrent: "{name}"' in m and m,
+        timeout=5,
+        what="qBittorrent to log the stop/start",
+    )
     assert f'Torrent paused. Torrent: "{name}"' in msgs
 
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "tag_stalled") == 1 and s, timeout=15,
-                 what="the give-up step")
-    wait_for(lambda: "stalled" in torrent_of(qbt_client, h)["tags"], timeout=5, what="the stalled tag in qBittorrent")
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "tag_stalled") == 1 and s,
+        timeout=15,
+        what="the give-up step",
+    )
+    wait_for(
+        lambda: "stalled" in torrent_of(qbt_client, h)["tags"],
+        timeout=5,
+        what="the stalled tag in qBittorrent",
+    )
     assert torrent_of(qbt_client, h)["state"] == "stalledDL"
     runs = sample(s, "qbittorrent_exporter_job_runs_total", job="control", result="ok")
-    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
-             >= runs + 3, timeout=10, what="three more control runs")
+    wait_for(
+        lambda: (
+            sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
+            >= runs + 3
+        ),
+        timeout=10,
+        what="three more control runs",
+    )
     s = exporter.scrape()
-    assert (actions(s, "reannounce"), actions(s, "restart"), actions(s, "tag_stalled")) == (1, 1, 1), "gave up: no more steps"
+    assert (actions(s, "reannounce"), actions(s, "restart"), actions(s, "tag_stalled")) == (1, 1, 1), (
+        "gave up: no more steps"
+    )
     assert sample(s, "qbittorrent_exporter_job_last_success_timestamp_seconds", job="control") > 0
     assert f"reannounce {h} 'stuck.bin': no progress for" in exporter.log()
 
     assert exporter.stop() == 0
     store = open_store(str(tmp_path / "data"), readonly=True)
     assert [(e.action, e.hash, e.result, e.dry_run) for e in store.audit_log(0)] == [
-        ("reannounce", h, "ok", False), ("restart", h, "ok", False), ("tag_stalled", h, "ok", False)]
+        ("reannounce", h, "ok", False),
+        ("restart", h, "ok", False),
+        ("tag_stalled", h, "ok", False),
+    ]
     store.close()
 
 
-def test_dry_run_counts_what_it_would_do_and_leaves_qbittorrent_untouched(qbt_factory, password_file,
-                                                                         exporter_factory, tmp_path):
+def test_dry_run_counts_what_it_would_do_and_leaves_qbittorrent_untouched(
+    qbt_factory, password_file, exporter_factory, tmp_path
+):
     b, a = qbt_factory("b"), qbt_factory("a")
     cb, ca = client_for(b), client_for(a)
     h_seed, data = seed_on(ca, tmp_path, "seed.bin")
     download(cb, b, data, a.bt_port)  # ratio 0 on 127.0.0.1 for b
-    h_stuck = add_stalled(cb, b, tmp_path, "stuck.bin", tracker="http://localhost:1/announce")  # not 127.0.0.1
+    h_stuck = add_stalled(
+        cb, b, tmp_path, "stuck.bin", tracker="http://localhost:1/announce"
+    )  # not 127.0.0.1
     h_wanted = add_stalled(cb, b, tmp_path, "wanted.bin")  # on 127.0.0.1: the emergency would stop it
     config = tmp_path / "config.yml"
-    config.write_text(STALL_CONFIG + """  ratio_emergency: {enabled: true, min_downloaded: 0}
+    config.write_text(
+        STALL_CONFIG
+        + """  ratio_emergency: {enabled: true, min_downloaded: 0}
 trackers:
   default: {min_ratio: 0.5}
-""")
+"""
+    )
     before = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
-    exporter = exporter_factory(exporter_args(b, password_file, tmp_path / "data", config, "--actions.dry-run", "true"))
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "tag_stalled", "true") >= 1 and s, timeout=20,
-                 what="the dry run to reach the end of the ladder")
+    exporter = exporter_factory(
+        exporter_args(b, password_file, tmp_path / "data", config, "--actions.dry-run", "true")
+    )
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "tag_stalled", "true") >= 1 and s,
+        timeout=20,
+        what="the dry run to reach the end of the ladder",
+    )
     assert actions(s, "emergency_stop", "true") == 1 and actions(s, "reannounce", "true") == 1
     assert actions(s, "restart", "true") == 1
-    assert sum(v for (n, labels), v in s.items()
-               if n == "qbittorrent_exporter_actions_total" and ("dry_run", "false") in labels) == 0
+    assert (
+        sum(
+            v
+            for (n, labels), v in s.items()
+            if n == "qbittorrent_exporter_actions_total" and ("dry_run", "false") in labels
+        )
+        == 0
+    )
     assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 1
     after = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
     assert after == before and after[h_stuck] == after[h_wanted] == ("stalledDL", "")
@@ -200,8 +268,9 @@ control:
 """
 
 
-def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(qbt_factory, password_file,
-                                                                       exporter_factory, tmp_path):
+def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(
+    qbt_factory, password_file, exporter_factory, tmp_path
+):
     a, b, c = qbt_factory("a"), qbt_factory("b"), qbt_factory("c")
     ca, cb, cc = client_for(a), client_for(b), client_for(c)
     h_seed, data = seed_on(ca, tmp_path, "shared.bin")
@@ -213,39 +282,68 @@ def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(qbt_fact
     args = exporter_args(b, password_file, tmp_path / "data", config)
     exporter = exporter_factory(args)
 
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "emergency_stop") == 1 and s, timeout=15,
-                 what="the emergency stop")
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "emergency_stop") == 1 and s,
+        timeout=15,
+        what="the emergency stop",
+    )
     assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 1
-    wait_for(lambda: torrent_of(cb, h_down)["state"] in ("pausedDL", "stoppedDL"), timeout=5, what="the download stopped")
+    wait_for(
+        lambda: torrent_of(cb, h_down)["state"] in ("pausedDL", "stoppedDL"),
+        timeout=5,
+        what="the download stopped",
+    )
     assert "ratio-emergency" in torrent_of(cb, h_down)["tags"]
     assert torrent_of(cb, h_seed)["state"] in ("stalledUP", "uploading"), "a seed is never stopped"
     assert torrent_of(cb, h_user)["tags"] == ""
 
     exporter.stop()  # the state is in the store: a restart must neither stop again nor forget
     exporter = exporter_factory(args)
-    runs = wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control",
-                                   result="ok"), timeout=10, what="a control run after the restart")
-    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
-             >= runs + 2, timeout=10, what="two more control runs")
+    runs = wait_for(
+        lambda: sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok"),
+        timeout=10,
+        what="a control run after the restart",
+    )
+    wait_for(
+        lambda: (
+            sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="control", result="ok")
+            >= runs + 2
+        ),
+        timeout=10,
+        what="two more control runs",
+    )
     assert actions(exporter.scrape(), "emergency_stop") == 0
 
     ca.torrents_pause(torrent_hashes=h_seed)  # c can only get the data from b: b's ratio climbs to ~1
     download(cc, c, data, b.bt_port)
-    s = wait_for(lambda: (s := exporter.scrape()) and actions(s, "emergency_resume") == 1 and s, timeout=20,
-                 what="the emergency to end and the download to resume")
+    s = wait_for(
+        lambda: (s := exporter.scrape()) and actions(s, "emergency_resume") == 1 and s,
+        timeout=20,
+        what="the emergency to end and the download to resume",
+    )
     assert sample(s, "qbittorrent_exporter_ratio_emergency_active", tracker="127.0.0.1") == 0
-    wait_for(lambda: torrent_of(cb, h_down)["state"] not in ("pausedDL", "stoppedDL"), timeout=5,
-             what="the download to run again")
+    wait_for(
+        lambda: torrent_of(cb, h_down)["state"] not in ("pausedDL", "stoppedDL"),
+        timeout=5,
+        what="the download to run again",
+    )
     assert "ratio-emergency" not in torrent_of(cb, h_down)["tags"]
-    assert torrent_of(cb, h_user)["state"] in ("pausedDL", "stoppedDL"), "a download stopped by the user stays stopped"
+    assert torrent_of(cb, h_user)["state"] in ("pausedDL", "stoppedDL"), (
+        "a download stopped by the user stays stopped"
+    )
     exporter.stop()
     store = open_store(str(tmp_path / "data"), readonly=True)
-    assert [(e.action, e.hash) for e in store.audit_log(0)] == [("emergency_stop", h_down), ("emergency_resume", h_down)]
+    assert [(e.action, e.hash) for e in store.audit_log(0)] == [
+        ("emergency_stop", h_down),
+        ("emergency_resume", h_down),
+    ]
     assert store.state("emergency_stopped") == {} and store.state("emergency_scope") == {}
     store.close()
 
 
-def test_seeding_slots_set_qbittorrents_max_active_uploads(qbt_factory, password_file, exporter_factory, tmp_path):
+def test_seeding_slots_set_qbittorrents_max_active_uploads(
+    qbt_factory, password_file, exporter_factory, tmp_path
+):
     q = qbt_factory("q", queueing=True)
     client = client_for(q)
     assert client.app_preferences()["max_active_uploads"] == 3  # qBittorrent's default
@@ -259,17 +357,26 @@ control:
   seeding_slots: {enabled: true, min: 1, max: 10}
 """)
     exporter = exporter_factory(exporter_args(q, password_file, tmp_path / "data", config))
-    wait_for(lambda: actions(exporter.scrape(), "seeding_slots") == 1, timeout=15, what="the seeding-slots action")
+    wait_for(
+        lambda: actions(exporter.scrape(), "seeding_slots") == 1, timeout=15, what="the seeding-slots action"
+    )
     assert client.app_preferences()["max_active_uploads"] == 1
     assert "seeding_slots 'qBittorrent preferences': max_active_uploads 3 -> 1" in exporter.log()
 
 
-def test_a_corrupt_or_busy_store_stops_the_service_at_start_with_a_clear_error(password_file, exporter_factory,
-                                                                              tmp_path):
+def test_a_corrupt_or_busy_store_stops_the_service_at_start_with_a_clear_error(
+    password_file, exporter_factory, tmp_path
+):
     config = tmp_path / "config.yml"
     config.write_text("completion: {interval: 1s}\n")
-    args = ["--qbittorrent.url", "http://127.0.0.1:1", "--qbittorrent.password-file", str(password_file),
-            "--config.file", str(config)]
+    args = [
+        "--qbittorrent.url",
+        "http://127.0.0.1:1",
+        "--qbittorrent.password-file",
+        str(password_file),
+        "--config.file",
+        str(config),
+    ]
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "qbittorrent-monitor.db").write_bytes(b"garbage" * 1000)

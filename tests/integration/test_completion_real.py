@@ -82,7 +82,9 @@ def config_for(tmp_path: Path, handlers: str) -> Path:
 
 
 def runs(exporter) -> float:
-    return sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="completion", result="ok") or 0
+    return (
+        sample(exporter.scrape(), "qbittorrent_exporter_job_runs_total", job="completion", result="ok") or 0
+    )
 
 
 def settle(exporter, more: int = 3) -> None:
@@ -92,25 +94,40 @@ def settle(exporter, more: int = 3) -> None:
 
 
 def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothing(
-        qbt_factory, password_file, exporter_factory, tmp_path, receivers):
+    qbt_factory, password_file, exporter_factory, tmp_path, receivers
+):
     a, b = qbt_factory("a"), qbt_factory("b")
     ca, cb = client_for(a), client_for(b)
     good, bad = receivers(200), receivers(500)
-    config = config_for(tmp_path, f"""
+    config = config_for(
+        tmp_path,
+        f"""
     - {{name: broken, type: webhook, url: "{bad.url}", retries: 1, backoff: 200ms}}
     - {{name: notify, type: webhook, url: "{good.url}", secret: k3y}}
     - {{name: mark, type: add_tags, tags: [done]}}
-""")
+""",
+    )
     exporter = exporter_factory(exporter_args(b, password_file, tmp_path / "data", config))
     wait_for(lambda: runs(exporter) >= 1, what="the baseline run")
     h, data = seed_on(ca, tmp_path, "movie.bin")
     download(cb, b, data, a.bt_port)
 
     wait_for(lambda: len(good.posts) >= 1, timeout=15, what="the webhook POST")
-    wait_for(lambda: "done" in torrent_of(cb, h)["tags"], timeout=10, what="the add_tags handler in qBittorrent")
-    s = wait_for(lambda: (s := exporter.scrape()) and sample(
-        s, "qbittorrent_exporter_completion_handler_runs_total", handler="broken", result="dead") == 1 and s,
-        timeout=15, what="the broken handler to give up")
+    wait_for(
+        lambda: "done" in torrent_of(cb, h)["tags"], timeout=10, what="the add_tags handler in qBittorrent"
+    )
+    s = wait_for(
+        lambda: (
+            (s := exporter.scrape())
+            and sample(
+                s, "qbittorrent_exporter_completion_handler_runs_total", handler="broken", result="dead"
+            )
+            == 1
+            and s
+        ),
+        timeout=15,
+        what="the broken handler to give up",
+    )
     settle(exporter)
 
     assert len(good.posts) == 1, "exactly one POST per completion"
@@ -122,41 +139,85 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
     assert len(bad.posts) == 2, "one attempt and one retry, then dead-letter"
 
     s = exporter.scrape()
-    assert sample(s, "qbittorrent_exporter_completions_total", category="") == 1, \
-        [k for k in s if k[0] == "qbittorrent_exporter_completions_total"]
+    assert sample(s, "qbittorrent_exporter_completions_total", category="") == 1, [
+        k for k in s if k[0] == "qbittorrent_exporter_completions_total"
+    ]
     assert sample(s, "qbittorrent_exporter_completion_handler_runs_total", handler="notify", result="ok") == 1
     assert sample(s, "qbittorrent_exporter_completion_handler_runs_total", handler="mark", result="ok") == 1
-    assert sample(s, "qbittorrent_exporter_completion_handler_runs_total", handler="broken", result="error") == 1
+    assert (
+        sample(s, "qbittorrent_exporter_completion_handler_runs_total", handler="broken", result="error") == 1
+    )
     assert sample(s, "qbittorrent_exporter_completion_backlog") == 1  # the dead-letter
 
     status, body = http_get(exporter.url + "/api/completions?since=1h&status=dead")
     assert status == 200
     [record] = json.loads(body)["completions"]
     handlers = {r["handler"]: (r["status"], r["last_error"]) for r in record["handlers"]}
-    assert handlers == {"broken": ("dead", "webhook answered HTTP 500"), "notify": ("done", ""), "mark": ("done", "")}
+    assert handlers == {
+        "broken": ("dead", "webhook answered HTTP 500"),
+        "notify": ("done", ""),
+        "mark": ("done", ""),
+    }
 
-    cli = subprocess.run([sys.executable, "-m", "exporter.cli", "completions", "--data.dir", str(tmp_path / "data"),
-                          "--since", "1h"], capture_output=True, text=True, timeout=30)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "completions",
+            "--data.dir",
+            str(tmp_path / "data"),
+            "--since",
+            "1h",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert cli.returncode == 0, cli.stdout + cli.stderr
-    assert "dead" in cli.stdout and "movie.bin" in cli.stdout and "broken:dead(2x: webhook answered HTTP 500)" in cli.stdout
+    assert (
+        "dead" in cli.stdout
+        and "movie.bin" in cli.stdout
+        and "broken:dead(2x: webhook answered HTTP 500)" in cli.stdout
+    )
     assert "k3y" not in exporter.log() and bad.url not in exporter.log()
 
     bad.status = 200  # the cause is fixed: queue the dead-letter again, the running service delivers it
-    cli = subprocess.run([sys.executable, "-m", "exporter.cli", "completions", "--data.dir", str(tmp_path / "data"),
-                          "--retry-dead"], capture_output=True, text=True, timeout=30)
-    assert cli.returncode == 0 and "1 dead-letter handler run(s) queued again" in cli.stdout, cli.stdout + cli.stderr
-    wait_for(lambda: sample(exporter.scrape(), "qbittorrent_exporter_completion_backlog") == 0, timeout=15,
-             what="the retried dead-letter to be delivered")
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "completions",
+            "--data.dir",
+            str(tmp_path / "data"),
+            "--retry-dead",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert cli.returncode == 0 and "1 dead-letter handler run(s) queued again" in cli.stdout, (
+        cli.stdout + cli.stderr
+    )
+    wait_for(
+        lambda: sample(exporter.scrape(), "qbittorrent_exporter_completion_backlog") == 0,
+        timeout=15,
+        what="the retried dead-letter to be delivered",
+    )
     assert len(bad.posts) == 3 and len(good.posts) == 1
 
 
 def test_sigkill_while_pending_runs_the_handler_once_more_after_restart(
-        qbt_factory, password_file, exporter_factory, tmp_path, receivers):
+    qbt_factory, password_file, exporter_factory, tmp_path, receivers
+):
     a, b = qbt_factory("a"), qbt_factory("b")
     ca, cb = client_for(a), client_for(b)
     hook = receivers(200)
     hook.gate.clear()  # hold the first POST: the handler is running, its ledger row pending
-    config = config_for(tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url}", timeout: 20s}}\n""")
+    config = config_for(
+        tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url}", timeout: 20s}}\n"""
+    )
     data_dir = tmp_path / "data"
     args = exporter_args(b, password_file, data_dir, config)
     exporter = exporter_factory(args)
@@ -182,7 +243,8 @@ def test_sigkill_while_pending_runs_the_handler_once_more_after_restart(
 
 
 def test_a_completion_while_the_service_is_stopped_is_handled_after_start(
-        qbt_factory, password_file, exporter_factory, tmp_path, receivers):
+    qbt_factory, password_file, exporter_factory, tmp_path, receivers
+):
     a, b = qbt_factory("a"), qbt_factory("b")
     ca, cb = client_for(a), client_for(b)
     hook = receivers(200)

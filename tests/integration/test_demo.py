@@ -24,8 +24,12 @@ class Demo:
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", "demo", *args], stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [sys.executable, "-m", "exporter.cli", "demo", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -44,7 +48,7 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"the demo did not stop on Ctrl-C:\n{self.output()}")
+                raise AssertionError(f"the demo did not stop on Ctrl-C:\n{self.output()}") from None
         return self.proc.returncode
 
 
@@ -63,8 +67,13 @@ def test_demo_shows_real_metrics_in_every_state_and_cleans_up():
     base = f"http://127.0.0.1:{port}"
     demo = Demo(["--web.listen-address", f"127.0.0.1:{port}"])
     try:
-        wait_for(lambda: any(line.startswith("  try: curl") for line in demo.lines) or demo.proc.poll() is not None,
-                 timeout=60, what="the demo printing its URLs")
+        wait_for(
+            lambda: (
+                any(line.startswith("  try: curl") for line in demo.lines) or demo.proc.poll() is not None
+            ),
+            timeout=60,
+            what="the demo printing its URLs",
+        )
         assert demo.proc.poll() is None, demo.output()
         out = demo.output()
         assert f"{base}/metrics" in out
@@ -73,14 +82,18 @@ def test_demo_shows_real_metrics_in_every_state_and_cleans_up():
         assert work.is_dir()
 
         # Every state the demo promises, at once, from a real qBittorrent.
-        counts = wait_for(lambda: (c := status_counts(base)) and all(c[s] >= 1 for s in STATUSES) and c,
-                          timeout=30, what="a torrent in each status")
+        counts = wait_for(
+            lambda: (c := status_counts(base)) and all(c[s] >= 1 for s in STATUSES) and c,
+            timeout=30,
+            what="a torrent in each status",
+        )
         assert counts["downloading"] == 1
 
         # The download is real: bytes flow from the local seeder; the exporter's jobs run, in dry run.
         def transferring():
             samples = parse_samples(http_get(base + "/metrics")[1])
             return (sample(samples, "qbittorrent_download_speed_bytes") or 0) > 0 and samples
+
         samples = wait_for(transferring, timeout=30, what="the demo download moving")
         assert sample(samples, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 1
         assert sample(samples, "qbittorrent_up") == 1
@@ -100,6 +113,8 @@ def test_demo_without_qbittorrent_nox_says_how_to_install_it(tmp_path):
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QBITTORRENT_MONITOR_")}
     env["PATH"] = str(empty)
-    demo = Demo(["--web.listen-address", f"127.0.0.1:{free_port()}", "--demo.dir", str(tmp_path / "demo")], env=env)
+    demo = Demo(
+        ["--web.listen-address", f"127.0.0.1:{free_port()}", "--demo.dir", str(tmp_path / "demo")], env=env
+    )
     assert demo.proc.wait(timeout=30) == 1
     wait_for(lambda: "apt-get install qbittorrent-nox" in demo.output(), timeout=5, what="the install hint")

@@ -1,4 +1,4 @@
-"""The exporter against a real qbittorrent-nox 4.x on 127.0.0.1 (started per test with a throwaway profile)."""
+"""The exporter against a real qbittorrent-nox on 127.0.0.1 (started per test with a throwaway profile)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from exporter.sandbox import make_payload, make_torrent
 from tests.conftest import client_for
-from tests.helpers import http_get, parse_samples, sample, wait_for
+from tests.helpers import http_get, sample, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -16,8 +16,15 @@ PASSKEY = "0123456789abcdefSECRETPASSKEY"
 
 
 def exporter_args(q, password_file, *extra):
-    return ["--qbittorrent.url", q.url, "--qbittorrent.password-file", str(password_file),
-            "--qbittorrent.min-sync-age", "0", *extra]
+    return [
+        "--qbittorrent.url",
+        q.url,
+        "--qbittorrent.password-file",
+        str(password_file),
+        "--qbittorrent.min-sync-age",
+        "0",
+        *extra,
+    ]
 
 
 def add_torrents(q, client, tmp_path):
@@ -25,29 +32,44 @@ def add_torrents(q, client, tmp_path):
     data = tmp_path / "data"
     seed = make_payload(data, "seed.bin", 256 * 1024, seed=1)
     client.torrents_add(
-        torrent_files=make_torrent(seed, tmp_path / "seed.torrent", [f"http://tracker.example.org:1/{PASSKEY}/announce"]),
-        save_path=str(data), category="movies")
+        torrent_files=make_torrent(
+            seed, tmp_path / "seed.torrent", [f"http://tracker.example.org:1/{PASSKEY}/announce"]
+        ),
+        save_path=str(data),
+        category="movies",
+    )
     for name in ("stalled", "stopped"):
         payload = make_payload(tmp_path / "elsewhere", f"{name}.bin", 128 * 1024, seed=hash(name) % 1000)
         client.torrents_add(
-            torrent_files=make_torrent(payload, tmp_path / f"{name}.torrent", ["http://127.0.0.1:1/announce"]),
-            save_path=str(q.downloads), is_paused=(name == "stopped"))
+            torrent_files=make_torrent(
+                payload, tmp_path / f"{name}.torrent", ["http://127.0.0.1:1/announce"]
+            ),
+            save_path=str(q.downloads),
+            is_paused=(name == "stopped"),
+        )
 
 
 def state_count(samples, state, category=""):
-    return sum(v for (n, labels), v in samples.items()
-               if n == "qbittorrent_torrents" and ("state", state) in labels and ("category", category) in labels)
+    return sum(
+        v
+        for (n, labels), v in samples.items()
+        if n == "qbittorrent_torrents" and ("state", state) in labels and ("category", category) in labels
+    )
 
 
-def test_real_torrents_are_counted_by_state_category_and_tracker_host(qbt, qbt_client, password_file,
-                                                                      exporter_factory, tmp_path):
+def test_real_torrents_are_counted_by_state_category_and_tracker_host(
+    qbt, qbt_client, password_file, exporter_factory, tmp_path
+):
     add_torrents(qbt, qbt_client, tmp_path)
     exporter = exporter_factory(exporter_args(qbt, password_file))
 
     def settled():
         s = exporter.scrape()
-        ok = (state_count(s, "stalledUP", "movies") + state_count(s, "uploading", "movies") == 1
-              and state_count(s, "stalledDL") == 1 and state_count(s, "stoppedDL") == 1)
+        ok = (
+            state_count(s, "stalledUP", "movies") + state_count(s, "uploading", "movies") == 1
+            and state_count(s, "stalledDL") == 1
+            and state_count(s, "stoppedDL") == 1
+        )
         return s if ok else None
 
     s = wait_for(settled, timeout=20, what="seed, stalled and stopped torrents to settle")
@@ -56,7 +78,9 @@ def test_real_torrents_are_counted_by_state_category_and_tracker_host(qbt, qbt_c
     assert sample(s, "qbittorrent_tracker_torrents", tracker="tracker.example.org") == 1
     assert sample(s, "qbittorrent_tracker_torrents", tracker="127.0.0.1") == 2
     assert sample(s, "qbittorrent_category_size_bytes", category="movies") == 256 * 1024
-    assert sample(s, "qbittorrent_torrents", state="stoppedDL", status="paused", category="") == 1  # 4.x pausedDL
+    assert (
+        sample(s, "qbittorrent_torrents", state="stoppedDL", status="paused", category="") == 1
+    )  # 4.x pausedDL
     assert sample(s, "qbittorrent_torrents", state="error", status="errored", category="movies") == 0
     assert sample(s, "qbittorrent_free_space_bytes") > 0
     assert sample(s, "qbittorrent_connection_status", status="connected") is not None
@@ -66,8 +90,9 @@ def test_real_torrents_are_counted_by_state_category_and_tracker_host(qbt, qbt_c
     assert http_get(exporter.url + "/readyz")[0] == 200
 
 
-def test_qbittorrent_down_then_back_without_restarting_the_exporter(qbt, qbt_client, password_file,
-                                                                    exporter_factory, tmp_path):
+def test_qbittorrent_down_then_back_without_restarting_the_exporter(
+    qbt, qbt_client, password_file, exporter_factory, tmp_path
+):
     add_torrents(qbt, qbt_client, tmp_path)
     exporter = exporter_factory(exporter_args(qbt, password_file))
     wait_for(lambda: sample(exporter.scrape(), "qbittorrent_up") == 1, what="first sync")
@@ -86,8 +111,12 @@ def test_qbittorrent_down_then_back_without_restarting_the_exporter(qbt, qbt_cli
     assert http_get(exporter.url + "/healthz")[0] == 200
 
     qbt.start()  # same profile and port: the torrents are still there
-    s = wait_for(lambda: (lambda s: s if sample(s, "qbittorrent_up") == 1 else None)(exporter.scrape()),
-                 timeout=45, interval=0.5, what="recovery after qBittorrent restarted")
+    s = wait_for(
+        lambda: (lambda s: s if sample(s, "qbittorrent_up") == 1 else None)(exporter.scrape()),
+        timeout=45,
+        interval=0.5,
+        what="recovery after qBittorrent restarted",
+    )
     assert sum(v for (n, _), v in s.items() if n == "qbittorrent_torrents") == 3
     assert sample(s, "qbittorrent_exporter_full_syncs_total") >= 2  # resynced in full after the error
     assert exporter.proc.poll() is None

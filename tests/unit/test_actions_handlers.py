@@ -15,8 +15,17 @@ from exporter.actions.handlers import AddTags, Command, HandlerError, SetCategor
 from exporter.actions.settings import HandlerSettings
 from exporter.qbt.connection import QBittorrentError
 
-TORRENT = {"hash": "ab" * 20, "name": "Some Name", "category": "tv", "tags": ["a", "b"], "size": 123,
-           "content_path": "/data/Some Name", "save_path": "/data", "tracker": "t.example", "completion_on": 9}
+TORRENT = {
+    "hash": "ab" * 20,
+    "name": "Some Name",
+    "category": "tv",
+    "tags": ["a", "b"],
+    "size": 123,
+    "content_path": "/data/Some Name",
+    "save_path": "/data",
+    "tracker": "t.example",
+    "completion_on": 9,
+}
 
 
 class Receiver:
@@ -95,14 +104,24 @@ def test_webhook_timeout_and_connection_refused_are_errors():
     from exporter.sandbox import free_port
 
     with pytest.raises(HandlerError, match="cannot reach the webhook") as info:
-        Webhook(HandlerSettings(name="n", type="webhook", url=f"http://127.0.0.1:{free_port()}/x?t=TOPSECRET")).run(TORRENT, "d")
+        Webhook(
+            HandlerSettings(name="n", type="webhook", url=f"http://127.0.0.1:{free_port()}/x?t=TOPSECRET")
+        ).run(TORRENT, "d")
     assert "TOPSECRET" not in str(info.value)
 
 
 @pytest.mark.parametrize(
     "arg, expected",
-    [("%N", "Some Name"), ("%L/%G", "tv/a,b"), ("%F|%D", "/data/Some Name|/data"), ("%Z %T", "123 t.example"),
-     ("%I=%K", "ab" * 20 + "=" + "ab" * 20), ("100%%", "100%"), ("%%N", "%N"), ("plain", "plain")],
+    [
+        ("%N", "Some Name"),
+        ("%L/%G", "tv/a,b"),
+        ("%F|%D", "/data/Some Name|/data"),
+        ("%Z %T", "123 t.example"),
+        ("%I=%K", "ab" * 20 + "=" + "ab" * 20),
+        ("100%%", "100%"),
+        ("%%N", "%N"),
+        ("plain", "plain"),
+    ],
 )
 def test_placeholders(arg, expected):
     assert expand(arg, TORRENT) == expected
@@ -111,15 +130,21 @@ def test_placeholders(arg, expected):
 def test_command_runs_without_a_shell_with_placeholders(tmp_path):
     out = tmp_path / "out.json"
     code = "import json, sys; json.dump(sys.argv[1:], open(sys.argv[1], 'w'))"
-    Command(HandlerSettings(name="c", type="command", argv=(sys.executable, "-c", code, str(out), "%N", "$(id)", "%G"))).run(TORRENT, "d")
+    Command(
+        HandlerSettings(
+            name="c", type="command", argv=(sys.executable, "-c", code, str(out), "%N", "$(id)", "%G")
+        )
+    ).run(TORRENT, "d")
     assert json.loads(out.read_text()) == [str(out), "Some Name", "$(id)", "a,b"]
 
 
 @pytest.mark.parametrize(
     "argv, timeout, message",
-    [((sys.executable, "-c", "raise SystemExit(3)"), 10, "exited with status 3"),
-     ((sys.executable, "-c", "import time; time.sleep(5)"), 0.3, "did not finish within 0.3s"),
-     (("/nonexistent/program",), 10, "cannot run '/nonexistent/program'")],
+    [
+        ((sys.executable, "-c", "raise SystemExit(3)"), 10, "exited with status 3"),
+        ((sys.executable, "-c", "import time; time.sleep(5)"), 0.3, "did not finish within 0.3s"),
+        (("/nonexistent/program",), 10, "cannot run '/nonexistent/program'"),
+    ],
     ids=["exit-status", "timeout", "missing"],
 )
 def test_command_failures(argv, timeout, message):
@@ -146,4 +171,6 @@ def test_qbittorrent_handlers_write_through_the_connection():
     AddTags(HandlerSettings(name="t", type="add_tags", tags=("x", "y")), conn).run(TORRENT, "d")
     assert conn.calls == [("set_category", ["ab" * 20], "done"), ("add_tags", ["ab" * 20], ["x", "y"])]
     with pytest.raises(HandlerError, match="HTTP 409"):
-        SetCategory(HandlerSettings(name="c", type="set_category", category="nope"), RecordingConnection(True)).run(TORRENT, "d")
+        SetCategory(
+            HandlerSettings(name="c", type="set_category", category="nope"), RecordingConnection(True)
+        ).run(TORRENT, "d")

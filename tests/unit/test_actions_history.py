@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from exporter.http.routes import completions_route
 from exporter.cli import main
+from exporter.http.routes import completions_route
 from exporter.store import open_store
 
 NOW = 10_000.0
@@ -28,13 +28,22 @@ def test_route_filters_by_since_and_status(store):
     assert status == 200 and ctype == "application/json"
     [c] = json.loads(body)["completions"]
     assert (c["hash"], c["name"], c["status"]) == ("new", "new.iso", "dead")
-    assert c["handlers"] == [{"handler": "hook", "status": "dead", "attempts": 1,
-                              "last_error": "webhook answered HTTP 500", "next_attempt_at": None}]
+    assert c["handlers"] == [
+        {
+            "handler": "hook",
+            "status": "dead",
+            "attempts": 1,
+            "last_error": "webhook answered HTTP 500",
+            "next_attempt_at": None,
+        }
+    ]
     status, _, body, _ = completions_route(store, lambda: NOW, {"since": "3h", "status": "done"})
     assert [c["hash"] for c in json.loads(body)["completions"]] == ["old"]
 
 
-@pytest.mark.parametrize("query, message", [({"since": "soon"}, "since:"), ({"status": "maybe"}, "status must be")])
+@pytest.mark.parametrize(
+    "query, message", [({"since": "soon"}, "since:"), ({"status": "maybe"}, "status must be")]
+)
 def test_route_rejects_bad_queries(store, query, message):
     status, _, body, _ = completions_route(store, lambda: NOW, query)
     assert status == 400 and message in body.decode()

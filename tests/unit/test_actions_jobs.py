@@ -16,16 +16,27 @@ from exporter.actions.metrics import ActionMetrics
 from exporter.actions.perform import Performer
 from exporter.actions.scheduler import Actions, build_actions
 from exporter.actions.settings import (
-    CompletionSettings, ControlSettings, EmergencySettings, HandlerSettings, SlotsSettings, StalledSettings,
+    CompletionSettings,
+    ControlSettings,
+    EmergencySettings,
+    HandlerSettings,
+    SlotsSettings,
+    StalledSettings,
 )
 from exporter.config import build_settings
-from exporter.managers.policy import EmergencyPolicy, SlotsPolicy, StallPolicy
+from exporter.managers.policy import (
+    EmergencyPolicy,
+    SeedingSettings,
+    SlotsPolicy,
+    StallPolicy,
+    TrackerPolicies,
+    TrackerPolicy,
+)
 from exporter.managers.ratio_index import SharedRatioIndex
-from tests.kit.builders import totals_of
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
-from exporter.managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
 from exporter.qbt.connection import QBittorrentError
 from exporter.store import open_store
+from tests.kit.builders import totals_of
 
 T0 = 5_000_000.0
 
@@ -42,15 +53,33 @@ class FakeConnection:
             raise QBittorrentError("http", "qBittorrent answered HTTP 500")
         self.calls.append((name, tuple(hashes), *args))
 
-    def stop(self, hashes): self._record("stop", hashes)
-    def start(self, hashes): self._record("start", hashes)
-    def reannounce(self, hashes): self._record("reannounce", hashes)
-    def recheck(self, hashes): self._record("recheck", hashes)
-    def add_tags(self, hashes, tags): self._record("add_tags", hashes, tuple(tags))
-    def remove_tags(self, hashes, tags): self._record("remove_tags", hashes, tuple(tags))
-    def set_category(self, hashes, category): self._record("set_category", hashes, category)
+    def stop(self, hashes):
+        self._record("stop", hashes)
 
-    prefs = {"queueing_enabled": True, "max_active_uploads": 3, "max_active_downloads": 3, "max_active_torrents": 5}
+    def start(self, hashes):
+        self._record("start", hashes)
+
+    def reannounce(self, hashes):
+        self._record("reannounce", hashes)
+
+    def recheck(self, hashes):
+        self._record("recheck", hashes)
+
+    def add_tags(self, hashes, tags):
+        self._record("add_tags", hashes, tuple(tags))
+
+    def remove_tags(self, hashes, tags):
+        self._record("remove_tags", hashes, tuple(tags))
+
+    def set_category(self, hashes, category):
+        self._record("set_category", hashes, category)
+
+    prefs = {
+        "queueing_enabled": True,
+        "max_active_uploads": 3,
+        "max_active_downloads": 3,
+        "max_active_torrents": 5,
+    }
 
     def preferences(self):
         return dict(self.prefs)
@@ -76,22 +105,48 @@ class Clock:
         return self.now
 
 
-def snap(*torrents: Torrent, generation: int = 1, server: ServerState = ServerState()) -> Snapshot:
+def snap(*torrents: Torrent, generation: int = 1, server: ServerState | None = None) -> Snapshot:
+    server = server or ServerState()
     _, _, by_tracker = totals_of(torrents).frozen()
-    return Snapshot("inst", generation, T0, AppInfo(), server, MappingProxyType({t.hash: t for t in torrents}),
-                    by_tracker=by_tracker)
+    return Snapshot(
+        "inst",
+        generation,
+        T0,
+        AppInfo(),
+        server,
+        MappingProxyType({t.hash: t for t in torrents}),
+        by_tracker=by_tracker,
+    )
 
 
 def stalled(h: str, tracker: str = "t.example", **kw) -> Torrent:
-    fields = dict(hash=h, name=f"name-{h}", state="stalledDL", size=1000, amount_left=1000, added_on=int(T0 - 86400),
-                  tracker=tracker)
+    fields = {
+        "hash": h,
+        "name": f"name-{h}",
+        "state": "stalledDL",
+        "size": 1000,
+        "amount_left": 1000,
+        "added_on": int(T0 - 86400),
+        "tracker": tracker,
+    }
     fields.update(kw)
     return Torrent(**fields)
 
 
 def seed(h: str, tracker: str = "t.example", uploaded: int = 0, downloaded: int = 1000, **kw) -> Torrent:
-    fields = dict(hash=h, name=f"name-{h}", state="stalledUP", size=1000, amount_left=0, completed=1000,
-                  progress=1.0, uploaded=uploaded, downloaded=downloaded, tracker=tracker, completion_on=int(T0 - 999))
+    fields = {
+        "hash": h,
+        "name": f"name-{h}",
+        "state": "stalledUP",
+        "size": 1000,
+        "amount_left": 0,
+        "completed": 1000,
+        "progress": 1.0,
+        "uploaded": uploaded,
+        "downloaded": downloaded,
+        "tracker": tracker,
+        "completion_on": int(T0 - 999),
+    }
     fields.update(kw)
     return Torrent(**fields)
 
@@ -108,18 +163,40 @@ def store(tmp_path):
     s.close()
 
 
-def control_job(mirror, store, registry, clock, dry_run=False, stall=None, emergency=None, policies=None,
-                slots=None, seeding=None):
+def control_job(
+    mirror,
+    store,
+    registry,
+    clock,
+    dry_run=False,
+    stall=None,
+    emergency=None,
+    policies=None,
+    slots=None,
+    seeding=None,
+):
     metrics = ActionMetrics(registry)
     settings = ControlSettings(
         configured=True,
         stalled=StalledSettings(enabled=stall is not None, policy=stall or StallPolicy()),
-        ratio_emergency=EmergencySettings(enabled=emergency is not None, policy=emergency or EmergencyPolicy()),
+        ratio_emergency=EmergencySettings(
+            enabled=emergency is not None, policy=emergency or EmergencyPolicy()
+        ),
         seeding_slots=SlotsSettings(enabled=slots is not None, policy=slots or SlotsPolicy()),
     )
     policies = policies or TrackerPolicies()
-    return ControlJob(settings, dry_run, mirror, mirror.connection, store, metrics, policies,
-                      Performer(store, metrics, clock), clock, SharedRatioIndex(policies, seeding or SeedingSettings()))
+    return ControlJob(
+        settings,
+        dry_run,
+        mirror,
+        mirror.connection,
+        store,
+        metrics,
+        policies,
+        Performer(store, metrics, clock),
+        clock,
+        SharedRatioIndex(policies, seeding or SeedingSettings()),
+    )
 
 
 def value(registry, name, **labels):
@@ -132,6 +209,7 @@ GO = threading.Event()
 
 # -- control: stalled downloads --------------------------------------------------------------------
 
+
 def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(store, registry):
     mirror, clock = FakeMirror(snap(stalled("a"))), Clock()
     job = control_job(mirror, store, registry, clock, stall=STALL)
@@ -139,7 +217,12 @@ def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(st
     clock.now += 61
     job.run(GO)
     assert mirror.connection.calls == [("reannounce", ("a",))]
-    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false") == 1
+    assert (
+        value(
+            registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false"
+        )
+        == 1
+    )
     assert value(registry, "qbittorrent_exporter_stalled_torrents") == 1
     clock.now += 10
     job.run(GO)  # cooldown
@@ -173,7 +256,12 @@ def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(store, regis
     with caplog.at_level("INFO", logger="exporter.actions"):
         job.run(GO)
     assert mirror.connection.calls == []
-    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="true") == 1
+    assert (
+        value(
+            registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="true"
+        )
+        == 1
+    )
     assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("reannounce", True)]
     assert store.state("stall_ladder") == {}  # a dry run does not move the real ladder
     assert any("dry run: would reannounce a 'name-a'" in r.getMessage() for r in caplog.records)
@@ -187,8 +275,22 @@ def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry
     clock.now += 61
     assert job.run(GO) == "ok"
     assert mirror.connection.calls == [("reannounce", ("b",))]
-    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="error", dry_run="false") == 1
-    assert value(registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false") == 1
+    assert (
+        value(
+            registry,
+            "qbittorrent_exporter_actions_total",
+            action="reannounce",
+            result="error",
+            dry_run="false",
+        )
+        == 1
+    )
+    assert (
+        value(
+            registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="false"
+        )
+        == 1
+    )
     assert [(e.hash, e.result) for e in store.audit_log(0)] == [("a", "error"), ("b", "ok")]
     assert "HTTP 500" in store.audit_log(0)[0].reason
 
@@ -211,11 +313,15 @@ def test_ratio_emergency_stops_downloads_only_and_resumes_exactly_those_after_a_
     job.run(GO)
     assert mirror.connection.calls == [("stop", ("d",)), ("add_tags", ("d",), ("ratio-emergency",))]
     assert value(registry, "qbittorrent_exporter_ratio_emergency_active", tracker="t.example") == 1
-    assert set(store.state("emergency_stopped")) == {"d"} and set(store.state("emergency_scope")) == {"t.example"}
+    assert set(store.state("emergency_stopped")) == {"d"} and set(store.state("emergency_scope")) == {
+        "t.example"
+    }
     job.run(GO)
     assert len(mirror.connection.calls) == 2  # not stopped twice
 
-    mirror.snapshot = snap(seed("s", uploaded=1300), stalled("d", state="stoppedDL"), user_stopped, generation=2)
+    mirror.snapshot = snap(
+        seed("s", uploaded=1300), stalled("d", state="stoppedDL"), user_stopped, generation=2
+    )
     registry2 = CollectorRegistry()
     restarted = control_job(mirror, store, registry2, clock, emergency=EMERGENCY, policies=POLICIES)
     restarted.run(GO)
@@ -243,8 +349,16 @@ def test_a_stopped_torrent_whose_tagging_failed_is_still_remembered_for_resuming
     job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
     job.run(GO)
     assert conn.calls == [("stop", ("d",))]
-    assert value(registry, "qbittorrent_exporter_actions_total", action="emergency_stop", result="error",
-                 dry_run="false") == 1
+    assert (
+        value(
+            registry,
+            "qbittorrent_exporter_actions_total",
+            action="emergency_stop",
+            result="error",
+            dry_run="false",
+        )
+        == 1
+    )
     assert set(store.state("emergency_stopped")) == {"d"}
 
 
@@ -259,15 +373,33 @@ def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry)
 
 # -- control: seeding slots ------------------------------------------------------------------------
 
+
 def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown(store, registry):
     seeds = [seed(f"s{i}", num_incomplete=i) for i in range(6)]
     mirror, clock = FakeMirror(snap(*seeds)), Clock()
     seeding = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
-    job = control_job(mirror, store, registry, clock, slots=SlotsPolicy(minimum=1, maximum=10, cooldown=600),
-                      seeding=seeding)
+    job = control_job(
+        mirror,
+        store,
+        registry,
+        clock,
+        slots=SlotsPolicy(minimum=1, maximum=10, cooldown=600),
+        seeding=seeding,
+    )
     job.run(GO)
-    assert mirror.connection.calls == [("set_preferences", (), {"max_active_uploads": 4, "max_active_torrents": 7})]
-    assert value(registry, "qbittorrent_exporter_actions_total", action="seeding_slots", result="ok", dry_run="false") == 1
+    assert mirror.connection.calls == [
+        ("set_preferences", (), {"max_active_uploads": 4, "max_active_torrents": 7})
+    ]
+    assert (
+        value(
+            registry,
+            "qbittorrent_exporter_actions_total",
+            action="seeding_slots",
+            result="ok",
+            dry_run="false",
+        )
+        == 1
+    )
     assert store.state("seeding_slots")["last"]["max_active_uploads"] == 4
     mirror.connection.prefs["max_active_uploads"] = 2  # someone changed it by hand
     clock.now += 60
@@ -282,14 +414,31 @@ def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown
 
 def test_seeding_slots_in_dry_run_write_nothing(store, registry):
     mirror = FakeMirror(snap(*[seed(f"s{i}") for i in range(6)]))
-    job = control_job(mirror, store, registry, Clock(), dry_run=True, slots=SlotsPolicy(),
-                      seeding=SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20))
+    job = control_job(
+        mirror,
+        store,
+        registry,
+        Clock(),
+        dry_run=True,
+        slots=SlotsPolicy(),
+        seeding=SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20),
+    )
     job.run(GO)
     assert mirror.connection.calls == [] and store.state("seeding_slots") == {}
-    assert value(registry, "qbittorrent_exporter_actions_total", action="seeding_slots", result="ok", dry_run="true") == 1
+    assert (
+        value(
+            registry,
+            "qbittorrent_exporter_actions_total",
+            action="seeding_slots",
+            result="ok",
+            dry_run="true",
+        )
+        == 1
+    )
 
 
 # -- completion --------------------------------------------------------------------------------------
+
 
 class FakeHandler:
     def __init__(self, name, fail=0, retries=2, dry_run=False, kind="webhook"):
@@ -304,10 +453,18 @@ class FakeHandler:
 
 
 def completion_job(mirror, store, registry, clock, handlers, backfill=0.0, dry_run=False):
-    settings = CompletionSettings(configured=True, backfill=backfill,
-                                  handlers=tuple(h.settings for h in handlers))
-    return CompletionJob(settings, dry_run, mirror, store, ActionMetrics(registry), {h.settings.name: h for h in handlers},
-                         clock)
+    settings = CompletionSettings(
+        configured=True, backfill=backfill, handlers=tuple(h.settings for h in handlers)
+    )
+    return CompletionJob(
+        settings,
+        dry_run,
+        mirror,
+        store,
+        ActionMetrics(registry),
+        {h.settings.name: h for h in handlers},
+        clock,
+    )
 
 
 def test_baseline_then_each_new_completion_runs_each_handler_once(store, registry):
@@ -316,12 +473,17 @@ def test_baseline_then_each_new_completion_runs_each_handler_once(store, registr
     job = completion_job(mirror, store, registry, clock, [hook])
     job.run(GO)
     assert hook.runs == [] and store.known_completions() == {("old", int(T0 - 999))}
-    mirror.snapshot = snap(seed("old"), seed("new", completion_on=int(T0 + 5), category="movies"), generation=2)
+    mirror.snapshot = snap(
+        seed("old"), seed("new", completion_on=int(T0 + 5), category="movies"), generation=2
+    )
     job.run(GO)
     job.run(GO)
     assert hook.runs == [f"new:{int(T0 + 5)}:hook"]
     assert value(registry, "qbittorrent_exporter_completions_total", category="movies") == 1
-    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="ok") == 1
+    assert (
+        value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="ok")
+        == 1
+    )
     assert value(registry, "qbittorrent_exporter_completion_backlog") == 0
     assert [r.status for r in store.history(0)] == ["done"]
 
@@ -345,11 +507,20 @@ def test_a_failing_handler_retries_with_backoff_then_dead_letters_without_blocki
     clock.now += 10_000
     job.run(GO)
     assert len(bad.runs) == 3  # dead-letter: no more attempts
-    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="error") == 2
-    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="dead") == 1
+    assert (
+        value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="error")
+        == 2
+    )
+    assert (
+        value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="bad", result="dead")
+        == 1
+    )
     assert value(registry, "qbittorrent_exporter_completion_backlog") == 1
     [record] = store.history(0, status="dead")
-    assert {h.handler: (h.status, h.attempts) for h in record.handlers} == {"bad": ("dead", 3), "good": ("done", 1)}
+    assert {h.handler: (h.status, h.attempts) for h in record.handlers} == {
+        "bad": ("dead", 3),
+        "good": ("done", 1),
+    }
 
 
 def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
@@ -374,7 +545,12 @@ def test_completions_while_the_service_was_down_are_found_at_the_next_start(stor
 
 
 def test_backfill_handles_recent_completions_on_first_start(store, registry):
-    mirror, clock = FakeMirror(snap(seed("old", completion_on=int(T0 - 7200)), seed("recent", completion_on=int(T0 - 60)))), Clock()
+    mirror, clock = (
+        FakeMirror(
+            snap(seed("old", completion_on=int(T0 - 7200)), seed("recent", completion_on=int(T0 - 60)))
+        ),
+        Clock(),
+    )
     hook = FakeHandler("hook")
     completion_job(mirror, store, registry, clock, [hook], backfill=3600).run(GO)
     assert hook.runs == [f"recent:{int(T0 - 60)}:hook"]
@@ -388,7 +564,12 @@ def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
     mirror.snapshot = snap(seed("a"), generation=2)
     job.run(GO)
     assert hook.runs == [] and len(live.runs) == 1
-    assert value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="dry_run") == 1
+    assert (
+        value(
+            registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="dry_run"
+        )
+        == 1
+    )
     assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("webhook", True), ("webhook", False)]
 
 
@@ -400,6 +581,7 @@ def test_a_handler_removed_from_the_config_dead_letters_its_pending_runs(store, 
 
 
 # -- the job runner ----------------------------------------------------------------------------------
+
 
 class Boom:
     name = "control"
@@ -413,15 +595,25 @@ def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path
     actions = Actions(settings.jobs, FakeMirror(None), registry)
     assert actions.run(Boom()) == "error"
     assert value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="error") == 1
-    assert registry.get_sample_value("qbittorrent_exporter_job_last_success_timestamp_seconds", {"job": "control"}) is None
+    assert (
+        registry.get_sample_value(
+            "qbittorrent_exporter_job_last_success_timestamp_seconds", {"job": "control"}
+        )
+        is None
+    )
 
 
 def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("completion: {}\n")
     assert build_actions(build_settings({}, {}).jobs, FakeMirror(), registry) is None
-    assert build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)).jobs, FakeMirror(), registry) is None
-    actions = build_actions(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)).jobs, FakeMirror(), registry)
+    assert (
+        build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)).jobs, FakeMirror(), registry)
+        is None
+    )
+    actions = build_actions(
+        build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)).jobs, FakeMirror(), registry
+    )
     assert isinstance(actions, Actions) and actions.settings.configured == ("completion",)
 
 
@@ -434,9 +626,14 @@ def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
     actions = Actions(settings.jobs, FakeMirror(snap(seed("a"))), registry)
     actions.start()
     try:
-        wait_for(lambda: value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 2
-                 and value(registry, "qbittorrent_exporter_job_runs_total", job="completion", result="ok") >= 2,
-                 timeout=10, what="both jobs to run twice")
+        wait_for(
+            lambda: (
+                value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 2
+                and value(registry, "qbittorrent_exporter_job_runs_total", job="completion", result="ok") >= 2
+            ),
+            timeout=10,
+            what="both jobs to run twice",
+        )
         assert {j.id for j in actions.scheduler.get_jobs()} == {"control", "completion"}
         job = actions.scheduler.get_job("control")
         assert job.coalesce is True and job.max_instances == 1

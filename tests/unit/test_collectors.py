@@ -15,10 +15,9 @@ from exporter.collectors.exporter import ExporterCollector
 from exporter.collectors.server import ServerCollector
 from exporter.collectors.torrents import PerTorrentCollector, TorrentsCollector
 from exporter.config import build_settings
-from exporter.qbt.maindata import MaindataState
-from exporter.model import AppInfo, KNOWN_STATES
-from exporter.model import SyncStats
+from exporter.model import KNOWN_STATES, AppInfo, SyncStats
 from exporter.qbt.connection import QBittorrentError
+from exporter.qbt.maindata import MaindataState
 from exporter.qbt.mirror import Backoff, Mirror
 from tests.fakes import Clock, FakeConnection
 
@@ -49,8 +48,12 @@ def fixed_stats():
 
 def test_server_metrics():
     r = registry_of(ServerCollector(snapshot_5x()))
-    assert r.get_sample_value("qbittorrent_info", {"version": "v5.0.2", "webapi_version": "2.11.2",
-                                                   "libtorrent": "2.0.10.0"}) == 1
+    assert (
+        r.get_sample_value(
+            "qbittorrent_info", {"version": "v5.0.2", "webapi_version": "2.11.2", "libtorrent": "2.0.10.0"}
+        )
+        == 1
+    )
     assert r.get_sample_value("qbittorrent_alltime_uploaded_bytes_total") == 2500
     assert r.get_sample_value("qbittorrent_session_downloaded_bytes_total") == 100
     assert r.get_sample_value("qbittorrent_download_speed_bytes") == 2048  # sent as the string "2048"
@@ -73,26 +76,52 @@ def test_global_ratio_absent_when_unknown():
 def test_torrent_counts_by_state_status_category_and_tracker():
     snap = snapshot_5x()
     r = registry_of(TorrentsCollector(snap))
-    assert r.get_sample_value("qbittorrent_torrents", {"state": "uploading", "status": "seeding",
-                                                       "category": "linux"}) == 1
-    assert r.get_sample_value("qbittorrent_torrents", {"state": "stalledUP", "status": "seeding",
-                                                       "category": ""}) == 1
+    assert (
+        r.get_sample_value(
+            "qbittorrent_torrents", {"state": "uploading", "status": "seeding", "category": "linux"}
+        )
+        == 1
+    )
+    assert (
+        r.get_sample_value(
+            "qbittorrent_torrents", {"state": "stalledUP", "status": "seeding", "category": ""}
+        )
+        == 1
+    )
     # zeros for every known state in every category, so series do not vanish
-    assert r.get_sample_value("qbittorrent_torrents", {"state": "stoppedUP", "status": "paused",
-                                                       "category": "linux"}) == 0
+    assert (
+        r.get_sample_value(
+            "qbittorrent_torrents", {"state": "stoppedUP", "status": "paused", "category": "linux"}
+        )
+        == 0
+    )
     series = [s for m in r.collect() if m.name == "qbittorrent_torrents" for s in m.samples]
     assert len(series) == len(KNOWN_STATES) * 2
     assert r.get_sample_value("qbittorrent_tracker_torrents", {"tracker": "tracker.example.org"}) == 1
     assert r.get_sample_value("qbittorrent_tracker_torrents", {"tracker": "open.tracker.test"}) == 1
     assert r.get_sample_value("qbittorrent_category_size_bytes", {"category": "linux"}) == 1073741824
-    assert r.get_sample_value("qbittorrent_tracker_uploaded_bytes", {"tracker": "tracker.example.org"}) == 3221225472
+    assert (
+        r.get_sample_value("qbittorrent_tracker_uploaded_bytes", {"tracker": "tracker.example.org"})
+        == 3221225472
+    )
     assert r.get_sample_value("qbittorrent_category_downloaded_bytes", {"category": ""}) == 2147483648
 
 
 def test_per_torrent_series_carry_only_the_hash_outside_info():
     r = registry_of(PerTorrentCollector(snapshot_5x()))
-    assert r.get_sample_value("qbittorrent_torrent_info", {"hash": "aaaa", "name": "debian.iso", "category": "linux",
-                                                           "state": "uploading", "tracker": "tracker.example.org"}) == 1
+    assert (
+        r.get_sample_value(
+            "qbittorrent_torrent_info",
+            {
+                "hash": "aaaa",
+                "name": "debian.iso",
+                "category": "linux",
+                "state": "uploading",
+                "tracker": "tracker.example.org",
+            },
+        )
+        == 1
+    )
     assert r.get_sample_value("qbittorrent_torrent_uploaded_bytes_total", {"hash": "aaaa"}) == 3221225472
     for metric in r.collect():
         if metric.name != "qbittorrent_torrent_info":
@@ -101,9 +130,14 @@ def test_per_torrent_series_carry_only_the_hash_outside_info():
 
 def test_golden_exposition_and_promtool(tmp_path):
     snap = snapshot_5x()
-    text = generate_latest(registry_of(
-        ExporterCollector(fixed_stats()), ServerCollector(snap), TorrentsCollector(snap), PerTorrentCollector(snap),
-    )).decode()
+    text = generate_latest(
+        registry_of(
+            ExporterCollector(fixed_stats()),
+            ServerCollector(snap),
+            TorrentsCollector(snap),
+            PerTorrentCollector(snap),
+        )
+    ).decode()
     golden = GOLDEN / "metrics.prom"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text)
@@ -111,9 +145,13 @@ def test_golden_exposition_and_promtool(tmp_path):
     assert "SECRET" not in text
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: scripts/setup installs it (Debian package prometheus)"
-    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.strip() == "" and check.stderr.strip() == "", check.stdout + check.stderr  # no lint warnings
+    assert check.stdout.strip() == "" and check.stderr.strip() == "", (
+        check.stdout + check.stderr
+    )  # no lint warnings
 
 
 def app_with(answers, clock):
@@ -131,9 +169,19 @@ def scrape(app):
 def test_unreachable_qbittorrent_shows_up_0_and_no_state_series():
     clock = Clock()
     down = QBittorrentError("connection", "cannot connect to qBittorrent")
-    app = app_with([{"rid": 1, "full_update": True, "server_state": {"alltime_ul": 5},
-                     "torrents": {"a": {"state": "uploading"}}}, down, {"rid": 2, "full_update": True,
-                     "server_state": {"alltime_ul": 6}}], clock)
+    app = app_with(
+        [
+            {
+                "rid": 1,
+                "full_update": True,
+                "server_state": {"alltime_ul": 5},
+                "torrents": {"a": {"state": "uploading"}},
+            },
+            down,
+            {"rid": 2, "full_update": True, "server_state": {"alltime_ul": 6}},
+        ],
+        clock,
+    )
     up = scrape(app)
     assert "qbittorrent_up 1.0" in up and "qbittorrent_alltime_uploaded_bytes_total 5.0" in up
     clock.now += 5

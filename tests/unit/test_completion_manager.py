@@ -6,7 +6,15 @@ from types import MappingProxyType
 
 import pytest
 
-from exporter.managers.completion import Filter, after_failure, completion_key, find_new, matching, record, take_baseline
+from exporter.managers.completion import (
+    Filter,
+    after_failure,
+    completion_key,
+    find_new,
+    matching,
+    record,
+    take_baseline,
+)
 from exporter.model import AppInfo, ServerState, Snapshot, Torrent
 
 NOW = 2_000_000.0
@@ -17,8 +25,16 @@ def snap(*torrents: Torrent) -> Snapshot:
 
 
 def done(h: str, completion_on: int = int(NOW - 100), state: str = "stalledUP", **kw) -> Torrent:
-    fields = dict(hash=h, name=f"n-{h}", state=state, size=100, amount_left=0, completed=100, progress=1.0,
-                  completion_on=completion_on)
+    fields = {
+        "hash": h,
+        "name": f"n-{h}",
+        "state": state,
+        "size": 100,
+        "amount_left": 0,
+        "completed": 100,
+        "progress": 1.0,
+        "completion_on": completion_on,
+    }
     fields.update(kw)
     return Torrent(**fields)
 
@@ -37,15 +53,27 @@ def done(h: str, completion_on: int = int(NOW - 100), state: str = "stalledUP", 
         (done("a", 0, state="downloading", amount_left=5), None),
         (done("a", -1), ("a", 0)),  # qBittorrent's "never" is not a key part
     ],
-    ids=["seeding", "stopped", "queued", "checking", "checking-resume", "moving", "missing-files", "metadata",
-         "downloading", "no-completion-on"],
+    ids=[
+        "seeding",
+        "stopped",
+        "queued",
+        "checking",
+        "checking-resume",
+        "moving",
+        "missing-files",
+        "metadata",
+        "downloading",
+        "no-completion-on",
+    ],
 )
 def test_completion_key(torrent, key):
     assert completion_key(torrent) == key
 
 
 def test_find_new_skips_known_keys_and_sorts_by_completion_time():
-    s = snap(done("b", 300), done("a", 200), done("c", 100), done("x", 50, state="downloading", amount_left=1))
+    s = snap(
+        done("b", 300), done("a", 200), done("c", 100), done("x", 50, state="downloading", amount_left=1)
+    )
     assert [t.hash for t in find_new(s, {("b", 300)})] == ["c", "a"]
 
 
@@ -55,8 +83,11 @@ def test_a_new_completion_on_after_a_recheck_is_a_new_completion():
     assert [t.completion_on for t in find_new(snap(done("a", 500)), known)] == [500]
 
 
-@pytest.mark.parametrize("backfill, handled", [(0, []), (3600, ["recent"]), (10**9, ["old", "recent"])],
-                         ids=["no-backfill", "one-hour", "everything"])
+@pytest.mark.parametrize(
+    "backfill, handled",
+    [(0, []), (3600, ["recent"]), (10**9, ["old", "recent"])],
+    ids=["no-backfill", "one-hour", "everything"],
+)
 def test_baseline_records_complete_torrents_as_seen_except_inside_backfill(backfill, handled):
     s = snap(done("old", int(NOW - 86400)), done("recent", int(NOW - 60)))
     seen, new = take_baseline(s, NOW, backfill)
@@ -75,10 +106,20 @@ def test_baseline_records_complete_torrents_as_seen_except_inside_backfill(backf
         (Filter(tags=frozenset({"x", "keep"})), True),
         (Filter(categories=frozenset({"movies"}), tags=frozenset({"nope"})), False),
     ],
-    ids=["empty", "category", "other-category", "any-tracker", "other-tracker", "any-tag", "all-sets-must-match"],
+    ids=[
+        "empty",
+        "category",
+        "other-category",
+        "any-tracker",
+        "other-tracker",
+        "any-tag",
+        "all-sets-must-match",
+    ],
 )
 def test_filters(f, matches):
-    rec = record(done("a", category="movies", tags=("keep",), tracker="a.example", trackers=("a.example", "b.example")))
+    rec = record(
+        done("a", category="movies", tags=("keep",), tracker="a.example", trackers=("a.example", "b.example"))
+    )
     assert f.matches(rec) is matches
 
 
@@ -89,8 +130,10 @@ def test_matching_keeps_configuration_order():
 
 
 def test_record_holds_what_handlers_need_and_no_more():
-    rec = record(done("a", 77, category="c", tags=("t",), save_path="/s", content_path="/s/x", tracker="h.example"),
-                 instance="inst")
+    rec = record(
+        done("a", 77, category="c", tags=("t",), save_path="/s", content_path="/s/x", tracker="h.example"),
+        instance="inst",
+    )
     assert rec["hash"] == "a" and rec["completion_on"] == 77 and rec["content_path"] == "/s/x"
     assert rec["tags"] == ["t"] and rec["tracker"] == "h.example" and rec["trackers"] == ["h.example"]
     assert "magnet_uri" not in rec
@@ -98,8 +141,14 @@ def test_record_holds_what_handlers_need_and_no_more():
 
 @pytest.mark.parametrize(
     "attempts, retries, expected",
-    [(1, 3, ("pending", 130.0)), (2, 3, ("pending", 160.0)), (3, 3, ("pending", 220.0)), (4, 3, ("dead", 0.0)),
-     (1, 0, ("dead", 0.0)), (20, 100, ("pending", 100.0 + 3600))],
+    [
+        (1, 3, ("pending", 130.0)),
+        (2, 3, ("pending", 160.0)),
+        (3, 3, ("pending", 220.0)),
+        (4, 3, ("dead", 0.0)),
+        (1, 0, ("dead", 0.0)),
+        (20, 100, ("pending", 100.0 + 3600)),
+    ],
     ids=["first", "second", "third", "exhausted", "no-retries", "capped"],
 )
 def test_retry_backoff_then_dead_letter(attempts, retries, expected):

@@ -27,8 +27,13 @@ def test_defaults():
 
 
 def test_precedence_flag_over_env_over_file(tmp_path):
-    cfg = write(tmp_path, "c.yml", "qbittorrent:\n  url: http://file:1\n  username: fileuser\n  name: filename\n")
-    env = {"QBITTORRENT_MONITOR_QBITTORRENT_URL": "http://env:2", "QBITTORRENT_MONITOR_QBITTORRENT_USERNAME": "envuser"}
+    cfg = write(
+        tmp_path, "c.yml", "qbittorrent:\n  url: http://file:1\n  username: fileuser\n  name: filename\n"
+    )
+    env = {
+        "QBITTORRENT_MONITOR_QBITTORRENT_URL": "http://env:2",
+        "QBITTORRENT_MONITOR_QBITTORRENT_USERNAME": "envuser",
+    }
     s = build_settings({"qbittorrent.url": "http://flag:3"}, env, cfg)
     assert s.qbittorrent_url == "http://flag:3"
     assert s.qbittorrent_username == "envuser"
@@ -38,8 +43,17 @@ def test_precedence_flag_over_env_over_file(tmp_path):
 def test_cli_flags_env_and_config_file(tmp_path):
     pw = write(tmp_path, "pw", "s3cret\n")
     cfg = write(tmp_path, "c.yml", "metrics:\n  per_torrent: true\nweb:\n  listen_address: 127.0.0.1:9999\n")
-    s, args = parse(["--qbittorrent.url", "https://qbt.example:8443", "--qbittorrent.password-file", pw,
-                     "--config.file", cfg], {"QBITTORRENT_MONITOR_LOG_LEVEL": "debug"})
+    s, args = parse(
+        [
+            "--qbittorrent.url",
+            "https://qbt.example:8443",
+            "--qbittorrent.password-file",
+            pw,
+            "--config.file",
+            cfg,
+        ],
+        {"QBITTORRENT_MONITOR_LOG_LEVEL": "debug"},
+    )
     assert args.command == "run"
     assert s.qbittorrent_password == "s3cret"  # read from the file, newline stripped
     assert s.metrics_per_torrent and s.web_listen_address == ("127.0.0.1", 9999) and s.log_level == "debug"
@@ -63,13 +77,31 @@ def test_cli_flags_env_and_config_file(tmp_path):
         ("metrics:\n  per_torrent: maybe\n", "metrics.per_torrent"),
         ("qbittorrent:\n  password_file: /nonexistent/pw\n", "qbittorrent.password_file"),
         ("trackers:\n  default: {min_ratio: -1}\n", "trackers.default.min_ratio"),
-        ("trackers:\n  'https://t.example/announce': {min_ratio: 1}\n", "trackers.https://t.example/announce"),
+        (
+            "trackers:\n  'https://t.example/announce': {min_ratio: 1}\n",
+            "trackers.https://t.example/announce",
+        ),
         ("- just\n- a list\n", "config.file"),
         ("qbittorrent: {url: [unclosed\n", "config.file"),
     ],
-    ids=["scheme", "unknown-key", "unknown-section", "not-mapping", "zero-timeout", "bad-duration",
-         "no-port", "port-range", "telemetry-path", "log-level", "bool", "missing-file", "negative-ratio",
-         "tracker-url-not-host", "top-level-list", "invalid-yaml"],
+    ids=[
+        "scheme",
+        "unknown-key",
+        "unknown-section",
+        "not-mapping",
+        "zero-timeout",
+        "bad-duration",
+        "no-port",
+        "port-range",
+        "telemetry-path",
+        "log-level",
+        "bool",
+        "missing-file",
+        "negative-ratio",
+        "tracker-url-not-host",
+        "top-level-list",
+        "invalid-yaml",
+    ],
 )
 def test_bad_config_names_the_field(tmp_path, yaml_text, field):
     cfg = write(tmp_path, "bad.yml", yaml_text)
@@ -98,8 +130,19 @@ def test_api_key_from_file(tmp_path):
     assert "abc123" not in repr(s)
 
 
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("1h30m", 5400), ("72h", 259200),
-                                          ("7d", 604800), ("500ms", 0.5), ("2.5", 2.5), (10, 10)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("1h30m", 5400),
+        ("72h", 259200),
+        ("7d", 604800),
+        ("500ms", 0.5),
+        ("2.5", 2.5),
+        (10, 10),
+    ],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
@@ -111,8 +154,13 @@ def test_bad_durations(text):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "exporter.cli", *args], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "exporter.cli", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        timeout=30,
+    )
 
 
 def test_check_config_command(tmp_path):

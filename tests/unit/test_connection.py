@@ -43,8 +43,10 @@ def test_5x_uses_stop_and_start(fake):
     conn.stop(["abcd"])
     conn.start(["abcd"])
     torrent_calls = [(p, form) for p, _, form in fake.requests if p.startswith("/api/v2/torrents/")]
-    assert torrent_calls == [("/api/v2/torrents/stop", {"hashes": "abcd"}),
-                             ("/api/v2/torrents/start", {"hashes": "abcd"})]  # not pause/resume (4.x)
+    assert torrent_calls == [
+        ("/api/v2/torrents/stop", {"hashes": "abcd"}),
+        ("/api/v2/torrents/start", {"hashes": "abcd"}),
+    ]  # not pause/resume (4.x)
 
 
 def test_https_with_ca_file_and_insecure_option(tmp_path):
@@ -57,7 +59,9 @@ def test_https_with_ca_file_and_insecure_option(tmp_path):
         with pytest.raises(QBittorrentError) as err:
             untrusted.login()
         assert err.value.reason == "tls"
-        assert Connection(ConnectionSettings(url=server.url, api_key=API_KEY, ca_file=pki["ca"])).login().version
+        assert (
+            Connection(ConnectionSettings(url=server.url, api_key=API_KEY, ca_file=pki["ca"])).login().version
+        )
         insecure = ConnectionSettings(url=server.url, api_key=API_KEY, insecure_skip_verify=True)
         assert Connection(insecure).login().version == "v5.2.0"
     finally:
@@ -92,8 +96,16 @@ def test_one_login_reused_relogin_on_403_and_logout_on_sigterm(fake, tmp_path, e
 
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD)
-    e = exporter_factory(["--qbittorrent.url", fake.url, "--qbittorrent.password-file", str(pw),
-                          "--qbittorrent.min-sync-age", "0"])
+    e = exporter_factory(
+        [
+            "--qbittorrent.url",
+            fake.url,
+            "--qbittorrent.password-file",
+            str(pw),
+            "--qbittorrent.min-sync-age",
+            "0",
+        ]
+    )
     for _ in range(5):
         assert sample(e.scrape(), "qbittorrent_up") == 1
     assert fake.count("/api/v2/auth/login") == 1
@@ -109,11 +121,15 @@ def test_one_login_reused_relogin_on_403_and_logout_on_sigterm(fake, tmp_path, e
 def test_full_sync_gets_its_own_longer_timeout():
     server = FakeQbt5(hang=0.5, hang_path="/api/v2/sync/maindata")  # a big instance building its full list
     try:
-        quick = Connection(ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=0.2))
+        quick = Connection(
+            ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=0.2)
+        )
         with pytest.raises(QBittorrentError) as err:
             quick.maindata(0)
         assert err.value.reason == "timeout"
-        patient = Connection(ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=3))
+        patient = Connection(
+            ConnectionSettings(url=server.url, api_key=API_KEY, timeout=0.2, full_sync_timeout=3)
+        )
         assert patient.maindata(0)["full_update"] is True
         with pytest.raises(QBittorrentError):  # a delta keeps the short timeout
             patient.maindata(1)

@@ -7,26 +7,51 @@ from types import MappingProxyType
 import pytest
 
 from exporter.managers.control import (
-    GLOBAL, EmergencyPolicy, Ladder, Progress, SlotsPolicy, StallPolicy, plan_emergency, plan_slots, plan_stalls,
+    GLOBAL,
+    EmergencyPolicy,
+    Ladder,
+    Progress,
+    SlotsPolicy,
+    StallPolicy,
+    plan_emergency,
+    plan_slots,
+    plan_stalls,
     scope_ratios,
 )
-from tests.kit.builders import totals_of
-from exporter.model import AppInfo, ServerState, Snapshot, Torrent
 from exporter.managers.policy import TrackerPolicies, TrackerPolicy
+from exporter.model import AppInfo, ServerState, Snapshot, Torrent
+from tests.kit.builders import totals_of
 
 NOW = 1_000_000.0
 POLICY = StallPolicy(stall_after=900, grace=600, cooldown=600)
 
 
-def snap(*torrents: Torrent, server: ServerState = ServerState()) -> Snapshot:
+def snap(*torrents: Torrent, server: ServerState | None = None) -> Snapshot:
+    server = server or ServerState()
     _, _, by_tracker = totals_of(torrents).frozen()
-    return Snapshot("test", 1, NOW, AppInfo(), server, MappingProxyType({t.hash: t for t in torrents}),
-                    by_tracker=by_tracker)
+    return Snapshot(
+        "test",
+        1,
+        NOW,
+        AppInfo(),
+        server,
+        MappingProxyType({t.hash: t for t in torrents}),
+        by_tracker=by_tracker,
+    )
 
 
 def dl(h: str, state: str = "stalledDL", completed: int = 0, tracker: str = "t.example", **kw) -> Torrent:
-    fields = dict(hash=h, name=f"name-{h}", state=state, size=1000, amount_left=1000 - completed,
-                  completed=completed, progress=completed / 1000, added_on=int(NOW - 10_000), tracker=tracker)
+    fields = {
+        "hash": h,
+        "name": f"name-{h}",
+        "state": state,
+        "size": 1000,
+        "amount_left": 1000 - completed,
+        "completed": completed,
+        "progress": completed / 1000,
+        "added_on": int(NOW - 10_000),
+        "tracker": tracker,
+    }
     fields.update(kw)
     return Torrent(**fields)
 
@@ -53,13 +78,32 @@ OLD = Progress(0, NOW - 1000)  # no progress for 1000 s > stall_after
         (dl("a", category="manual"), OLD, None, None),  # excluded category
         (dl("a", tags=("keep",)), OLD, None, None),  # excluded tag
     ],
-    ids=["first-step", "second-step", "give-up", "cooldown", "given-up", "recent-progress", "grace",
-         "forcedDL", "metaDL", "downloading-0Bps", "stopped", "queued", "seed", "excluded-category",
-         "excluded-tag"],
+    ids=[
+        "first-step",
+        "second-step",
+        "give-up",
+        "cooldown",
+        "given-up",
+        "recent-progress",
+        "grace",
+        "forcedDL",
+        "metaDL",
+        "downloading-0Bps",
+        "stopped",
+        "queued",
+        "seed",
+        "excluded-category",
+        "excluded-tag",
+    ],
 )
 def test_stall_ladder_step(torrent, progress, ladder, expected):
-    policy = StallPolicy(stall_after=900, grace=600, cooldown=600, exclude_tags=frozenset({"keep"}),
-                         exclude_categories=frozenset({"manual"}))
+    policy = StallPolicy(
+        stall_after=900,
+        grace=600,
+        cooldown=600,
+        exclude_tags=frozenset({"keep"}),
+        exclude_categories=frozenset({"manual"}),
+    )
     plan = plan_stalls(snap(torrent), NOW, policy, {"a": progress}, {"a": ladder} if ladder else {})
     assert [a.action for a in plan.actions] == ([expected] if expected else [])
     if expected:
@@ -103,8 +147,12 @@ def test_ladder_is_forgotten_on_progress_completion_or_removal(torrent, untag):
 
 
 def test_bounds_per_run_and_per_tracker_oldest_stall_first():
-    torrents = [dl(f"x{i}", tracker="x.example") for i in range(5)] + [dl(f"y{i}", tracker="y.example") for i in range(5)]
-    progress = {t.hash: Progress(0, NOW - 1000 - i) for i, t in enumerate(torrents)}  # later index: older stall
+    torrents = [dl(f"x{i}", tracker="x.example") for i in range(5)] + [
+        dl(f"y{i}", tracker="y.example") for i in range(5)
+    ]
+    progress = {
+        t.hash: Progress(0, NOW - 1000 - i) for i, t in enumerate(torrents)
+    }  # later index: older stall
     policy = StallPolicy(max_actions_per_run=4, max_actions_per_tracker=2)
     plan = plan_stalls(snap(*torrents), NOW, policy, progress, {})
     assert [a.hash for a in plan.actions] == ["y4", "y3", "x4", "x3"]
@@ -119,23 +167,35 @@ def test_skip_leaves_torrents_to_the_ratio_emergency():
 
 # -- ratio emergency -------------------------------------------------------------------------------
 
-POLICIES = TrackerPolicies(default=TrackerPolicy(min_ratio=1.0),
-                           hosts=MappingProxyType({"priv.example": TrackerPolicy(min_ratio=0.5)}))
+POLICIES = TrackerPolicies(
+    default=TrackerPolicy(min_ratio=1.0),
+    hosts=MappingProxyType({"priv.example": TrackerPolicy(min_ratio=0.5)}),
+)
 EP = EmergencyPolicy(margin=0.1, hysteresis=0.2, min_downloaded=100)
 
 
 def seed(h, tracker="priv.example", uploaded=0, downloaded=1000):
-    return Torrent(hash=h, name=h, state="stalledUP", size=1000, amount_left=0, completed=1000, progress=1.0,
-                   uploaded=uploaded, downloaded=downloaded, tracker=tracker)
+    return Torrent(
+        hash=h,
+        name=h,
+        state="stalledUP",
+        size=1000,
+        amount_left=0,
+        completed=1000,
+        progress=1.0,
+        uploaded=uploaded,
+        downloaded=downloaded,
+        tracker=tracker,
+    )
 
 
 @pytest.mark.parametrize(
     "uploaded, active, expect_active",
     [
-        (500, False, True),    # 0.50 < 0.5 + 0.1
-        (600, False, False),   # 0.60 is not below 0.60
-        (700, True, True),     # 0.70 < 0.6 + 0.2: hysteresis holds it
-        (800, True, False),    # 0.80 >= 0.80: over
+        (500, False, True),  # 0.50 < 0.5 + 0.1
+        (600, False, False),  # 0.60 is not below 0.60
+        (700, True, True),  # 0.70 < 0.6 + 0.2: hysteresis holds it
+        (800, True, False),  # 0.80 >= 0.80: over
     ],
     ids=["enter", "at-threshold", "hysteresis-holds", "lift"],
 )
@@ -147,7 +207,10 @@ def test_emergency_thresholds_with_margin_and_hysteresis(uploaded, active, expec
     assert ("priv.example" in plan.active) is expect_active
     if expect_active and not active:
         assert plan.entered == ("priv.example",) and [a.hash for a in plan.stops] == ["d"]
-        assert plan.stops[0].scope == "priv.example" and "ratio 0.500 of priv.example below 0.600" in plan.stops[0].reason
+        assert (
+            plan.stops[0].scope == "priv.example"
+            and "ratio 0.500 of priv.example below 0.600" in plan.stops[0].reason
+        )
     if expect_active and active:
         assert plan.active["priv.example"] == NOW - 50 and plan.stops == () and plan.resumes == ()
     if not expect_active and active:
@@ -155,18 +218,29 @@ def test_emergency_thresholds_with_margin_and_hysteresis(uploaded, active, expec
 
 
 def test_emergency_stops_only_downloads_of_that_tracker_and_never_seeds():
-    s = snap(seed("s", uploaded=100), dl("d1"), dl("d2", state="downloading", tracker="priv.example"),
-             dl("q", state="queuedDL", tracker="priv.example"), dl("p", state="stoppedDL", tracker="priv.example"),
-             dl("other", tracker="public.example"), seed("s2", tracker="public.example", uploaded=5000))
+    s = snap(
+        seed("s", uploaded=100),
+        dl("d1"),
+        dl("d2", state="downloading", tracker="priv.example"),
+        dl("q", state="queuedDL", tracker="priv.example"),
+        dl("p", state="stoppedDL", tracker="priv.example"),
+        dl("other", tracker="public.example"),
+        seed("s2", tracker="public.example", uploaded=5000),
+    )
     plan = plan_emergency(s, NOW, POLICIES, EP, {}, {})
     assert plan.active == {"priv.example": NOW}
     assert [a.hash for a in plan.stops] == ["d2", "q"]  # d1 is on t.example; p is stopped already
 
 
 def test_emergency_resumes_exactly_what_it_stopped_and_forgets_removed_torrents():
-    s = snap(seed("s", uploaded=900), dl("d1", tracker="priv.example", state="stoppedDL"),
-             dl("mine", tracker="priv.example", state="stoppedDL"))
-    plan = plan_emergency(s, NOW, POLICIES, EP, {"priv.example": NOW - 100}, {"mine": "priv.example", "gone": "priv.example"})
+    s = snap(
+        seed("s", uploaded=900),
+        dl("d1", tracker="priv.example", state="stoppedDL"),
+        dl("mine", tracker="priv.example", state="stoppedDL"),
+    )
+    plan = plan_emergency(
+        s, NOW, POLICIES, EP, {"priv.example": NOW - 100}, {"mine": "priv.example", "gone": "priv.example"}
+    )
     assert plan.lifted == ("priv.example",)
     assert [a.hash for a in plan.resumes] == ["mine"] and plan.forget == ("gone",)
     assert plan.stops == ()
@@ -176,8 +250,9 @@ def test_a_torrent_stays_stopped_while_another_scope_still_holds_it():
     server = ServerState(alltime_dl=1000, alltime_ul=100, global_ratio=0.1)
     s = snap(seed("s", uploaded=900), dl("mine", tracker="priv.example", state="stoppedDL"), server=server)
     policy = EmergencyPolicy(margin=0.1, hysteresis=0.2, min_downloaded=100, include_global=True)
-    plan = plan_emergency(s, NOW, POLICIES, policy, {"priv.example": NOW - 100, GLOBAL: NOW - 100},
-                          {"mine": "priv.example"})
+    plan = plan_emergency(
+        s, NOW, POLICIES, policy, {"priv.example": NOW - 100, GLOBAL: NOW - 100}, {"mine": "priv.example"}
+    )
     assert plan.lifted == ("priv.example",) and GLOBAL in plan.active and plan.resumes == ()
 
 
@@ -210,8 +285,12 @@ SLOTS = SlotsPolicy(minimum=2, maximum=10, cooldown=600)
         (50, {"max_active_uploads": 3}, None, {"max_active_uploads": 10}),  # capped at the upper bound
         (5, {"max_active_uploads": 3}, NOW - 100, None),  # cooldown
         (5, {"max_active_uploads": 3}, NOW - 601, {"max_active_uploads": 5}),
-        (8, {"max_active_uploads": 3, "max_active_downloads": 3, "max_active_torrents": 5}, None,
-         {"max_active_uploads": 8, "max_active_torrents": 11}),  # total would cap the seeds
+        (
+            8,
+            {"max_active_uploads": 3, "max_active_downloads": 3, "max_active_torrents": 5},
+            None,
+            {"max_active_uploads": 8, "max_active_torrents": 11},
+        ),  # total would cap the seeds
     ],
     ids=["raise", "unchanged", "lower-bound", "upper-bound", "cooldown", "after-cooldown", "total-follows"],
 )

@@ -80,8 +80,10 @@ def test_exporter_config_in_compose_is_valid(capsys):
 
     config = mounts("exporter")["/etc/qbittorrent-monitor/config.yml"]
     assert main(["check-config", "--config.file", str(config)]) == 0, capsys.readouterr().err
-    assert compose()["services"]["exporter"]["environment"]["QBITTORRENT_MONITOR_CONFIG_FILE"] == \
-        "/etc/qbittorrent-monitor/config.yml"
+    assert (
+        compose()["services"]["exporter"]["environment"]["QBITTORRENT_MONITOR_CONFIG_FILE"]
+        == "/etc/qbittorrent-monitor/config.yml"
+    )
 
 
 def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_path):
@@ -93,8 +95,12 @@ def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_pat
     assert {Path(p).name for p in rule_files} == {"alerts.yml", "recording.yml"}
     config["rule_files"] = rule_files
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    result = subprocess.run([tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
@@ -105,8 +111,12 @@ def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_pat
 
 def test_alertmanager_config_passes_amtool():
     assert mounts("alertmanager")["/etc/alertmanager/alertmanager.yml"] == DEPLOY / "alertmanager.yml"
-    result = subprocess.run([tool("amtool"), "check-config", str(DEPLOY / "alertmanager.yml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [tool("amtool"), "check-config", str(DEPLOY / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -153,7 +163,9 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck_port_and_entrypoint
     assert f"http://127.0.0.1:{DEFAULT_PORT}/healthz" in final["HEALTHCHECK"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert final["ENTRYPOINT"] == f'["{next(iter(scripts))}"]'
-    assert "COPY --from=build /opt/venv /opt/venv" in [f"COPY {args}" for word, args in final_stage() if word == "COPY"]
+    assert "COPY --from=build /opt/venv /opt/venv" in [
+        f"COPY {args}" for word, args in final_stage() if word == "COPY"
+    ]
 
 
 def test_dockerfile_python_satisfies_requires_python():
@@ -179,8 +191,11 @@ def normalised_install(commands: list[str], venv: str) -> list[list[str]]:
 
 def test_image_installs_with_the_same_commands_as_ci():
     setup = (ROOT / "scripts" / "setup").read_text()
-    ci = [line.split("||")[-1].strip() for line in setup.splitlines()
-          if re.search(r"-m venv|/pip install", line) and not line.lstrip().startswith("#")]
+    ci = [
+        line.split("||")[-1].strip()
+        for line in setup.splitlines()
+        if re.search(r"-m venv|/pip install", line) and not line.lstrip().startswith("#")
+    ]
     assert len(ci) == 2, f"scripts/setup changed shape: {ci}"
     image_run = next(args for word, args in dockerfile() if word == "RUN" and "pip install" in args)
     image = [c.strip() for c in image_run.split("&&")]
@@ -188,11 +203,17 @@ def test_image_installs_with_the_same_commands_as_ci():
 
 
 def test_dockerignore_keeps_what_the_image_copies():
-    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
-                if p.strip() and not p.startswith("#")]
+    patterns = [
+        p.strip()
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
     copied = [args.split()[0] for word, args in dockerfile() if word == "COPY" and "--from" not in args]
-    copied += [args.split()[1] for word, args in dockerfile()
-               if word == "COPY" and "--from" not in args and len(args.split()) > 2]
+    copied += [
+        args.split()[1]
+        for word, args in dockerfile()
+        if word == "COPY" and "--from" not in args and len(args.split()) > 2
+    ]
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: no such file"
         assert not any(fnmatch.fnmatch(source, p) for p in patterns), f"{source} is excluded by .dockerignore"
@@ -200,7 +221,14 @@ def test_dockerignore_keeps_what_the_image_copies():
         assert needed in patterns, f"{needed} should stay out of the build context"
 
 
-@pytest.mark.parametrize("path", ["deploy/docker-compose.yml", "deploy/prometheus.yml", "deploy/alertmanager.yml",
-                                  "deploy/qbittorrent-monitor.yml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "deploy/docker-compose.yml",
+        "deploy/prometheus.yml",
+        "deploy/alertmanager.yml",
+        "deploy/qbittorrent-monitor.yml",
+    ],
+)
 def test_deploy_yaml_parses(path):
     assert isinstance(yaml.safe_load((ROOT / path).read_text()), dict)

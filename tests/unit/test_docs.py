@@ -21,7 +21,9 @@ def test_generated_docs_are_up_to_date():
 def test_metrics_reference_covers_the_golden_exposition():
     """Every family of the collectors' golden file (tests/golden/metrics.prom) is documented."""
     golden = (ROOT / "tests" / "golden" / "metrics.prom").read_text()
-    names = {f.name + "_total" if f.type == "counter" else f.name for f in text_string_to_metric_families(golden)}
+    names = {
+        f.name + "_total" if f.type == "counter" else f.name for f in text_string_to_metric_families(golden)
+    }
     documented = {d.name for d in docsgen.metric_docs()}
     assert names, "the golden file holds no metric"
     assert sorted(names - documented) == []

@@ -40,7 +40,11 @@ def merge(state: dict, payload: dict) -> dict:
 
 
 def normalised(state: dict) -> dict:
-    return {**state, "trackers": {u: sorted(hs) for u, hs in state["trackers"].items()}, "tags": sorted(state["tags"])}
+    return {
+        **state,
+        "trackers": {u: sorted(hs) for u, hs in state["trackers"].items()},
+        "tags": sorted(state["tags"]),
+    }
 
 
 @pytest.mark.parametrize("version", sorted(PROFILES))
@@ -96,13 +100,22 @@ def test_rid_cycles_between_1_and_1000000():
     assert json.loads(w.maindata("c", 1_000_000))["rid"] == 1
 
 
-@pytest.mark.parametrize("params, expect", [
-    ({"filter": "downloading"}, lambda t: t["state"] in ("downloading", "stalledDL", "metaDL", "pausedDL", "queuedDL",
-                                                           "forcedDL", "checkingDL")),
-    ({"filter": "paused"}, lambda t: t["state"] in ("pausedUP", "pausedDL")),
-    ({"category": ""}, lambda t: t["category"] == ""),
-    ({"tag": "hd"}, lambda t: "hd" in t["tags"].split(", ")),
-], ids=["downloading", "paused", "uncategorised", "tag"])
+@pytest.mark.parametrize(
+    "params, expect",
+    [
+        (
+            {"filter": "downloading"},
+            lambda t: (
+                t["state"]
+                in ("downloading", "stalledDL", "metaDL", "pausedDL", "queuedDL", "forcedDL", "checkingDL")
+            ),
+        ),
+        ({"filter": "paused"}, lambda t: t["state"] in ("pausedUP", "pausedDL")),
+        ({"category": ""}, lambda t: t["category"] == ""),
+        ({"tag": "hd"}, lambda t: "hd" in t["tags"].split(", ")),
+    ],
+    ids=["downloading", "paused", "uncategorised", "tag"],
+)
 def test_torrents_info_filters(params, expect):
     w = world()
     everything = json.loads(w.torrents_info({}))
@@ -145,7 +158,9 @@ def test_http_login_gzip_counters_and_recorded_writes():
         stop = urllib.request.Request(api + "torrents/stop", data=f"hashes={h}".encode(), headers=headers)
         urllib.request.urlopen(stop)
         with pytest.raises(urllib.error.HTTPError) as gone:  # 5.x has no torrents/pause
-            urllib.request.urlopen(urllib.request.Request(api + "torrents/pause", data=b"hashes=all", headers=headers))
+            urllib.request.urlopen(
+                urllib.request.Request(api + "torrents/pause", data=b"hashes=all", headers=headers)
+            )
         assert gone.value.code == 404
         assert fake.writes == [{"endpoint": "torrents/stop", "params": {"hashes": h}, "version": 0}]
         assert fake.world.records[h] == before  # recorded, never applied

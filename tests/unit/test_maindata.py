@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.qbt.maindata import MaindataState, PayloadError
 from exporter.managers.state import is_complete
+from exporter.qbt.maindata import MaindataState, PayloadError
 from tests.kit.builders import totals_of
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -90,7 +90,9 @@ def test_no_secret_reaches_the_model():
 
 def test_full_update_replaces_everything():
     state = MaindataState()
-    state.apply({"rid": 1, "full_update": True, "torrents": {"x": {"name": "x", "size": 1}}, "categories": {"a": {}}})
+    state.apply(
+        {"rid": 1, "full_update": True, "torrents": {"x": {"name": "x", "size": 1}}, "categories": {"a": {}}}
+    )
     state.apply({"rid": 2, "full_update": True, "torrents": {"y": {"name": "y", "size": 2}}})
     snap = state.snapshot(0)
     assert list(snap.torrents) == ["y"] and snap.categories == ()
@@ -113,8 +115,11 @@ def test_snapshot_is_immutable_and_stable():
     assert again.generation == state.snapshot(4.0).generation  # nothing changed: same generation
 
 
-@pytest.mark.parametrize("payload", [None, [], {"rid": "1"}, {"torrents": {}}, {"rid": 1, "torrents": []}],
-                         ids=["none", "list", "rid-string", "no-rid", "torrents-list"])
+@pytest.mark.parametrize(
+    "payload",
+    [None, [], {"rid": "1"}, {"torrents": {}}, {"rid": 1, "torrents": []}],
+    ids=["none", "list", "rid-string", "no-rid", "torrents-list"],
+)
 def test_malformed_payload_is_rejected(payload):
     with pytest.raises(PayloadError):
         MaindataState().apply(payload)
@@ -133,10 +138,17 @@ def test_random_deltas_keep_totals_consistent():
         payload: dict = {"rid": rid, "torrents": {}, "trackers": {}}
         for _ in range(rng.randint(0, 6)):
             h = f"h{rng.randint(0, 40)}"
-            payload["torrents"][h] = {k: v for k, v in {
-                "state": rng.choice(states), "category": rng.choice(["", "a", "b"]),
-                "size": rng.randint(0, 10**9), "uploaded": rng.randint(0, 10**9), "downloaded": rng.randint(0, 10**9),
-            }.items() if rng.random() < 0.6}
+            payload["torrents"][h] = {
+                k: v
+                for k, v in {
+                    "state": rng.choice(states),
+                    "category": rng.choice(["", "a", "b"]),
+                    "size": rng.randint(0, 10**9),
+                    "uploaded": rng.randint(0, 10**9),
+                    "downloaded": rng.randint(0, 10**9),
+                }.items()
+                if rng.random() < 0.6
+            }
             alive.add(h)
         if alive and rng.random() < 0.3:
             gone = rng.choice(sorted(alive))

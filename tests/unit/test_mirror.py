@@ -15,15 +15,27 @@ from tests.fakes import Clock, FakeConnection
 
 
 def full(rid, **torrents):
-    return {"rid": rid, "full_update": True, "torrents": {h: {"name": h, "state": s} for h, s in torrents.items()},
-            "server_state": {"connection_status": "connected"}}
+    return {
+        "rid": rid,
+        "full_update": True,
+        "torrents": {h: {"name": h, "state": s} for h, s in torrents.items()},
+        "server_state": {"connection_status": "connected"},
+    }
 
 
 def make(answers, **kwargs):
     clock = Clock()
     conn = FakeConnection(answers)
-    mirror = Mirror(conn, min_age=1.0, full_resync_interval=3600, clock=clock, monotonic=clock,
-                    login_backoff=Backoff(15, 900), connect_backoff=Backoff(1, 30), **kwargs)
+    mirror = Mirror(
+        conn,
+        min_age=1.0,
+        full_resync_interval=3600,
+        clock=clock,
+        monotonic=clock,
+        login_backoff=Backoff(15, 900),
+        connect_backoff=Backoff(1, 30),
+        **kwargs,
+    )
     return mirror, conn, clock
 
 
@@ -32,7 +44,9 @@ def maindata_rids(conn):
 
 
 def test_first_refresh_is_full_then_deltas():
-    mirror, conn, clock = make([full(1, a="uploading"), {"rid": 2, "torrents": {"a": {"state": "stalledUP"}}}])
+    mirror, conn, clock = make(
+        [full(1, a="uploading"), {"rid": 2, "torrents": {"a": {"state": "stalledUP"}}}]
+    )
     first = mirror.refresh()
     assert first.app.version == "v5.0.2" and first.torrents["a"].state == "uploading"
     clock.now += 1.5

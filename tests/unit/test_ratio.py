@@ -6,28 +6,44 @@ import math
 
 import pytest
 
-from exporter.qbt.maindata import MaindataState
-from exporter.managers.points import GIB
-from exporter.managers.ratio import analyze, recommend_seeding_slots, slot_count, tracker_stats
 from exporter.config.policy import parse_trackers
+from exporter.managers.points import GIB
 from exporter.managers.policy import SeedingSettings
+from exporter.managers.ratio import analyze, recommend_seeding_slots, slot_count, tracker_stats
+from exporter.qbt.maindata import MaindataState
 
 NOW = 1_700_000_000
 HOUR = 3600
 MIB = 1024**2
 
-POLICIES = parse_trackers({
-    "default": {"min_ratio": 1.0, "min_seed_time": "72h", "points": {"model": "linear", "per_torrent_hour": 0.5}},
-    "g.example": {"min_ratio": 0.6, "points": {"model": "gazelle"}, "reported_points_per_hour": 0.25},
-    "u.example": {"points": {"model": "unit3d"}},
-})
+POLICIES = parse_trackers(
+    {
+        "default": {
+            "min_ratio": 1.0,
+            "min_seed_time": "72h",
+            "points": {"model": "linear", "per_torrent_hour": 0.5},
+        },
+        "g.example": {"min_ratio": 0.6, "points": {"model": "gazelle"}, "reported_points_per_hour": 0.25},
+        "u.example": {"points": {"model": "unit3d"}},
+    }
+)
 SETTINGS = SeedingSettings(idle_window=6 * HOUR)
 
 
 def seed(**raw):
     """A torrent as qBittorrent's JSON has it: by default a complete 1 GiB seed, active a minute ago."""
-    return {"name": "x", "state": "stalledUP", "size": GIB, "progress": 1, "amount_left": 0, "added_on": NOW - HOUR,
-            "completion_on": NOW - HOUR, "last_activity": NOW - 60, "num_complete": 5, **raw}
+    return {
+        "name": "x",
+        "state": "stalledUP",
+        "size": GIB,
+        "progress": 1,
+        "amount_left": 0,
+        "added_on": NOW - HOUR,
+        "completion_on": NOW - HOUR,
+        "last_activity": NOW - 60,
+        "num_complete": 5,
+        **raw,
+    }
 
 
 def url(host):
@@ -37,8 +53,15 @@ def url(host):
 def snapshot_of(torrents, trackers=None, server=None, taken_at=NOW, instance="test"):
     """A Snapshot through the real merge code. trackers: {host: [hash, ...]} (URLs carry a passkey)."""
     state = MaindataState(instance)
-    state.apply({"rid": 1, "full_update": True, "torrents": torrents, "server_state": server or {},
-                 "trackers": {url(host): hashes for host, hashes in (trackers or {}).items()}})
+    state.apply(
+        {
+            "rid": 1,
+            "full_update": True,
+            "torrents": torrents,
+            "server_state": server or {},
+            "trackers": {url(host): hashes for host, hashes in (trackers or {}).items()},
+        }
+    )
     return state.snapshot(taken_at)
 
 
@@ -50,7 +73,14 @@ def test_no_torrents():
     snap = snapshot_of({})
     assert tracker_stats(snap, POLICIES, SETTINGS) == ()
     rec = recommend_seeding_slots(snap, POLICIES, SETTINGS)
-    assert (rec.active, rec.recommended, rec.candidates, rec.misallocated, rec.slots, rec.release) == (0, 0, 0, 0, (), ())
+    assert (rec.active, rec.recommended, rec.candidates, rec.misallocated, rec.slots, rec.release) == (
+        0,
+        0,
+        0,
+        0,
+        (),
+        (),
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,11 +90,22 @@ def test_no_torrents():
         ({"a": seed(uploaded=5, downloaded=0)}, math.inf),
         ({"a": seed(uploaded=0, downloaded=0)}, None),
         ({"a": seed(uploaded=3, downloaded=2, ratio="-")}, 1.5),  # qBittorrent's "-" ratio is not used
-        ({"a": seed(uploaded=1, downloaded=1), "b": seed(uploaded=5, downloaded=0)}, 6.0),  # over all torrents
+        (
+            {"a": seed(uploaded=1, downloaded=1), "b": seed(uploaded=5, downloaded=0)},
+            6.0,
+        ),  # over all torrents
         ({"a": seed(uploaded=10**20, downloaded=1)}, 1e20),
         ({"a": seed(uploaded="7", downloaded="2")}, 3.5),  # numbers as strings
     ],
-    ids=["normal", "zero-downloaded", "nothing-transferred", "ratio-dash", "sum-over-torrents", "huge", "strings"],
+    ids=[
+        "normal",
+        "zero-downloaded",
+        "nothing-transferred",
+        "ratio-dash",
+        "sum-over-torrents",
+        "huge",
+        "strings",
+    ],
 )
 def test_tracker_ratio(torrents, ratio):
     s = stats_by_host(snapshot_of(torrents, {"g.example": list(torrents)}))["g.example"]
@@ -76,19 +117,54 @@ def test_tracker_ratio(torrents, ratio):
     "torrents,trackers,host,model,points",
     [
         ({"a": seed(seeding_time=0, num_complete=0)}, {"g.example": ["a"]}, "g.example", "gazelle", 0.0433),
-        ({"a": seed(seeding_time=720 * HOUR, num_complete=1)}, {"g.example": ["a"]}, "g.example", "gazelle", 0.283679),
-        ({"a": seed(seeding_time=720 * HOUR, state="stoppedUP")}, {"g.example": ["a"]}, "g.example", "gazelle", 0.0),
-        ({"a": seed(state="downloading", progress=0.5, amount_left=GIB // 2)}, {"g.example": ["a"]}, "g.example",
-         "gazelle", 0.0),
+        (
+            {"a": seed(seeding_time=720 * HOUR, num_complete=1)},
+            {"g.example": ["a"]},
+            "g.example",
+            "gazelle",
+            0.283679,
+        ),
+        (
+            {"a": seed(seeding_time=720 * HOUR, state="stoppedUP")},
+            {"g.example": ["a"]},
+            "g.example",
+            "gazelle",
+            0.0,
+        ),
+        (
+            {"a": seed(state="downloading", progress=0.5, amount_left=GIB // 2)},
+            {"g.example": ["a"]},
+            "g.example",
+            "gazelle",
+            0.0,
+        ),
         ({"a": seed(), "b": seed()}, {"other.example": ["a", "b"]}, "other.example", "linear", 1.0),
         ({"a": seed(size=100 * GIB, num_complete=1)}, {"u.example": ["a"]}, "u.example", "unit3d", 2.75),
-        ({"a": seed(size="inf", num_complete="inf", seeding_time="inf")}, {"g.example": ["a"]}, "g.example",
-         "gazelle", 0.0),
-        ({"a": seed(size=2**62, seeding_time=720 * HOUR, num_complete=1)}, {"g.example": ["a"]}, "g.example",
-         "gazelle", 2**32 * 0.2836791),
+        (
+            {"a": seed(size="inf", num_complete="inf", seeding_time="inf")},
+            {"g.example": ["a"]},
+            "g.example",
+            "gazelle",
+            0.0,
+        ),
+        (
+            {"a": seed(size=2**62, seeding_time=720 * HOUR, num_complete=1)},
+            {"g.example": ["a"]},
+            "g.example",
+            "gazelle",
+            2**32 * 0.2836791,
+        ),
     ],
-    ids=["gazelle-T0-N0", "gazelle-T720h-N1", "stopped-earns-nothing", "downloading-earns-nothing",
-         "unknown-tracker-uses-default", "unit3d-dying-huge", "infinite-strings", "huge-size"],
+    ids=[
+        "gazelle-T0-N0",
+        "gazelle-T720h-N1",
+        "stopped-earns-nothing",
+        "downloading-earns-nothing",
+        "unknown-tracker-uses-default",
+        "unit3d-dying-huge",
+        "infinite-strings",
+        "huge-size",
+    ],
 )
 def test_points_per_tracker(torrents, trackers, host, model, points):
     s = stats_by_host(snapshot_of(torrents, trackers))[host]
@@ -137,16 +213,37 @@ def test_hit_and_run_risk_by_state(torrent, risk):
 
 def test_no_hit_and_run_risk_without_min_seed_time():
     policies = parse_trackers({"default": {"min_seed_time": 0}})
-    assert stats_by_host(snapshot_of({"a": seed(state="stoppedUP")}, {"x.example": ["a"]}), policies)[
-        "x.example"].hnr_risk == 0
+    assert (
+        stats_by_host(snapshot_of({"a": seed(state="stoppedUP")}, {"x.example": ["a"]}), policies)[
+            "x.example"
+        ].hnr_risk
+        == 0
+    )
 
 
 IDLE_CASES = [
-    ("no-activity-7h", seed(last_activity=NOW - 7 * HOUR, completion_on=NOW - 8 * HOUR, added_on=NOW - 9 * HOUR), 1),
+    (
+        "no-activity-7h",
+        seed(last_activity=NOW - 7 * HOUR, completion_on=NOW - 8 * HOUR, added_on=NOW - 9 * HOUR),
+        1,
+    ),
     ("active-1h-ago", seed(last_activity=NOW - HOUR), 0),
-    ("uploading-now", seed(state="uploading", upspeed=1, last_activity=NOW - 9 * HOUR,
-                           completion_on=NOW - 9 * HOUR, added_on=NOW - 9 * HOUR), 0),
-    ("never-active-completed-7h-ago", seed(last_activity=0, completion_on=NOW - 7 * HOUR, added_on=NOW - 8 * HOUR), 1),
+    (
+        "uploading-now",
+        seed(
+            state="uploading",
+            upspeed=1,
+            last_activity=NOW - 9 * HOUR,
+            completion_on=NOW - 9 * HOUR,
+            added_on=NOW - 9 * HOUR,
+        ),
+        0,
+    ),
+    (
+        "never-active-completed-7h-ago",
+        seed(last_activity=0, completion_on=NOW - 7 * HOUR, added_on=NOW - 8 * HOUR),
+        1,
+    ),
     ("never-active-just-added", seed(last_activity=0, completion_on=NOW - 60, added_on=NOW - 60), 0),
     ("stopped-is-not-a-seed", seed(state="stoppedUP", last_activity=NOW - 9 * HOUR), 0),
     ("exactly-the-window", seed(last_activity=NOW - 6 * HOUR, completion_on=0, added_on=0), 1),
@@ -159,13 +256,21 @@ def test_idle_seeds(torrent, idle):
 
 
 def test_upload_efficiency_and_fraction_uploading():
-    snap = snapshot_of({"a": seed(state="uploading", upspeed=5000, uploaded=3 * GIB), "b": seed(uploaded=GIB),
-                        "c": seed(state="stoppedUP", uploaded=0)}, {"x.example": ["a", "b", "c"]})
+    snap = snapshot_of(
+        {
+            "a": seed(state="uploading", upspeed=5000, uploaded=3 * GIB),
+            "b": seed(uploaded=GIB),
+            "c": seed(state="stoppedUP", uploaded=0),
+        },
+        {"x.example": ["a", "b", "c"]},
+    )
     s = stats_by_host(snap)["x.example"]
     assert (s.seeding, s.uploading) == (2, 1)
     assert s.uploading_fraction == 0.5
     assert s.upload_efficiency == pytest.approx(4 / 3)  # 4 GiB uploaded over 3 GiB stored
-    empty = stats_by_host(snapshot_of({"c": seed(state="stoppedUP", size=0)}, {"x.example": ["c"]}))["x.example"]
+    empty = stats_by_host(snapshot_of({"c": seed(state="stoppedUP", size=0)}, {"x.example": ["c"]}))[
+        "x.example"
+    ]
     assert empty.uploading_fraction is None and empty.upload_efficiency is None
 
 
@@ -173,7 +278,16 @@ def test_upload_efficiency_and_fraction_uploading():
 
 SLOT_CASES = [
     # (id, active, candidates, owed, capacity bytes/s, settings, expected slots, words in the explanation)
-    ("capacity", 3, 50, 0, 10 * MIB, SeedingSettings(), 10, "10 MiB/s upload capacity / 1 MiB/s per seed = 10"),
+    (
+        "capacity",
+        3,
+        50,
+        0,
+        10 * MIB,
+        SeedingSettings(),
+        10,
+        "10 MiB/s upload capacity / 1 MiB/s per seed = 10",
+    ),
     ("capacity-rounds-up", 3, 50, 0, 10.5 * MIB, SeedingSettings(), 11, "= 11"),
     ("unknown-capacity-keeps-active", 7, 50, 0, 0, SeedingSettings(), 7, "upload capacity unknown"),
     ("min-slots", 0, 50, 0, 0, SeedingSettings(min_slots=3), 3, "raised to min_slots 3"),
@@ -184,8 +298,11 @@ SLOT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("active,candidates,owed,capacity,settings,expected,why", [c[1:] for c in SLOT_CASES],
-                         ids=[c[0] for c in SLOT_CASES])
+@pytest.mark.parametrize(
+    "active,candidates,owed,capacity,settings,expected,why",
+    [c[1:] for c in SLOT_CASES],
+    ids=[c[0] for c in SLOT_CASES],
+)
 def test_slot_count(active, candidates, owed, capacity, settings, expected, why):
     n, explanation = slot_count(active, candidates, owed, capacity, settings)
     assert n == expected
@@ -198,10 +315,19 @@ ALLOCATION = {
     # b: stopped, owes more (seeded 1h) -> second: owing seeds first, among them by score (1h earns less)
     "b" * 40: seed(name="owes-stopped", state="stoppedUP", seeding_time=1 * HOUR, num_complete=20),
     # c: active, no debt, 10 GiB gazelle at 720h, alone in the swarm -> best of the rest
-    "c" * 40: seed(name="valuable", state="uploading", upspeed=10, size=10 * GIB, seeding_time=720 * HOUR,
-                   num_complete=1, num_incomplete=4),
+    "c" * 40: seed(
+        name="valuable",
+        state="uploading",
+        upspeed=10,
+        size=10 * GIB,
+        seeding_time=720 * HOUR,
+        num_complete=1,
+        num_incomplete=4,
+    ),
     # d: queued, no debt, wanted by 6 leechers -> worth more than e
-    "d" * 40: seed(name="queued-wanted", state="queuedUP", seeding_time=800 * HOUR, num_complete=2, num_incomplete=6),
+    "d" * 40: seed(
+        name="queued-wanted", state="queuedUP", seeding_time=800 * HOUR, num_complete=2, num_incomplete=6
+    ),
     # e: active, no debt, crowded swarm -> lowest value, released
     "e" * 40: seed(name="crowded", state="stalledUP", seeding_time=900 * HOUR, num_complete=200),
     # not candidates: downloading, errored
@@ -226,7 +352,8 @@ def test_recommendation_ranks_owed_first_then_value_and_explains_each_line():
     assert "4 leechers / 1 seeders" in by_name["valuable"].reason
     assert by_name["crowded"].reason.startswith("ranked #5 of 5, past the 3 recommended slots")
     assert by_name["owes"].owed_seconds == 62 * HOUR
-    # worth more than e (active, 200 seeders): b (stopped, owes seed time) and d (queued, 3 leechers per seeder)
+    # worth more than e (active, 200 seeders): b (stopped, owes seed time) and d (queued, 3 leechers per
+    # seeder)
     assert rec.misallocated == 2
 
 
@@ -234,7 +361,9 @@ def test_recommendation_is_deterministic_whatever_the_input_order():
     forward = snapshot_of(ALLOCATION, ALLOCATION_TRACKERS)
     backward = snapshot_of(dict(reversed(list(ALLOCATION.items()))), ALLOCATION_TRACKERS)
     settings = SeedingSettings(upload_capacity=4 * MIB)
-    assert recommend_seeding_slots(forward, POLICIES, settings) == recommend_seeding_slots(backward, POLICIES, settings)
+    assert recommend_seeding_slots(forward, POLICIES, settings) == recommend_seeding_slots(
+        backward, POLICIES, settings
+    )
 
 
 def test_ties_are_broken_by_hash():
@@ -247,7 +376,9 @@ def test_capacity_falls_back_to_qbittorrents_global_upload_limit():
     snap = snapshot_of(ALLOCATION, ALLOCATION_TRACKERS, server={"up_rate_limit": 4 * MIB})
     rec = recommend_seeding_slots(snap, POLICIES, SeedingSettings())
     assert rec.capacity == 4 * MIB and rec.recommended == 4
-    assert recommend_seeding_slots(snap, POLICIES, SeedingSettings(upload_capacity=MIB)).recommended == 2  # owed
+    assert (
+        recommend_seeding_slots(snap, POLICIES, SeedingSettings(upload_capacity=MIB)).recommended == 2
+    )  # owed
 
 
 @pytest.mark.parametrize(
@@ -259,7 +390,13 @@ def test_capacity_falls_back_to_qbittorrents_global_upload_limit():
         ({"a": seed(state="stalledUP", num_complete=3), "b": seed(state="stoppedUP", num_complete=3)}, 0),
         ({"a": seed(state="stalledUP", num_complete=50), "b": seed(state="error", num_complete=1)}, 0),
     ],
-    ids=["queued-worth-more", "queued-worth-less", "no-active-seed", "equal-value", "errored-is-no-candidate"],
+    ids=[
+        "queued-worth-more",
+        "queued-worth-less",
+        "no-active-seed",
+        "equal-value",
+        "errored-is-no-candidate",
+    ],
 )
 def test_misallocated(torrents, misallocated):
     policies = parse_trackers({"default": {"min_seed_time": 0}})

@@ -1,4 +1,5 @@
-"""RatioCollector through a private CollectorRegistry: values, absent series, exact exposition, promtool lint."""
+"""RatioCollector through a private CollectorRegistry: values, absent series, exact exposition,
+promtool lint."""
 
 from __future__ import annotations
 
@@ -9,25 +10,45 @@ import subprocess
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.collectors.ratio import RatioCollector
-from exporter.managers.points import GIB
-from exporter.managers.ratio_index import SharedRatioIndex
 from exporter.config.policy import parse_trackers
+from exporter.managers.points import GIB
 from exporter.managers.policy import SeedingSettings
+from exporter.managers.ratio_index import SharedRatioIndex
 from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of
 
-POLICIES = parse_trackers({
-    "default": {"min_seed_time": "72h"},
-    "tracker.example.org": {"min_ratio": 0.6, "points": {"model": "gazelle"}, "reported_points_per_hour": 0.25},
-})
+POLICIES = parse_trackers(
+    {
+        "default": {"min_seed_time": "72h"},
+        "tracker.example.org": {
+            "min_ratio": 0.6,
+            "points": {"model": "gazelle"},
+            "reported_points_per_hour": 0.25,
+        },
+    }
+)
 SETTINGS = SeedingSettings(upload_capacity=3 * 1024**2, idle_window=6 * HOUR)
 
 # The scenario of the collector's docstring: a uploads now; b is an idle seed in a crowded swarm; c is
 # stopped before its 72h (hit-and-run risk, and worth more than b: misallocated).
 DOCSTRING = {
-    "a" * 40: seed(state="uploading", upspeed=50_000, seeding_time=720 * HOUR, num_complete=1,
-                   uploaded=3 * GIB, downloaded=GIB),
-    "b" * 40: seed(state="stalledUP", seeding_time=720 * HOUR, num_complete=10, uploaded=3 * GIB // 2,
-                   downloaded=GIB, last_activity=NOW - 7 * HOUR, completion_on=NOW - 8 * HOUR, added_on=NOW - 9 * HOUR),
+    "a" * 40: seed(
+        state="uploading",
+        upspeed=50_000,
+        seeding_time=720 * HOUR,
+        num_complete=1,
+        uploaded=3 * GIB,
+        downloaded=GIB,
+    ),
+    "b" * 40: seed(
+        state="stalledUP",
+        seeding_time=720 * HOUR,
+        num_complete=10,
+        uploaded=3 * GIB // 2,
+        downloaded=GIB,
+        last_activity=NOW - 7 * HOUR,
+        completion_on=NOW - 8 * HOUR,
+        added_on=NOW - 9 * HOUR,
+    ),
     "c" * 40: seed(state="stoppedUP", seeding_time=HOUR, downloaded=GIB // 4),
 }
 
@@ -91,17 +112,27 @@ def test_exposition_passes_promtool_lint():
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: scripts/setup installs it (Debian package prometheus)"
     text = generate_latest(registry_for(docstring_snapshot())).decode()
-    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), check.stdout + check.stderr
 
 
 def test_values_per_tracker_and_the_default_policy():
-    torrents = {"a": seed(uploaded=5), "b": seed(state="stoppedUP", seeding_time=HOUR), "c": seed(state="stoppedUP")}
+    torrents = {
+        "a": seed(uploaded=5),
+        "b": seed(state="stoppedUP", seeding_time=HOUR),
+        "c": seed(state="stoppedUP"),
+    }
     snap = snapshot_of(torrents, {"tracker.example.org": ["a"], "other.example": ["b", "c"]})
     r = registry_for(snap)
     assert r.get_sample_value("qbittorrent_tracker_ratio", {"tracker": "tracker.example.org"}) == math.inf
-    assert r.get_sample_value("qbittorrent_bonus_points_per_hour",
-                              {"tracker": "other.example", "model": "linear"}) == 0.0
+    assert (
+        r.get_sample_value(
+            "qbittorrent_bonus_points_per_hour", {"tracker": "other.example", "model": "linear"}
+        )
+        == 0.0
+    )
     assert r.get_sample_value("qbittorrent_tracker_min_ratio", {"tracker": "other.example"}) == 1.0
     assert r.get_sample_value("qbittorrent_hnr_risk_torrents", {"tracker": "other.example"}) == 2
     assert r.get_sample_value("qbittorrent_hnr_risk_torrents", {"tracker": "tracker.example.org"}) == 0
@@ -112,7 +143,9 @@ def test_series_without_a_meaningful_value_are_absent():
     r = registry_for(snap)
     labels = {"tracker": "other.example"}
     assert r.get_sample_value("qbittorrent_tracker_ratio", labels) is None  # neither uploaded nor downloaded
-    assert r.get_sample_value("qbittorrent_bonus_points_estimate_error_ratio", labels) is None  # nothing reported
+    assert (
+        r.get_sample_value("qbittorrent_bonus_points_estimate_error_ratio", labels) is None
+    )  # nothing reported
     assert r.get_sample_value("qbittorrent_tracker_seeds_uploading_ratio", labels) is None  # no seeds
     assert r.get_sample_value("qbittorrent_tracker_upload_efficiency_ratio", labels) is None  # nothing stored
     assert r.get_sample_value("qbittorrent_tracker_seeding_torrents", labels) == 0  # counts stay, as zeros
@@ -123,7 +156,9 @@ def test_no_torrents_still_shows_the_slot_gauges():
     assert r.get_sample_value("qbittorrent_seeding_slots_active") == 0
     assert r.get_sample_value("qbittorrent_seeding_slots_recommended") == 0
     assert r.get_sample_value("qbittorrent_seeding_misallocated_torrents") == 0
-    assert r.get_sample_value("qbittorrent_bonus_points_per_hour", {"tracker": "x", "model": "linear"}) is None
+    assert (
+        r.get_sample_value("qbittorrent_bonus_points_per_hour", {"tracker": "x", "model": "linear"}) is None
+    )
 
 
 def test_one_index_serves_every_scrape_and_an_older_now_does_not_start_it_over():
@@ -131,9 +166,13 @@ def test_one_index_serves_every_scrape_and_an_older_now_does_not_start_it_over()
     first, second = RatioCollector(docstring_snapshot(), shared), RatioCollector(snapshot_of({}), shared)
     assert first.index is second.index is shared
     assert first.name == "ratio"
-    shared.view(docstring_snapshot(), now=docstring_snapshot().taken_at + 60)  # the control job's clock, later
+    shared.view(
+        docstring_snapshot(), now=docstring_snapshot().taken_at + 60
+    )  # the control job's clock, later
     assert shared.index._now == docstring_snapshot().taken_at + 60
-    shared.view(docstring_snapshot())  # a scrape of the same snapshot: its (older) time must not reset the index
+    shared.view(
+        docstring_snapshot()
+    )  # a scrape of the same snapshot: its (older) time must not reset the index
     assert shared.index._now == docstring_snapshot().taken_at + 60
     r = CollectorRegistry(auto_describe=False)
     r.register(first)

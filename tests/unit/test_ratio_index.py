@@ -6,36 +6,58 @@ import random
 
 import pytest
 
-from exporter.qbt.maindata import MaindataState
+from exporter.config.policy import parse_trackers
 from exporter.managers import ratio_index
 from exporter.managers.points import DAY, GIB
+from exporter.managers.policy import SeedingSettings
 from exporter.managers.ratio import recommend_seeding_slots, tracker_stats
 from exporter.managers.ratio_index import RatioIndex
-from exporter.config.policy import parse_trackers
-from exporter.managers.policy import SeedingSettings
+from exporter.qbt.maindata import MaindataState
 from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of, url
 
-POLICIES = parse_trackers({
-    "default": {"min_seed_time": "72h", "points": {"model": "linear", "per_torrent_hour": 0.5, "per_gib_hour": 0.1}},
-    "g.example": {"points": {"model": "gazelle"}, "reported_points_per_hour": 3},
-    "u.example": {"min_seed_time": "10d", "points": {"model": "unit3d"}},
-})
+POLICIES = parse_trackers(
+    {
+        "default": {
+            "min_seed_time": "72h",
+            "points": {"model": "linear", "per_torrent_hour": 0.5, "per_gib_hour": 0.1},
+        },
+        "g.example": {"points": {"model": "gazelle"}, "reported_points_per_hour": 3},
+        "u.example": {"min_seed_time": "10d", "points": {"model": "unit3d"}},
+    }
+)
 SETTINGS = SeedingSettings(idle_window=2 * HOUR, upload_capacity=3 * 1024**2, demand_weight=0.5)
 HOSTS = ["g.example", "u.example", "x.example"]
-STATES = ["uploading", "stalledUP", "stalledUP", "stoppedUP", "pausedUP", "queuedUP", "downloading", "error",
-          "missingFiles", "checkingUP"]
+STATES = [
+    "uploading",
+    "stalledUP",
+    "stalledUP",
+    "stoppedUP",
+    "pausedUP",
+    "queuedUP",
+    "downloading",
+    "error",
+    "missingFiles",
+    "checkingUP",
+]
 
 
 def random_torrent(rng):
     state = rng.choice(STATES)
     done = state != "downloading"
     return {
-        "name": "t", "state": state, "size": rng.choice([GIB // 3, GIB, 30 * GIB, 120 * GIB]),
-        "progress": 1 if done else 0.4, "amount_left": 0 if done else 5,
+        "name": "t",
+        "state": state,
+        "size": rng.choice([GIB // 3, GIB, 30 * GIB, 120 * GIB]),
+        "progress": 1 if done else 0.4,
+        "amount_left": 0 if done else 5,
         "seeding_time": rng.choice([0, 5 * HOUR, 80 * HOUR, 40 * DAY, 400 * DAY]),
-        "num_complete": rng.randint(-1, 4), "num_incomplete": rng.randint(0, 3),
-        "upspeed": rng.choice([0, 0, 2000]), "uploaded": rng.randint(0, 10 * GIB), "downloaded": rng.randint(0, GIB),
-        "last_activity": NOW - rng.randint(0, 4 * HOUR), "completion_on": rng.choice([-1, NOW - 3 * HOUR]),
+        "num_complete": rng.randint(-1, 4),
+        "num_incomplete": rng.randint(0, 3),
+        "upspeed": rng.choice([0, 0, 2000]),
+        "uploaded": rng.randint(0, 10 * GIB),
+        "downloaded": rng.randint(0, GIB),
+        "last_activity": NOW - rng.randint(0, 4 * HOUR),
+        "completion_on": rng.choice([-1, NOW - 3 * HOUR]),
         # near UNIT3D's 183-day and 365-day age bounds, so that the clock crosses them
         "added_on": NOW - rng.choice([HOUR, 183 * DAY - 2 * HOUR, 365 * DAY - HOUR, 500 * DAY]),
     }
@@ -50,8 +72,11 @@ def check(index, snap):
     return view
 
 
-@pytest.mark.parametrize("seed_,bulk", [(1, 2048), (2, 2048), (3, 2048), (4, 3), (5, 3)],
-                         ids=["edits-1", "edits-2", "edits-3", "bulk-rebuilds-1", "bulk-rebuilds-2"])
+@pytest.mark.parametrize(
+    "seed_,bulk",
+    [(1, 2048), (2, 2048), (3, 2048), (4, 3), (5, 3)],
+    ids=["edits-1", "edits-2", "edits-3", "bulk-rebuilds-1", "bulk-rebuilds-2"],
+)
 def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_, bulk):
     monkeypatch.setattr(ratio_index, "BULK", bulk)
     rng = random.Random(seed_)
@@ -59,8 +84,14 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
     index = RatioIndex(POLICIES, SETTINGS)
     hashes = [f"{i:040x}" for i in range(30)]
     members = {h: rng.choice(HOSTS) for h in hashes}
-    state.apply({"rid": 1, "full_update": True, "torrents": {h: random_torrent(rng) for h in hashes},
-                 "trackers": {url(host): [h for h in hashes if members[h] == host] for host in HOSTS}})
+    state.apply(
+        {
+            "rid": 1,
+            "full_update": True,
+            "torrents": {h: random_torrent(rng) for h in hashes},
+            "trackers": {url(host): [h for h in hashes if members[h] == host] for host in HOSTS},
+        }
+    )
     now = float(NOW)
     rid = 1
     for step in range(80):
@@ -71,9 +102,19 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
         elif roll < 0.15:  # full resync: every object new, most of them equal to before
             torrents = {h: {**random_torrent(rng)} if rng.random() < 0.2 else None for h in hashes}
             current = state.snapshot(now).torrents
-            payload = {h: raw if raw is not None else _raw_of(current[h]) for h, raw in torrents.items() if h in current}
-            state.apply({"rid": rid, "full_update": True, "torrents": payload,
-                         "trackers": {url(host): [h for h in payload if members[h] == host] for host in HOSTS}})
+            payload = {
+                h: raw if raw is not None else _raw_of(current[h])
+                for h, raw in torrents.items()
+                if h in current
+            }
+            state.apply(
+                {
+                    "rid": rid,
+                    "full_update": True,
+                    "torrents": payload,
+                    "trackers": {url(host): [h for h in payload if members[h] == host] for host in HOSTS},
+                }
+            )
         else:
             delta: dict = {"rid": rid, "torrents": {}}
             for h in rng.sample(hashes, rng.randint(1, 6)):
@@ -93,8 +134,22 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
 
 def _raw_of(t):
     """A Torrent back as qBittorrent's JSON (enough fields to rebuild an equal object)."""
-    fields = ("name", "state", "size", "progress", "amount_left", "seeding_time", "num_complete", "num_incomplete",
-              "upspeed", "uploaded", "downloaded", "last_activity", "completion_on", "added_on")
+    fields = (
+        "name",
+        "state",
+        "size",
+        "progress",
+        "amount_left",
+        "seeding_time",
+        "num_complete",
+        "num_incomplete",
+        "upspeed",
+        "uploaded",
+        "downloaded",
+        "last_activity",
+        "completion_on",
+        "added_on",
+    )
     return {f: getattr(t, f) for f in fields}
 
 
@@ -104,7 +159,9 @@ def test_index_recomputes_only_changed_torrents(monkeypatch):
     monkeypatch.setattr(ratio_index, "facts_of", lambda t, *a: calls.append(t.hash) or real(t, *a))
     torrents = {f"{i:040x}": seed(last_activity=NOW, seeding_time=i) for i in range(200)}
     state = MaindataState("one")
-    state.apply({"rid": 1, "full_update": True, "torrents": torrents, "trackers": {url("g.example"): list(torrents)}})
+    state.apply(
+        {"rid": 1, "full_update": True, "torrents": torrents, "trackers": {url("g.example"): list(torrents)}}
+    )
     index = RatioIndex(POLICIES, SETTINGS)
     check(index, state.snapshot(NOW))
     assert len(calls) == 200

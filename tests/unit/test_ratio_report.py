@@ -28,7 +28,12 @@ def test_report_data_and_text():
     snap = snapshot_of(ALLOCATION, ALLOCATION_TRACKERS, server={"up_rate_limit": 2 * 1024**2})
     report = build_report(snap, POLICIES, SETTINGS, limit=2)
     slots = report["seeding_slots"]
-    assert (slots["active"], slots["recommended"], slots["candidates"], slots["owing_seed_time"]) == (3, 2, 5, 2)
+    assert (slots["active"], slots["recommended"], slots["candidates"], slots["owing_seed_time"]) == (
+        3,
+        2,
+        5,
+        2,
+    )
     assert slots["upload_capacity_bytes_per_second"] == 2 * 1024**2
     assert [s["name"] for s in report["slots"]] == ["owes", "owes-stopped"]
     assert [s["rank"] for s in report["slots"]] == [1, 2]
@@ -51,15 +56,22 @@ def test_report_limit_zero_shows_everything_and_infinite_ratio_is_null():
     report = build_report(snap, POLICIES, SETTINGS, limit=0)
     assert report["trackers"][0]["ratio"] is None and report["trackers"][0]["uploaded_bytes"] == 0
     many = snapshot_of(ALLOCATION, ALLOCATION_TRACKERS)
-    assert len(build_report(many, POLICIES, SETTINGS, limit=0)["slots"]) == build_report(
-        many, POLICIES, SETTINGS)["slots_total"]
+    assert (
+        len(build_report(many, POLICIES, SETTINGS, limit=0)["slots"])
+        == build_report(many, POLICIES, SETTINGS)["slots_total"]
+    )
     only_up = snapshot_of({"a": {**ALLOCATION["c" * 40], "uploaded": 5}}, {"g.example": ["a"]})
     assert "ratio inf" in format_report(build_report(only_up, POLICIES, SETTINGS))
 
 
 def payload():
-    return {"rid": 1, "full_update": True, "server_state": {"up_rate_limit": 0}, "torrents": DOCSTRING,
-            "trackers": {url("g.example"): list(DOCSTRING)}}
+    return {
+        "rid": 1,
+        "full_update": True,
+        "server_state": {"up_rate_limit": 0},
+        "torrents": DOCSTRING,
+        "trackers": {url("g.example"): list(DOCSTRING)},
+    }
 
 
 def app_with(tmp_path, answers):
@@ -85,7 +97,9 @@ def test_api_report_route(tmp_path):
 def test_api_report_when_qbittorrent_is_down(tmp_path):
     app, _ = app_with(tmp_path, [QBittorrentError("connection", "cannot connect to qBittorrent")])
     status, _, body, _ = app.routes["/api/report"]({}, {})
-    assert status == 503 and json.loads(body) == {"error": "qBittorrent is not reachable: cannot connect to qBittorrent"}
+    assert status == 503 and json.loads(body) == {
+        "error": "qBittorrent is not reachable: cannot connect to qBittorrent"
+    }
 
 
 def test_metrics_endpoint_includes_the_ratio_collector(tmp_path):
@@ -97,15 +111,28 @@ def test_metrics_endpoint_includes_the_ratio_collector(tmp_path):
     assert "qbittorrent_seeding_slots_recommended 3.0" in text
     assert "SECRET" not in text
     clock.now += 5
-    assert "qbittorrent_seeding_slots_active 2.0" in app.routes["/metrics"]({}, {})[2].decode()  # same index, next scrape
+    assert (
+        "qbittorrent_seeding_slots_active 2.0" in app.routes["/metrics"]({}, {})[2].decode()
+    )  # same index, next scrape
 
 
 def test_report_command_fails_loudly_when_qbittorrent_is_unreachable():
     port = free_port()  # nothing listens there
     result = subprocess.run(
-        [sys.executable, "-m", "exporter.cli", "report", "--qbittorrent.url", f"http://127.0.0.1:{port}",
-         "--qbittorrent.password", "hunter2"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "report",
+            "--qbittorrent.url",
+            f"http://127.0.0.1:{port}",
+            "--qbittorrent.password",
+            "hunter2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1
     assert "cannot read qBittorrent: cannot connect to qBittorrent" in result.stderr

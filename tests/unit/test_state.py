@@ -3,7 +3,7 @@
 import pytest
 from qbittorrentapi.definitions import TorrentState
 
-from exporter.managers.state import STATUSES, STATUS_OF_STATE, state_counts, status_of
+from exporter.managers.state import STATUS_OF_STATE, STATUSES, state_counts, status_of
 from exporter.model import KNOWN_STATES, normalize_state
 
 # (raw state as qBittorrent sends it, normalised state, status)

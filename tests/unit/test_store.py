@@ -93,8 +93,10 @@ def test_handler_runs_go_pending_then_done_and_the_completion_follows(store):
     store.add_completion(("h", 7), {"name": "n", "hash": "h"}, ["a", "b"], 100.0)
     assert store.backlog() == 1
     runs = store.due_runs(100.0, 10)
-    assert [(r.handler, r.status, r.attempts, r.torrent["name"]) for r in runs] == [("a", "pending", 0, "n"),
-                                                                                  ("b", "pending", 0, "n")]
+    assert [(r.handler, r.status, r.attempts, r.torrent["name"]) for r in runs] == [
+        ("a", "pending", 0, "n"),
+        ("b", "pending", 0, "n"),
+    ]
     store.finish_run(runs[0], "done", 101.0)
     assert store.history(0)[0].status == "pending"
     store.finish_run(runs[1], "pending", 101.0, "HTTP 500", retry_at=131.0)
@@ -104,7 +106,10 @@ def test_handler_runs_go_pending_then_done_and_the_completion_follows(store):
     store.finish_run(retry[0], "done", 131.0)
     record = store.history(0)[0]
     assert record.status == "done" and store.backlog() == 0
-    assert [(h.handler, h.status, h.attempts) for h in record.handlers] == [("a", "done", 1), ("b", "done", 2)]
+    assert [(h.handler, h.status, h.attempts) for h in record.handlers] == [
+        ("a", "done", 1),
+        ("b", "done", 2),
+    ]
 
 
 def test_a_dead_handler_makes_a_dead_letter_completion(store):

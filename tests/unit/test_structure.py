@@ -28,12 +28,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # Third-party packages each group may import (stdlib is always allowed).
 THIRD_PARTY: dict[str, frozenset[str]] = {
-    "exporter.version": frozenset(), "exporter.durations": frozenset(), "exporter.model": frozenset(),
-    "exporter.managers": frozenset(), "exporter.store": frozenset(),
+    "exporter.version": frozenset(),
+    "exporter.durations": frozenset(),
+    "exporter.model": frozenset(),
+    "exporter.managers": frozenset(),
+    "exporter.store": frozenset(),
     "exporter.qbt": frozenset({"qbittorrentapi", "requests"}),
     "exporter.collectors": frozenset({"prometheus_client"}),
     "exporter.actions": frozenset({"apscheduler", "prometheus_client"}),
-    "exporter.report": frozenset(), "exporter.history": frozenset(),
+    "exporter.report": frozenset(),
+    "exporter.history": frozenset(),
     "exporter.http": frozenset({"bcrypt", "prometheus_client"}),
     "exporter.config": frozenset({"yaml"}),
     "exporter.app": frozenset({"prometheus_client"}),
@@ -165,24 +169,38 @@ def test_no_upward_or_sideways_imports():
 
 
 def test_each_layer_imports_only_its_third_party_packages():
-    wrong = [f"{name} imports {pkg}" for name, pkgs in sorted(graph()[1].items())
-             for pkg in sorted(pkgs - THIRD_PARTY[group_of(name)])]
+    wrong = [
+        f"{name} imports {pkg}"
+        for name, pkgs in sorted(graph()[1].items())
+        for pkg in sorted(pkgs - THIRD_PARTY[group_of(name)])
+    ]
     assert wrong == []
 
 
 def test_the_checks_can_fail():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
     assert upward({"exporter.managers.state": {"exporter.config.values"}}) == [
-        "exporter.managers.state -> exporter.config.values"]
+        "exporter.managers.state -> exporter.config.values"
+    ]
     assert upward({"exporter.collectors.ratio": {"exporter.actions.metrics"}}) == [
-        "exporter.collectors.ratio -> exporter.actions.metrics"]
+        "exporter.collectors.ratio -> exporter.actions.metrics"
+    ]
 
 
-@pytest.mark.parametrize("module", ["exporter.managers.control", "exporter.managers.ratio_index",
-                                    "exporter.managers.completion", "exporter.model"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "exporter.managers.control",
+        "exporter.managers.ratio_index",
+        "exporter.managers.completion",
+        "exporter.model",
+    ],
+)
 def test_importing_a_manager_loads_no_configuration_yaml_or_http_client(module):
-    code = (f"import sys, {module}; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'qbittorrentapi', 'requests') "
-            "or m.startswith('exporter.config') or m.startswith('exporter.qbt')))")
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'qbittorrentapi', 'requests') "
+        "or m.startswith('exporter.config') or m.startswith('exporter.qbt')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
