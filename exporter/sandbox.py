@@ -68,6 +68,7 @@ class QBittorrentProcess:
     max_auth_fail_count: int = 0  # 0 disables qBittorrent's IP ban; the backoff test sets it to 5
     queueing: bool = False
     extra_config: str = ""
+    command: tuple[str, ...] = (QBITTORRENT_NOX,)  # argv prefix; tests/kit/versions.py gives other versions
     proc: subprocess.Popen | None = None
 
     @property
@@ -125,14 +126,14 @@ WebUI\\HostHeaderValidation=false
         (conf_dir / "qBittorrent.conf").write_text(conf)
 
     def start(self, timeout: float = 15.0) -> QBittorrentProcess:
-        if shutil.which(QBITTORRENT_NOX) is None:
+        if shutil.which(self.command[0]) is None:
             raise RuntimeError(
-                f"{QBITTORRENT_NOX} is not installed: apt-get install qbittorrent-nox (Debian/Ubuntu)"
+                f"{self.command[0]} is not installed: apt-get install qbittorrent-nox (Debian/Ubuntu)"
             )
         if not (self.profile / "qBittorrent" / "config" / "qBittorrent.conf").exists():
             self.write_config()
         self.proc = subprocess.Popen(
-            [QBITTORRENT_NOX, f"--profile={self.profile}"],
+            [*self.command, f"--profile={self.profile}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
