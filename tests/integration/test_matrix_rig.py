@@ -43,16 +43,26 @@ def host_mounts_under(path: Path) -> list[str]:
 @pytest.mark.parametrize("matrix_id", versions.QBITTORRENT)
 def test_qbittorrent_of_each_matrix_id_starts_with_the_sandbox_profile(matrix_id, qbt_factory):
     q = qbt_factory(command=versions.qbittorrent(matrix_id))
-    client = qbittorrentapi.Client(host=q.url, username=q.username, password=q.password, SIMPLE_RESPONSES=True,
-                                   REQUESTS_ARGS={"timeout": 10})
+    client = qbittorrentapi.Client(
+        host=q.url,
+        username=q.username,
+        password=q.password,
+        SIMPLE_RESPONSES=True,
+        REQUESTS_ARGS={"timeout": 10},
+    )
     client.auth_log_in()
     reported = client.app_version()
-    assert expected_qbittorrent(matrix_id, reported), f"{matrix_id} ({versions.QBITTORRENT[matrix_id]}): {reported}"
+    assert expected_qbittorrent(matrix_id, reported), (
+        f"{matrix_id} ({versions.QBITTORRENT[matrix_id]}): {reported}"
+    )
     assert versions.qbittorrent_version(matrix_id) == reported  # the binary and its Web API agree
     prefs = client.app_preferences()  # the 4.5.2-style profile config is honoured as written
     assert (prefs["dht"], prefs["lsd"], prefs["pex"], prefs["upnp"]) == (False, False, False, False)
-    assert (prefs["current_network_interface"], prefs["web_ui_address"], prefs["listen_port"]) == \
-        ("lo", "127.0.0.1", q.bt_port)
+    assert (prefs["current_network_interface"], prefs["web_ui_address"], prefs["listen_port"]) == (
+        "lo",
+        "127.0.0.1",
+        q.bt_port,
+    )
     assert prefs["save_path"].rstrip("/") == str(q.downloads)  # a host path under pytest's tmp_path
     assert host_mounts_under(versions.ROOTS) == []  # the root's mounts live in the process's own namespace
     assert stop_process(q.proc) == 0  # SIGTERM reached qBittorrent itself: a clean exit, not a kill
@@ -64,8 +74,13 @@ def test_promtool_of_each_matrix_id_checks_the_shipped_rules(matrix_id):
         versions.prometheus_version(matrix_id, tool)  # each one runs and reports a version (or RigError)
     assert major_minor(versions.prometheus_version(matrix_id, "promtool"))[0] == int(matrix_id)
     assert major_minor(versions.prometheus_version(matrix_id, "prometheus"))[0] == int(matrix_id)
-    check = subprocess.run([*versions.prometheus(matrix_id, "promtool"), "check", "rules", *map(str, RULE_FILES)],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [*versions.prometheus(matrix_id, "promtool"), "check", "rules", *map(str, RULE_FILES)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("SUCCESS") == len(RULE_FILES), check.stdout
 
@@ -74,23 +89,43 @@ def test_promtool_of_each_matrix_id_checks_the_shipped_rules(matrix_id):
 def test_prometheus_and_alertmanager_of_each_matrix_id_use_host_paths(matrix_id, tmp_path):
     """Rule files in the checkout, config and TSDB under tmp_path: all visible to the root's binaries."""
     prom_port, am_port = free_port(), free_port()
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"evaluation_interval": "1s"}, "rule_files": [str(p) for p in RULE_FILES]}))
-    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump({"route": {"receiver": "none"},
-                                                               "receivers": [{"name": "none"}]}))
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump({"global": {"evaluation_interval": "1s"}, "rule_files": [str(p) for p in RULE_FILES]})
+    )
+    (tmp_path / "alertmanager.yml").write_text(
+        yaml.safe_dump({"route": {"receiver": "none"}, "receivers": [{"name": "none"}]})
+    )
     procs = []
     try:
         with open(tmp_path / "prometheus.log", "wb") as log:
-            procs.append(subprocess.Popen([
-                *versions.prometheus(matrix_id, "prometheus"), f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
-            ], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *versions.prometheus(matrix_id, "prometheus"),
+                        f"--config.file={tmp_path / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                        f"--web.listen-address=127.0.0.1:{prom_port}",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         with open(tmp_path / "alertmanager.log", "wb") as log:
-            procs.append(subprocess.Popen([
-                *versions.prometheus(matrix_id, "prometheus-alertmanager"),
-                f"--config.file={tmp_path / 'alertmanager.yml'}", f"--storage.path={tmp_path / 'am'}",
-                f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
-            ], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *versions.prometheus(matrix_id, "prometheus-alertmanager"),
+                        f"--config.file={tmp_path / 'alertmanager.yml'}",
+                        f"--storage.path={tmp_path / 'am'}",
+                        f"--web.listen-address=127.0.0.1:{am_port}",
+                        "--cluster.listen-address=",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
         def ready(port: int, proc: subprocess.Popen, name: str) -> bool:
             assert proc.poll() is None, (tmp_path / f"{name}.log").read_text(errors="replace")

@@ -90,8 +90,19 @@ def command(name: str, suite: str) -> tuple[str, ...]:
     unshare = shutil.which("unshare")
     if unshare is None:
         raise RigError("unshare (util-linux) is not installed")
-    return (unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _ENTER_ROOT, "enter-root",
-            str(base), f"/usr/bin/{name}")
+    return (
+        unshare,
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        _ENTER_ROOT,
+        "enter-root",
+        str(base),
+        f"/usr/bin/{name}",
+    )
 
 
 def _suite(table: dict[str, str], matrix_id: str) -> str:
@@ -116,8 +127,9 @@ def prometheus(matrix_id: str, name: str = "prometheus") -> tuple[str, ...]:
 def version(argv: tuple[str, ...]) -> str:
     """The version `argv --version` reports: "v5.3.0" (qBittorrent), "3.5.3+ds" (Prometheus tools)."""
     try:
-        out = subprocess.run([*argv, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                             timeout=30)
+        out = subprocess.run(
+            [*argv, "--version"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         raise RigError(f"{' '.join(argv[-1:])} --version failed: {e}") from e
     text = out.stdout + out.stderr
@@ -140,5 +152,7 @@ if __name__ == "__main__":  # python -m tests.kit.versions: the matrix as this m
     for qid, suite in QBITTORRENT.items():
         print(f"qbittorrent {qid:<4} {suite:<9} qbittorrent-nox {qbittorrent_version(qid)}")
     for pid, suite in PROMETHEUS.items():
-        print(f"prometheus  {pid:<4} {suite:<9} " + " ".join(f"{t} {prometheus_version(pid, t)}"
-                                                             for t in PROMETHEUS_TOOLS))
+        print(
+            f"prometheus  {pid:<4} {suite:<9} "
+            + " ".join(f"{t} {prometheus_version(pid, t)}" for t in PROMETHEUS_TOOLS)
+        )
