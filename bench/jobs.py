@@ -86,7 +86,9 @@ def measure(url: str, runs: int, workdir: Path, scenario: str) -> dict[str, Any]
     )
     mirror = make_mirror(settings)
     world_now = [0.0]
-    actions = Actions(settings, mirror, CollectorRegistry(auto_describe=False), clock=lambda: world_now[0])
+    actions = Actions(
+        settings.jobs, mirror, CollectorRegistry(auto_describe=False), clock=lambda: world_now[0]
+    )
     jobs = actions.build_jobs()
 
     def writes() -> int:

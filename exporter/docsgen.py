@@ -23,6 +23,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from .app import App
 from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings
+from .generated import write_or_check
 from .model import AppInfo, Snapshot, SyncStats
 from .qbt.maindata import MaindataState
 
@@ -291,16 +292,7 @@ def outputs() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    files = outputs()
-    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
-    if "--check" in argv:
-        for path in stale:
-            print(f"{path} is out of date: run python -m exporter.docsgen", file=sys.stderr)
-        return 1 if stale else 0
-    DOCS.mkdir(exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text)
-    return 0
+    return write_or_check(outputs(), argv, "python -m exporter.docsgen")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exporter.generated import write_or_check
+
 HERE = Path(__file__).resolve().parent
 DASHBOARDS = HERE / "dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -566,16 +568,7 @@ def outputs() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    files = outputs()
-    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
-    if "--check" in argv:
-        for path in stale:
-            print(f"{path} is out of date: run python grafana/build.py", file=sys.stderr)
-        return 1 if stale else 0
-    DASHBOARDS.mkdir(exist_ok=True)
-    for path, text in files.items():
-        path.write_text(text)
-    return 0
+    return write_or_check(outputs(), argv, "python grafana/build.py")
 
 
 if __name__ == "__main__":

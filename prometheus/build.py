@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from exporter.generated import write_or_check
+
 HERE = Path(__file__).resolve().parent
 RUNBOOKS = "https://github.com/qbittorrent-monitor/qbittorrent-monitor/blob/main/docs/runbooks.md"
 
@@ -446,15 +448,7 @@ def outputs() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    files = outputs()
-    stale = [path for path, text in files.items() if not path.exists() or path.read_text() != text]
-    if "--check" in argv:
-        for path in stale:
-            print(f"{path} is out of date: run python prometheus/build.py", file=sys.stderr)
-        return 1 if stale else 0
-    for path, text in files.items():
-        path.write_text(text)
-    return 0
+    return write_or_check(outputs(), argv, "python prometheus/build.py")
 
 
 if __name__ == "__main__":
