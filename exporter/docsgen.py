@@ -22,6 +22,7 @@ import yaml
 from prometheus_client.registry import CollectorRegistry
 
 from .app import App
+from .collectors.instances import LABEL
 from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings
 from .generated import write_or_check
 from .model import AppInfo, Snapshot, SyncStats
@@ -155,17 +156,18 @@ def _scrape(per_torrent: bool) -> dict[str, MetricDoc]:
         config.write_text(yaml.safe_dump(EXAMPLE_CONFIG))
         flags = {"metrics.per-torrent": str(per_torrent), "data.dir": str(Path(tmp) / "data")}
         app = App(build_settings(flags, {}, str(config)))
-        app.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
+        [instance] = app.instances.values()
+        instance.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
         try:
-            families = list(app.registry(example_snapshot()).collect())
+            families = list(app.registry({instance.name: example_snapshot()}).collect())
         finally:
-            app.mirror.close()
+            app.stop()
     docs = {}
     for f in families:
         name = f.name + "_total" if f.type == "counter" else f.name
         labels = sorted({label for s in f.samples for label in s.labels if label not in ("le", "quantile")})
-        if not f.samples:
-            labels = sorted(_labelnames([app.events], f.name))
+        if not f.samples:  # a counter of events that have not happened yet: ask its registry
+            labels = sorted({*_labelnames([instance.events], f.name), LABEL})
         docs[name] = MetricDoc(name, f.type, tuple(labels), " ".join(f.documentation.split()))
     return docs
 

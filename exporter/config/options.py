@@ -108,7 +108,12 @@ OPTIONS: tuple[Option, ...] = (
         above_zero(parse_duration),
         "Re-download the full state this often, in case a delta was missed.",
     ),
-    Option("qbittorrent.name", "", parse_str, "Name of this instance in logs (default: the URL)."),
+    Option(
+        "qbittorrent.name",
+        "",
+        parse_str,
+        'Name of this qBittorrent: its qbittorrent="..." label and in logs (default: host:port of the URL).',
+    ),
     Option(
         "web.listen-address",
         f":{DEFAULT_PORT}",
