@@ -106,7 +106,10 @@ class App:
         self._inflight_lock = threading.Lock()
         # Scheduled jobs (control, completion) of every instance that has them; None when none does.
         self.actions = Actions.build(
-            [Watched(i.name, i.settings.jobs, i.mirror, i.events, i.ratio) for i in self.instances.values()],
+            [
+                Watched(i.name, i.settings.jobs, i.mirror, i.events, i.ratio, i.settings.previous_names)
+                for i in self.instances.values()
+            ],
             settings.data_dir,
         )
         actions = self.actions
@@ -137,11 +140,15 @@ class App:
     # -- scraping ---------------------------------------------------------------------------
 
     def refresh(self, names: Iterable[str], timeout: float | None = None) -> dict[str, Snapshot | None]:
-        """Refresh these instances' mirrors concurrently; an instance still syncing after `timeout`
-        counts as down for this scrape (its sync goes on, and the next scrape waits for the same one)."""
+        """Refresh these instances' mirrors concurrently. One still syncing after `timeout` shows what it
+        has: its last snapshot (its sync goes on, and the next scrape waits for the same one); one that
+        fails (its own request timeout, a refused login) shows up 0, and never holds the others back."""
         futures = {name: self._refresh_future(name) for name in names}
         wait_for_futures(futures.values(), timeout=timeout)
-        return {name: f.result() if f.done() else None for name, f in futures.items()}
+        return {
+            name: f.result() if f.done() else self.instances[name].mirror.latest()
+            for name, f in futures.items()
+        }
 
     def _refresh_future(self, name: str) -> Future[Snapshot | None]:
         """The sync of `name` in flight, or a new one: never two at once for one qBittorrent, so one

@@ -224,7 +224,8 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
                 raise StoreError(f"no store in {settings.data_dir}")
             store = open_store(settings.data_dir)
             try:
-                print(f"{store.retry_dead(time.time())} dead-letter handler run(s) queued again")
+                n = store.retry_dead(time.time(), args.instance or None)
+                print(f"{n} dead-letter handler run(s) queued again")
             finally:
                 store.close()
         except StoreError as exc:
@@ -234,7 +235,7 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
     return _read_store(
         settings,
         args,
-        lambda store, since: completion_dicts(store, time.time(), since, args.status),
+        lambda store, since: completion_dicts(store, time.time(), since, args.status, args.instance or None),
         completion_line,
         "completion(s)",
     )
@@ -242,7 +243,11 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     return _read_store(
-        settings, args, lambda store, since: audit_dicts(store, time.time(), since), audit_line, "action(s)"
+        settings,
+        args,
+        lambda store, since: audit_dicts(store, time.time(), since, instance=args.instance or None),
+        audit_line,
+        "action(s)",
     )
 
 

@@ -55,6 +55,7 @@ class Watched:
     mirror: Mirror
     registry: CollectorRegistry
     ratio: SharedRatioIndex
+    previous_names: tuple[str, ...] = ()  # its rows in the store under these names are its own
 
 
 class InstanceJobs:
@@ -69,11 +70,12 @@ class InstanceJobs:
         )
         self.jobs: dict[str, Job] = {}
 
-    def build(self, store: Store) -> dict[str, Job]:
+    def build(self, shared: Store) -> dict[str, Job]:
         s, w, dry = self.settings, self.watched, self.settings.dry_run
+        store = shared.scoped(self.name)
         connection = w.mirror.connection
         if s.control.configured:
-            performer = Performer(store, self.metrics, self.clock)
+            performer = Performer(store, self.metrics, self.clock, self.name)
             self.jobs["control"] = ControlJob(
                 s.control,
                 dry,
@@ -132,9 +134,28 @@ class Actions:
         """Open the store and build every instance's jobs, keyed (instance, job): start() schedules
         them; tests and the bench call run() directly."""
         self.store = open_store(self.data_dir, exclusive=True)
+        self._claim_rows(self.store)
         return {
             (i.name, name): job for i in self.instances.values() for name, job in i.build(self.store).items()
         }
+
+    def _claim_rows(self, store: Store) -> None:
+        """Renamed instances take their rows (previous_names); rows from before instances existed go to
+        the first instance, which is the one qBittorrent such a store can have known."""
+        present = store.instances()
+        for i in self.instances.values():
+            for old in i.watched.previous_names:
+                if old in present:
+                    moved = store.rename_instance(old, i.name)
+                    log.warning("store: the rows of %s now belong to %s (%d completions)", old, i.name, moved)
+        if "" in present and self.instances:
+            first = next(iter(self.instances))
+            moved = store.rename_instance("", first)
+            log.warning(
+                "store: rows written before instances had names now belong to %s (%d completions)",
+                first,
+                moved,
+            )
 
     def start(self) -> None:
         jobs = self.build_jobs()

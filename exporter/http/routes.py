@@ -6,8 +6,8 @@
     /healthz           liveness: the process answers (no authentication)
     /readyz            readiness: every qBittorrent has synced and is reachable
     /api/report        the seeding-slot recommendation, explained (?limit=N, ?instance=NAME)
-    /api/completions   completion history (?since=24h&status=dead), when the completion job runs
-    /api/audit         the audit log of every action (?since=24h), when a job runs
+    /api/completions   completion history (?since=24h&status=dead&instance=NAME), when a completion job runs
+    /api/audit         the audit log of every action (?since=24h&instance=NAME), when a job runs
 
 A route is a function (query, headers) -> (status, content type, body, extra headers); it gets what it
 reads through `Sources`, never the App.
@@ -196,7 +196,8 @@ def completions_route(store: Store | None, clock: Callable[[], float], query: Ma
         since = _since(query)
     except ValueError as exc:
         return text(400, f"since: {exc}\n")
-    return as_json(200, {"completions": completion_dicts(store, clock(), since, status)})
+    instance = unquote(query.get("instance", "")) or None
+    return as_json(200, {"completions": completion_dicts(store, clock(), since, status, instance)})
 
 
 def audit_route(store: Store | None, clock: Callable[[], float], query: Mapping[str, str]) -> Response:
@@ -206,4 +207,5 @@ def audit_route(store: Store | None, clock: Callable[[], float], query: Mapping[
         since = _since(query)
     except ValueError as exc:
         return text(400, f"since: {exc}\n")
-    return as_json(200, {"audit": audit_dicts(store, clock(), since, AUDIT_LIMIT)})
+    instance = unquote(query.get("instance", "")) or None
+    return as_json(200, {"audit": audit_dicts(store, clock(), since, AUDIT_LIMIT, instance)})

@@ -78,9 +78,10 @@ class Mirror:
             return self._snapshot if self.stats.up else None
 
     def latest(self) -> Snapshot | None:
-        """The last good Snapshot without syncing (None while down)."""
-        with self._lock:
-            return self._snapshot if self.stats.up else None
+        """The last good Snapshot without syncing (None while down). Never waits for a sync in progress:
+        it reads two attributes, each replaced whole by the sync, so the worst case is one sync late."""
+        snapshot, up = self._snapshot, self.stats.up
+        return snapshot if up else None
 
     def _sync(self, now: float) -> None:
         self._last_attempt = now
