@@ -17,7 +17,7 @@ from prometheus_client.registry import CollectorRegistry
 from .actions.scheduler import Actions, Watched
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
-from .collectors.instances import MergedCollector
+from .collectors.instances import Scrape
 from .collectors.ratio import RatioCollector
 from .collectors.server import ServerCollector
 from .collectors.torrents import PerTorrentCollector, TorrentsCollector
@@ -159,15 +159,18 @@ class App:
                 future = self._inflight[name] = self._pool.submit(self.instances[name].mirror.refresh)
             return future
 
-    def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
-        """A fresh registry with everything one scrape shows for these instances' snapshots."""
-        by_instance = {name: self.instances[name].families(snap) for name, snap in snapshots.items()}
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(MergedCollector(by_instance, [build_info()]))
-        return registry
+    def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
+        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
+        return Scrape(
+            {name: self.instances[name].families(snap) for name, snap in snapshots.items()}, [build_info()]
+        )
 
-    def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> CollectorRegistry:
-        return self.registry(self.refresh(self.instances if names is None else names, timeout))
+    def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
+        """collect() as a fresh prometheus_client registry."""
+        return self.collect(snapshots).registry()
+
+    def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> Scrape:
+        return self.collect(self.refresh(self.instances if names is None else names, timeout))
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client.core import Metric
+from prometheus_client.registry import CollectorRegistry
 from prometheus_client.samples import Sample
 
 LABEL = "qbittorrent"
@@ -42,3 +43,18 @@ def merge(by_instance: Mapping[str, Iterable[Metric]]) -> list[Metric]:
                 for s in family.samples
             )
     return list(merged.values())
+
+
+class Scrape:
+    """What one scrape shows: each instance's families (unlabelled) and the service's own (`extra`).
+
+    `registry()` gives them to prometheus_client's encoders (OpenMetrics, protobuf); the text format has
+    a faster writer (exporter/http/exposition.py) that adds the label as it writes."""
+
+    def __init__(self, by_instance: Mapping[str, list[Metric]], extra: list[Metric]) -> None:
+        self.by_instance, self.extra = by_instance, extra
+
+    def registry(self) -> CollectorRegistry:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(MergedCollector(self.by_instance, self.extra))
+        return registry

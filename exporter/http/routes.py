@@ -24,14 +24,15 @@ from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
 
+from ..collectors.instances import Scrape
 from ..durations import parse_duration
 from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_dicts
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
 from ..store import Store
+from . import exposition
 
 # Without X-Prometheus-Scrape-Timeout-Seconds, a scrape answers within this (Prometheus's default is 10 s).
 DEFAULT_SCRAPE_TIMEOUT = 8.0
@@ -55,7 +56,7 @@ class Sources:
     """What the routes read, per watched qBittorrent (by name). `store()` is None until the jobs have
     opened it; `store` itself is None when no job runs (then /api/completions and /api/audit do not exist)."""
 
-    scrape: Callable[[Iterable[str] | None, float | None], CollectorRegistry]  # (names or all, timeout)
+    scrape: Callable[[Iterable[str] | None, float | None], Scrape]  # (names or all, timeout)
     snapshot: Callable[[str], Snapshot | None]  # that mirror, refreshed; None while it is down
     last_error: Callable[[str], str]
     instances: Mapping[str, str]  # name -> its configured URL, in configuration order
@@ -135,8 +136,17 @@ def _landing_page(title: str, links: Mapping[str, str]) -> Route:
 
 
 def _metrics(src: Sources, names: list[str] | None, headers: Mapping[str, str]) -> Response:
-    encoder, content_type = choose_encoder(headers.get("Accept") or "")
-    return 200, content_type, encoder(src.scrape(names, scrape_timeout(headers, src.scrape_timeout))), {}
+    scrape = src.scrape(names, scrape_timeout(headers, src.scrape_timeout))
+    accept = headers.get("Accept") or ""
+    if not accept or "text/plain" in accept or "*/*" in accept:
+        return (
+            200,
+            exposition.CONTENT_TYPE,
+            exposition.encode(scrape),
+            {},
+        )  # the fast path (Prometheus offers it)
+    encoder, content_type = choose_encoder(accept)
+    return 200, content_type, encoder(scrape.registry()), {}
 
 
 def _probe(src: Sources, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:

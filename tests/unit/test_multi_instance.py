@@ -15,6 +15,7 @@ from exporter.config import ConfigError, build_settings
 from exporter.model import AppInfo
 from exporter.qbt.connection import ConnectionSettings, QBittorrentError
 from exporter.qbt.mirror import Mirror
+from exporter.version import __version__
 
 SECRET = "hunter2-SECRET"
 
@@ -244,11 +245,9 @@ def test_every_series_carries_its_instance_and_each_family_appears_once(tmp_path
         ]
         == 1
     )
-    unlabelled = [
-        k for k in s if "qbittorrent" not in dict(k[1]) and k[0] != "qbittorrent_exporter_build_info"
-    ]
-    assert unlabelled == []
-    assert ("qbittorrent_exporter_build_info", ()) not in s  # it has a version label, not an instance
+    unlabelled = [k[0] for k in s if "qbittorrent" not in dict(k[1])]
+    assert unlabelled == ["qbittorrent_exporter_build_info"]  # the service's own, once, with its version only
+    assert [dict(k[1]) for k in s if k[0] == "qbittorrent_exporter_build_info"] == [{"version": __version__}]
     app.stop()
 
 
