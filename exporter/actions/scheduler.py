@@ -8,6 +8,12 @@ jobs to finish their current action and waits for them.
 
 Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time
 of the last successful run. A job that raises is counted as `error` and runs again next interval.
+
+Before each run the store is checked (Store.check): once its files are deleted or replaced under the
+service, no job acts any more (what it did could not be recorded, and after a restart it would be
+done again). Each such run is `store_lost`; the loss is logged and counted
+(qbittorrent_exporter_store_errors_total{reason}) once, and /readyz answers 503 with the reason.
+The store is never reopened or recreated while the service runs.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from ..managers.ratio_index import SharedRatioIndex
 from ..qbt.mirror import Mirror
-from ..store import Store, open_store
+from ..store import Store, StoreLost, open_store
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
@@ -59,6 +65,8 @@ class Actions:
         self.metrics.declare(settings.configured, tuple(h.name for h in self.completion.handlers))
         self.stopping = threading.Event()
         self.store: Store | None = None
+        self._lost_reported = False  # the store's loss is logged and counted once (two jobs may find it)
+        self._report_lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self.scheduler: BackgroundScheduler | None = None
 
@@ -117,10 +125,16 @@ class Actions:
         )
 
     def run(self, job: Job) -> str:
-        """One instrumented run of `job`; never raises."""
+        """One instrumented run of `job`; never raises. `store_lost` if the store is gone: found by
+        the check before the run, or by the store itself on any call during it."""
         started = time.perf_counter()
         try:
+            if self.store is not None:
+                self.store.check()
             result = job.run(self.stopping)
+        except StoreLost as exc:
+            self._report_lost(exc)
+            result = "store_lost"
         except Exception:
             log.exception("job %s failed", job.name)
             result = "error"
@@ -129,6 +143,15 @@ class Actions:
         if result == "ok":
             self.metrics.job_last_success.labels(job.name).set(time.time())
         return result
+
+    def _report_lost(self, exc: StoreLost) -> None:
+        """Log and count the loss once: it lasts until a restart, and every later run would repeat it."""
+        with self._report_lock:
+            if self._lost_reported:
+                return
+            self._lost_reported = True
+        log.error("actions stopped: %s", exc)
+        self.metrics.store_errors.labels(exc.reason).inc()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -3,7 +3,7 @@
     /                  links to the others
     /metrics           the scrape (path from --web.telemetry-path)
     /healthz           liveness: the process answers (no authentication)
-    /readyz            readiness: the first sync is done and qBittorrent is reachable
+    /readyz            readiness: the first sync is done, qBittorrent is reachable, the store is not lost
     /api/report        the seeding-slot recommendation, explained (?limit=N)
     /api/completions   completion history (?since=24h&status=dead), when the completion job runs
     /api/audit         the audit log of every action (?since=24h), when a job runs
@@ -29,7 +29,7 @@ from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
-from ..store import Store
+from ..store import Store, StoreError
 
 # A route answers (status, content type, body bytes, extra headers) for (query, headers).
 Response = tuple[int, str, bytes, Mapping[str, str]]
@@ -93,6 +93,12 @@ def _metrics(src: Sources, headers: Mapping[str, str]) -> Response:
 
 
 def _ready(src: Sources) -> Response:
+    store = src.store() if src.store is not None else None
+    try:
+        if store is not None:
+            store.check()
+    except StoreError as exc:  # lost: the jobs stopped acting, only a restart brings them back
+        return text(503, f"not ready: {exc}\n")
     if src.snapshot() is not None:
         return text(200, "ready\n")
     return text(503, f"not ready: {src.last_error() or 'first sync with qBittorrent not done yet'}\n")

@@ -48,7 +48,7 @@ def test_a_corrupt_file_is_a_clear_error_and_is_left_alone(tmp_path):
 
 def test_a_store_path_that_cannot_be_opened_for_writing_is_a_clear_error(tmp_path):
     (tmp_path / "qbittorrent-monitor.db").mkdir()  # what root cannot write either: a directory in the way
-    with pytest.raises(StoreError, match="not writable"):
+    with pytest.raises(StoreError, match="not a regular file"):
         open_store(str(tmp_path))
 
 
