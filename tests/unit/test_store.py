@@ -9,13 +9,6 @@ import pytest
 from exporter.store import SCHEMA_VERSION, AuditEntry, SQLiteStore, StoreError, open_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(str(tmp_path / "data"))
-    yield s
-    s.close()
-
-
 def test_a_new_store_is_a_wal_file_at_the_current_schema_version(tmp_path):
     s = open_store(str(tmp_path / "data"))
     s.close()
