@@ -59,14 +59,21 @@ def test_webhook_non_2xx_is_an_error_that_does_not_leak_the_url(receivers, statu
     assert f"HTTP {status}" in str(info.value) and "TOPSECRET" not in str(info.value)
 
 
-def test_webhook_timeout_and_connection_refused_are_errors(receivers):
-    slow = receivers(delay=1.0)
-    with pytest.raises(HandlerError, match="did not answer within 0.3s"):
-        Webhook(HandlerSettings(name="n", type="webhook", url=slow.url(HOOK), timeout=0.3)).run(TORRENT, "d")
-    with pytest.raises(HandlerError, match="cannot reach the webhook") as info:
-        Webhook(
-            HandlerSettings(name="n", type="webhook", url=f"http://127.0.0.1:{free_port()}/x?t=TOPSECRET")
-        ).run(TORRENT, "d")
+# id, the receiver's options (None: nothing listens), the handler's timeout, the error
+TRANSPORT_FAILURES = [
+    ("timeout", {"delay": 1.0}, 0.3, "did not answer within 0.3s"),
+    ("connection-refused", None, 10, "cannot reach the webhook"),
+    ("connection-dropped", {"failure": "close"}, 10, "webhook request failed"),
+]
+
+
+@pytest.mark.parametrize(
+    "options, timeout, message", [c[1:] for c in TRANSPORT_FAILURES], ids=[c[0] for c in TRANSPORT_FAILURES]
+)
+def test_webhook_transport_failures_are_errors_that_do_not_leak_the_url(receivers, options, timeout, message):
+    url = f"http://127.0.0.1:{free_port()}{HOOK}" if options is None else receivers(**options).url(HOOK)
+    with pytest.raises(HandlerError, match=message) as info:
+        Webhook(HandlerSettings(name="n", type="webhook", url=url, timeout=timeout)).run(TORRENT, "d")
     assert "TOPSECRET" not in str(info.value)
 
 

@@ -138,25 +138,6 @@ def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(st
     assert store.state("stall_ladder") == {}
 
 
-def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(store, registry, caplog):
-    mirror, clock = FakeMirror(snap(stalled("a"))), Clock(T0)
-    job = control_job(mirror, store, registry, clock, dry_run=True, stall=STALL)
-    job.run(GO)
-    clock.now += 61
-    with caplog.at_level("INFO", logger="exporter.actions"):
-        job.run(GO)
-    assert mirror.connection.calls == []
-    assert (
-        value(
-            registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="true"
-        )
-        == 1
-    )
-    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("reannounce", True)]
-    assert store.state("stall_ladder") == {}  # a dry run does not move the real ladder
-    assert any("dry run: would reannounce a 'name-a'" in r.getMessage() for r in caplog.records)
-
-
 def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry, caplog):
     mirror, clock = FakeMirror(snap(stalled("a"), stalled("b"))), Clock(T0)
     mirror.connection.failing_hashes = {"a"}
@@ -264,17 +245,19 @@ def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry)
 # -- control: seeding slots ------------------------------------------------------------------------
 
 
+SLOTS_FOR_4 = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
+
+
 def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown(store, registry):
     seeds = [seed(f"s{i}", num_incomplete=i) for i in range(6)]
     mirror, clock = FakeMirror(snap(*seeds)), Clock(T0)
-    seeding = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
     job = control_job(
         mirror,
         store,
         registry,
         clock,
         slots=SlotsPolicy(minimum=1, maximum=10, cooldown=600),
-        seeding=seeding,
+        seeding=SLOTS_FOR_4,
     )
     job.run(GO)
     assert mirror.connection.calls == [
@@ -302,29 +285,60 @@ def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown
     assert entry.action == "seeding_slots" and "max_active_uploads 3 -> 4" in entry.reason
 
 
-def test_seeding_slots_in_dry_run_write_nothing(store, registry):
-    mirror = FakeMirror(snap(*[seed(f"s{i}") for i in range(6)]))
-    job = control_job(
-        mirror,
-        store,
-        registry,
-        Clock(T0),
-        dry_run=True,
-        slots=SlotsPolicy(),
-        seeding=SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20),
-    )
-    job.run(GO)
-    assert mirror.connection.calls == [] and store.state("seeding_slots") == {}
+# -- control: dry run -------------------------------------------------------------------------------
+
+# id, torrents, the job's options, seconds before each run, the action, the store state a real run would
+# change (a dry run does not move it: a later real run starts from where the last real run left), log line
+DRY_RUNS = [
+    (
+        "stall-ladder",
+        [stalled("a")],
+        {"stall": STALL},
+        [0, 61],
+        "reannounce",
+        "stall_ladder",
+        "dry run: would reannounce a 'name-a'",
+    ),
+    (
+        "seeding-slots",
+        [seed(f"s{i}") for i in range(6)],
+        {"slots": SlotsPolicy(), "seeding": SLOTS_FOR_4},
+        [0],
+        "seeding_slots",
+        "seeding_slots",
+        "dry run: would seeding_slots 'qBittorrent preferences'",
+    ),
+    (
+        "ratio-emergency",
+        [seed("s"), stalled("d")],
+        {"emergency": EMERGENCY, "policies": POLICIES},
+        [0],
+        "emergency_stop",
+        "emergency_stopped",
+        "dry run: would emergency_stop d 'name-d'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "torrents, options, steps, action, state, line", [c[1:] for c in DRY_RUNS], ids=[c[0] for c in DRY_RUNS]
+)
+def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(
+    store, registry, caplog, torrents, options, steps, action, state, line
+):
+    mirror, clock = FakeMirror(snap(*torrents)), Clock(T0)
+    job = control_job(mirror, store, registry, clock, dry_run=True, **options)
+    with caplog.at_level("INFO", logger="exporter.actions"):
+        for seconds in steps:
+            clock.now += seconds
+            job.run(GO)
+    assert mirror.connection.calls == []
     assert (
-        value(
-            registry,
-            "qbittorrent_exporter_actions_total",
-            action="seeding_slots",
-            result="ok",
-            dry_run="true",
-        )
-        == 1
+        value(registry, "qbittorrent_exporter_actions_total", action=action, result="ok", dry_run="true") == 1
     )
+    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [(action, True)]
+    assert store.state(state) == {}
+    assert any(line in r.getMessage() for r in caplog.records)
 
 
 # -- completion --------------------------------------------------------------------------------------
