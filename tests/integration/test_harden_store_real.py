@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from exporter.store import FILE_NAME, open_store
-from tests.helpers import ExporterProcess, http_get, sample, wait_for
-from tests.integration.test_actions_real import exporter_args
+from tests.kit.processes import ExporterProcess, http_get, sample, wait_for
+from tests.kit.torrents import exporter_args
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def service(qbt, password_file, exporter_factory, tmp_path):
     arguments to start another one on the same store."""
     config = tmp_path / "config.yml"
     config.write_text(CONFIG)
-    args = exporter_args(qbt, password_file, tmp_path / "data", config)
+    args = exporter_args(qbt, password_file, data_dir=tmp_path / "data", config=config)
     exporter = exporter_factory(args)
     wait_for(
         lambda: (sample(exporter.scrape(), RUNS, job="completion", result="ok") or 0) >= 2,

@@ -18,7 +18,9 @@ from prometheus_client.registry import CollectorRegistry
 from exporter.app import App
 from exporter.config import build_settings
 from exporter.store import FILE_NAME, StoreError, StoreLost, open_store
-from tests.unit.test_actions_jobs import FakeMirror, seed, snap
+from tests.kit.builders import seeding as seed
+from tests.kit.builders import snapshot as snap
+from tests.kit.fakes import FakeMirror
 
 
 def sidecars(data: Path) -> dict[str, Path]:
