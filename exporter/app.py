@@ -104,6 +104,8 @@ class App:
         )
         self._inflight: dict[str, Future[Snapshot | None]] = {}
         self._inflight_lock = threading.Lock()
+        # The service's own series that are about no one qBittorrent (the store's errors).
+        self.events = CollectorRegistry(auto_describe=False)
         # Scheduled jobs (control, completion) of every instance that has them; None when none does.
         self.actions = Actions.build(
             [
@@ -111,6 +113,7 @@ class App:
                 for i in self.instances.values()
             ],
             settings.data_dir,
+            self.events,
         )
         actions = self.actions
         self.routes: dict[str, Route] = build_routes(
@@ -161,9 +164,8 @@ class App:
 
     def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
         """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
-        return Scrape(
-            {name: self.instances[name].families(snap) for name, snap in snapshots.items()}, [build_info()]
-        )
+        by_instance = {name: self.instances[name].families(snap) for name, snap in snapshots.items()}
+        return Scrape(by_instance, [build_info(), *self.events.collect()])
 
     def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
         """collect() as a fresh prometheus_client registry."""

@@ -1,4 +1,6 @@
-"""Fixtures: a real qbittorrent-nox per test (throwaway profile on 127.0.0.1) and the exporter process.
+"""Fixtures over the test kit (tests/kit/): a real qbittorrent-nox per test (throwaway profile on 127.0.0.1),
+the exporter process, loopback receivers, a SQLite store in tmp_path. Each is
+stopped or closed at teardown.
 
 Missing qbittorrent-nox is an error, never a skip: scripts/setup installs it.
 """
@@ -12,7 +14,9 @@ import pytest
 import qbittorrentapi
 
 from exporter.sandbox import QBittorrentProcess
-from tests.helpers import ExporterProcess
+from exporter.store import Store, open_store
+from tests.kit.processes import ExporterProcess
+from tests.kit.receiver import Receiver
 
 
 @pytest.fixture
@@ -34,21 +38,9 @@ def qbt(qbt_factory) -> QBittorrentProcess:
     return qbt_factory()
 
 
-def client_for(q: QBittorrentProcess) -> qbittorrentapi.Client:
-    c = qbittorrentapi.Client(
-        host=q.url,
-        username=q.username,
-        password=q.password,
-        SIMPLE_RESPONSES=True,
-        REQUESTS_ARGS={"timeout": 10},
-    )
-    c.auth_log_in()
-    return c
-
-
 @pytest.fixture
 def qbt_client(qbt) -> qbittorrentapi.Client:
-    return client_for(qbt)
+    return qbt.client()
 
 
 @pytest.fixture
@@ -72,3 +64,31 @@ def exporter_factory(tmp_path: Path) -> Iterator[Callable[..., ExporterProcess]]
     yield make
     for e in started:
         e.stop()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """receivers(status, **options) -> a new Receiver (tests/kit/receiver.py), closed at teardown."""
+    made: list[Receiver] = []
+
+    def make(status: int = 200, **options) -> Receiver:
+        made.append(Receiver(status, **options))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def receiver(receivers) -> Receiver:
+    """A Receiver that answers 200 to everything."""
+    return receivers()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A new SQLite store in tmp_path/data."""
+    s = open_store(str(tmp_path / "data"))
+    yield s
+    s.close()

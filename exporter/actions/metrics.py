@@ -9,17 +9,24 @@
     qbittorrent_exporter_job_runs_total{job="control",result="ok"} 10.0
     qbittorrent_exporter_job_duration_seconds{job="control"} 0.004
     qbittorrent_exporter_job_last_success_timestamp_seconds{job="control"} 1.7e+09
+    qbittorrent_exporter_store_errors_total{reason="deleted"} 1.0
 
 Label values are bounded: `action` and `result` by the code, `handler` by the configuration,
 `category` and `tracker` by the instance's categories and tracker hosts, `job` is control|completion.
 `result` of a handler run: ok, error (will retry), dead (gave up: dead-letter), dry_run.
-`result` of a job run: ok, error, skipped (qBittorrent unreachable).
+`result` of a job run: ok, error, skipped (qBittorrent unreachable), store_lost (the store's files were
+deleted or replaced under the service: no job acts until a restart). `reason` of a store error is one
+of store.LOST_REASONS, counted once when the loss is found.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 from prometheus_client.registry import CollectorRegistry
+
+from ..store import LOST_REASONS
+
+JOB_RESULTS = ("ok", "error", "skipped", "store_lost")
 
 
 class ActionMetrics:
@@ -60,7 +67,7 @@ class ActionMetrics:
         )
         self.job_runs = Counter(
             "qbittorrent_exporter_job_runs",
-            "Scheduled job runs by result: ok, error, skipped.",
+            "Scheduled job runs by result: ok, error, skipped, store_lost.",
             ["job", "result"],
             registry=registry,
         )
@@ -80,9 +87,23 @@ class ActionMetrics:
     def declare(self, jobs: tuple[str, ...], handlers: tuple[str, ...]) -> None:
         """Create the series that would otherwise appear only after their first event."""
         for job in jobs:
-            for result in ("ok", "error", "skipped"):
+            for result in JOB_RESULTS:
                 self.job_runs.labels(job, result)
             self.job_duration.labels(job)
         for handler in handlers:
             for result in ("ok", "error", "dead"):
                 self.handler_runs.labels(handler, result)
+
+
+class StoreMetrics:
+    """The store's own counter: one store serves every instance, so its series has no qbittorrent label."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.errors = Counter(
+            "qbittorrent_exporter_store_errors",
+            "Times the store was found lost under the running service, by reason: deleted, replaced.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in LOST_REASONS:
+            self.errors.labels(reason)

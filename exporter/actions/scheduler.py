@@ -11,6 +11,12 @@ Each instance has its own jobs, metrics (in its own registry: the scrape labels 
 qbittorrent="<name>"), ledger rows and action state: a ratio emergency on one never touches another.
 Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time of the
 last successful run. A job that raises is counted as `error` and runs again next interval.
+
+Before each run the store is checked (Store.check): once its files are deleted or replaced under the
+service, no job acts any more (what it did could not be recorded, and after a restart it would be
+done again). Each such run is `store_lost`; the loss is logged and counted
+(qbittorrent_exporter_store_errors_total{reason}) once, and /readyz answers 503 with the reason.
+The store is never reopened or recreated while the service runs.
 """
 
 from __future__ import annotations
@@ -28,11 +34,11 @@ from prometheus_client.registry import CollectorRegistry
 
 from ..managers.ratio_index import SharedRatioIndex
 from ..qbt.mirror import Mirror
-from ..store import Store, open_store
+from ..store import Store, StoreLost, open_store
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
-from .metrics import ActionMetrics
+from .metrics import ActionMetrics, StoreMetrics
 from .perform import Performer
 from .settings import JobsSettings
 
@@ -101,16 +107,24 @@ class InstanceJobs:
 
 class Actions:
     def __init__(
-        self, watched: Iterable[Watched], data_dir: str, clock: Callable[[], float] = time.time
+        self,
+        watched: Iterable[Watched],
+        data_dir: str,
+        registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`registry`: the service's own (the store's counters are not about one qBittorrent)."""
         self.data_dir, self.clock = data_dir, clock
         self.instances = {w.name: InstanceJobs(w, clock) for w in watched}
+        self.store_metrics = StoreMetrics(registry)
         self.stopping = threading.Event()
         self.store: Store | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self._lost_reported = False  # the store's loss is logged and counted once (two jobs may find it)
+        self._report_lock = threading.Lock()
 
     @classmethod
-    def build(cls, watched: Iterable[Watched], data_dir: str) -> Actions | None:
+    def build(cls, watched: Iterable[Watched], data_dir: str, registry: CollectorRegistry) -> Actions | None:
         """The Actions of this service: the instances with a configured job and actions enabled (None if
         there is none). A disabled instance that has jobs configured is logged once."""
         acting = []
@@ -124,7 +138,7 @@ class Actions:
                 )
             elif configured:
                 acting.append(w)
-        return cls(acting, data_dir) if acting else None
+        return cls(acting, data_dir, registry) if acting else None
 
     def has(self, job: str) -> bool:
         """Some instance runs this job ("control" or "completion")."""
@@ -185,11 +199,17 @@ class Actions:
         log.info("actions: store in %s", self.data_dir)
 
     def run(self, instance: str, job: Job) -> str:
-        """One instrumented run of `job` of `instance`; never raises."""
+        """One instrumented run of `job` of `instance`; never raises. `store_lost` if the store is gone:
+        found by the check before the run, or by the store itself on any call during it."""
         metrics = self.instances[instance].metrics
         started = time.perf_counter()
         try:
+            if self.store is not None:
+                self.store.check()
             result = job.run(self.stopping)
+        except StoreLost as exc:
+            self._report_lost(exc)
+            result = "store_lost"
         except Exception:
             log.exception("job %s of %s failed", job.name, instance)
             result = "error"
@@ -198,6 +218,15 @@ class Actions:
         if result == "ok":
             metrics.job_last_success.labels(job.name).set(time.time())
         return result
+
+    def _report_lost(self, exc: StoreLost) -> None:
+        """Log and count the loss once: it lasts until a restart, and every later run would repeat it."""
+        with self._report_lock:
+            if self._lost_reported:
+                return
+            self._lost_reported = True
+        log.error("actions stopped: %s", exc)
+        self.store_metrics.errors.labels(exc.reason).inc()
 
     def stop(self) -> None:
         self.stopping.set()

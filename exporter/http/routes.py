@@ -4,7 +4,7 @@
     /metrics           the scrape of every qBittorrent (path from --web.telemetry-path)
     /probe             ?target=NAME or URL: one configured qBittorrent (the multi-target pattern)
     /healthz           liveness: the process answers (no authentication)
-    /readyz            readiness: every qBittorrent has synced and is reachable
+    /readyz            readiness: every qBittorrent has synced and is reachable, the store is not lost
     /api/report        the seeding-slot recommendation, explained (?limit=N, ?instance=NAME)
     /api/completions   completion history (?since=24h&status=dead&instance=NAME), when a completion job runs
     /api/audit         the audit log of every action (?since=24h&instance=NAME), when a job runs
@@ -31,7 +31,7 @@ from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
-from ..store import Store
+from ..store import Store, StoreError
 from . import exposition
 
 # Without X-Prometheus-Scrape-Timeout-Seconds, a scrape answers within this (Prometheus's default is 10 s).
@@ -160,6 +160,12 @@ def _probe(src: Sources, query: Mapping[str, str], headers: Mapping[str, str]) -
 
 
 def _ready(src: Sources) -> Response:
+    store = src.store() if src.store is not None else None
+    try:
+        if store is not None:
+            store.check()
+    except StoreError as exc:  # lost: the jobs stopped acting, only a restart brings them back
+        return text(503, f"not ready: {exc}\n")
     down = [name for name in src.instances if src.snapshot(name) is None]
     if not down:
         return text(200, "ready\n")

@@ -21,8 +21,10 @@ What is kept:
   torrents the ratio emergency stopped, ...), so decisions survive restarts.
 - audit: an append-only log of every action, dry runs included.
 
-A store that is corrupt, from a newer version, or not writable is a `StoreError` at open: the
-service refuses to start rather than silently losing the ledger.
+A store that is corrupt, empty, from a newer version, or not writable is a `StoreError` at open: the
+service refuses to start rather than silently losing the ledger. A store lost while the service runs
+(its files deleted or replaced) is a `StoreLost` from `check()` and from every call after it: the
+service stops acting rather than recording into files a restart would not read.
 """
 
 from __future__ import annotations
@@ -37,6 +39,18 @@ Key = tuple[str, int]  # (hash, completion_on)
 
 class StoreError(Exception):
     """The store cannot be used; the message says which file and what to do."""
+
+
+LOST_REASONS = ("deleted", "replaced")
+
+
+class StoreLost(StoreError):
+    """The store this object opened is no longer the one at its location. `reason` (one of
+    LOST_REASONS, a metric label) is `deleted` (nothing there any more) or `replaced` (another one is)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,13 @@ class Store(ABC):
     def rename_instance(self, old: str, new: str) -> int:
         """Give every row of `old` to `new` (which must have none yet); returns how many completions moved."""
 
+    # -- health
+    @abstractmethod
+    def check(self) -> None:
+        """Raise StoreLost when this store is not the one at its location any more (SQLite: a file
+        deleted or replaced; a database server: another database answers); from then on every other
+        method raises it too. Cheap: the jobs call it before every run, /readyz on every probe."""
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -212,6 +233,9 @@ class Scoped(Store):
 
     def rename_instance(self, old: str, new: str) -> int:
         raise StoreError("an instance's view of the store cannot rename instances")
+
+    def check(self) -> None:
+        self.store.check()
 
     def close(self) -> None:
         """The store itself stays open: its owner closes it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -11,7 +10,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError
+from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError, StoreLost
+from .files import (
+    DirectoryLock,
+    Identities,
+    create_store_file,
+    identity_of,
+    make_directory,
+    refuse_non_store,
+    sidecar,
+    unwritable_store,
+)
 
 T = TypeVar("T")
 
@@ -72,45 +81,59 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SQLiteStore(Store):
-    """`exclusive`: hold an advisory lock on `<path>.lock` while open, so that a second service on the
-    same store fails at start instead of running every handler twice (the kernel drops the lock when
-    the process dies, even by SIGKILL)."""
+    """`exclusive`: hold a lock on the data directory while open (files.py says why the directory), so
+    that a second service on the same store fails at start instead of running every handler twice.
+
+    A missing file is a fresh store; a file that cannot be this store's (empty, not a regular file,
+    corrupt, newer schema) or a directory it cannot write is a StoreError at open, never replaced."""
 
     def __init__(self, path: str | Path, readonly: bool = False, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._lock = threading.Lock()
-        self._lockfile: Any = None
+        self._dirlock: DirectoryLock | None = None
+        self._lost: tuple[str, str] | None = None  # (reason, message) once check() found the store gone
         try:
-            if readonly:
-                if not self.path.is_file():
-                    raise StoreError(f"no store at {self.path} (has the service run with actions enabled?)")
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                if exclusive:
-                    self._take_lock()
-                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._check(readonly)
+            self._db = self._connect(readonly, exclusive)
+            try:
+                self._check(readonly)
+            except BaseException:
+                self._db.close()
+                raise
+            self._files = Identities((self.path.parent, self.path, self._wal, self._shm))
         except BaseException as exc:
-            if self._lockfile is not None:
-                self._lockfile.close()
+            if self._dirlock is not None:
+                self._dirlock.close()
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(self._explain(exc)) from None
             if isinstance(exc, OSError):
-                raise StoreError(
-                    f"cannot create the data directory {self.path.parent}: {exc.strerror}"
-                ) from None
+                raise StoreError(f"cannot open store {self.path}: {exc.strerror}") from None
             raise
 
-    def _take_lock(self) -> None:
-        self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a")
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(
-                f"store {self.path} is in use by another qbittorrent-monitor (one service per --data.dir)"
-            ) from None
+    @property
+    def _wal(self) -> Path:
+        return sidecar(self.path, "-wal")
+
+    @property
+    def _shm(self) -> Path:
+        return sidecar(self.path, "-shm")
+
+    def _connect(self, readonly: bool, exclusive: bool) -> sqlite3.Connection:
+        """The connection, after every check that can be made on the files themselves (files.py)."""
+        if readonly:
+            if identity_of(self.path) is None:
+                raise StoreError(f"no store at {self.path} (has the service run with actions enabled?)")
+            refuse_non_store(self.path)
+            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        make_directory(self.path.parent)
+        if exclusive:
+            self._dirlock = DirectoryLock(self.path.parent, self.path)
+        if identity_of(self.path) is None:
+            create_store_file(self.path)
+        refuse_non_store(self.path)
+        if why := unwritable_store(self.path):
+            raise StoreError(why)
+        return sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
 
     def _explain(self, exc: sqlite3.DatabaseError) -> str:
         text = str(exc)
@@ -120,11 +143,59 @@ class SQLiteStore(Store):
                 "backup — the completion ledger and action state are in it"
             )
         if "readonly" in text or "unable to open" in text or "disk I/O" in text:
-            return (
-                f"store {self.path} is not writable ({text}): "
-                "check the permissions of the file and its directory"
-            )
+            return unwritable_store(self.path) or f"store {self.path} cannot be written ({text})"
         return f"store {self.path}: {text}"
+
+    def check(self) -> None:
+        """StoreLost once the data directory, the db, its -wal or its -shm is not at its path any more
+        or is another file there (compared by st_dev and st_ino with what was opened). Sticky: the
+        files this connection writes are then not the ones a restart would read."""
+        if self._lost is None:
+            try:
+                change = self._files.changed()
+            except OSError as exc:  # e.g. the directory's permissions changed: not known to be lost
+                raise StoreError(f"cannot check store {self.path}: {exc.strerror}") from None
+            if change is None:
+                return
+            with self._lock:
+                if self._lost is None:
+                    self._lost = (change[0], self._lost_message(*change))
+        raise StoreLost(*self._lost)
+
+    def _lost_message(self, reason: str, path: Path) -> str:
+        """The one error of a lost store, after moving every commit out of the -wal this connection
+        writes (a checkpoint through its open files; the paths are not used).
+
+        SQLite keeps that -wal when its db has gone (it does not checkpoint a moved db on close), and
+        a restart would replay it into whatever db is at the path then: a replacement, or a fresh
+        store (SQLite pairs a db and a -wal by name only). Checkpointed and truncated, it holds
+        nothing to replay, and its commits are in the db file this connection opened: the store
+        itself if only the -wal or -shm went (Identities reports the first change in the order
+        directory, db, -wal, -shm), a moved-away db or directory wherever it is now."""
+        what = {
+            self.path.parent: "its data directory",
+            self.path: "the store file",
+            self._wal: "its write-ahead log",
+            self._shm: "its shared-memory index",
+        }[path]
+        saved = self._checkpoint()
+        note = ""
+        if path in (self._wal, self._shm):
+            note = "; its commits were " + ("copied into the store file first" if saved else "not saved")
+        return (
+            f"store {self.path} is lost: {what} {path} was {reason} under the running service{note}; "
+            "no job acts until the service is restarted"
+        )
+
+    def _checkpoint(self) -> bool:
+        """Copy every commit of the -wal into the db file and truncate the -wal; True if done."""
+        if self.readonly:
+            return False
+        try:
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error:
+            return False
+        return bool(busy == 0)
 
     def _check(self, readonly: bool) -> None:
         db = self._db
@@ -161,7 +232,9 @@ class SQLiteStore(Store):
             raise
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """fn(db) in one transaction, under the lock; database errors become StoreError."""
+        """fn(db) in one transaction, under the lock, if the store is still there (check());
+        database errors become StoreError."""
+        self.check()
         with self._lock:
             try:
                 if not self.readonly:
@@ -423,11 +496,15 @@ class SQLiteStore(Store):
         return self._run(write)
 
     def close(self) -> None:
+        try:
+            self.check()  # a loss nobody noticed yet: empty the -wal now (see _lost_message)
+        except StoreError:
+            pass
         with self._lock:
             self._db.close()
-            if self._lockfile is not None:
-                self._lockfile.close()  # releases the flock
-                self._lockfile = None
+            if self._dirlock is not None:
+                self._dirlock.close()
+                self._dirlock = None
 
 
 def _instance_filter(instance: str | None) -> tuple[str, tuple[str, ...]]:

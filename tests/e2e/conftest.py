@@ -1,4 +1,5 @@
-"""Fixtures for the end-to-end tests: real Prometheus, Alertmanager and a webhook receiver on 127.0.0.1.
+"""Fixtures for the end-to-end tests: real Prometheus, Alertmanager and a webhook receiver on 127.0.0.1
+(tests/kit/stack.py, tests/kit/receiver.py).
 
 Each fixture hands out a process object that the test starts (so that it can choose the order: start
 Prometheus first, it takes a few seconds to scrape a new target) and that is stopped at teardown.
@@ -11,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Alertmanager, Prometheus, Receiver
+from tests.kit.receiver import Receiver
+from tests.kit.stack import Alertmanager, Prometheus
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver(fail=("/fail",))
-    yield r
-    r.close()
+def receiver(receivers) -> Receiver:
+    """Alertmanager's and the completion webhooks' receiver; /fail answers 500."""
+    return receivers(statuses={"/fail": 500})
 
 
 @pytest.fixture

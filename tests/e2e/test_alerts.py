@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from exporter.sandbox import free_port, make_payload, make_torrent
-from tests.conftest import client_for
-from tests.e2e.stack import ROOT, alerts_without_for, scrape_job_name
-from tests.helpers import ExporterProcess, wait_for
+from tests.kit.processes import ExporterProcess, wait_for
+from tests.kit.stack import ROOT, alerts_without_for, delivered_alerts, scrape_job_name
 
 pytestmark = pytest.mark.e2e
 
@@ -50,10 +49,10 @@ def test_errored_torrent_fires_the_errored_alert_at_the_receiver(
         )
         blocker = tmp_path / "not-a-directory"
         blocker.write_text("a file where qBittorrent expects a directory\n")
-        client_for(qbt).torrents_add(torrent_files=torrent, save_path=str(blocker / "downloads"))
+        qbt.client().torrents_add(torrent_files=torrent, save_path=str(blocker / "downloads"))
 
         alerts = wait_for(
-            lambda: receiver.alerts("QBittorrentTorrentsErrored"),
+            lambda: delivered_alerts(receiver, "QBittorrentTorrentsErrored"),
             timeout=30,
             what="QBittorrentTorrentsErrored at the webhook receiver",
         )
@@ -72,7 +71,7 @@ def test_errored_torrent_fires_the_errored_alert_at_the_receiver(
         )
         assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks.md#qbittorrenttorrentserrored")
         # qBittorrent is up all along: the unreachable alert must not have fired.
-        assert receiver.alerts("QBittorrentUnreachable") == []
+        assert delivered_alerts(receiver, "QBittorrentUnreachable") == []
         assert prometheus.query("qbittorrent_up == 1"), "Prometheus should see qBittorrent up"
     finally:
         exporter.stop()
@@ -88,12 +87,12 @@ def test_stopping_qbittorrent_fires_the_unreachable_alert_at_the_receiver(
             timeout=20,
             what="Prometheus scraping qBittorrent up",
         )
-        assert receiver.alerts("QBittorrentUnreachable") == [], "fired while qBittorrent was up"
+        assert delivered_alerts(receiver, "QBittorrentUnreachable") == [], "fired while qBittorrent was up"
 
         qbt.stop()
 
         alerts = wait_for(
-            lambda: receiver.alerts("QBittorrentUnreachable"),
+            lambda: delivered_alerts(receiver, "QBittorrentUnreachable"),
             timeout=30,
             what="QBittorrentUnreachable at the webhook receiver",
         )
@@ -107,6 +106,6 @@ def test_stopping_qbittorrent_fires_the_unreachable_alert_at_the_receiver(
         assert "(qbittorrent_up = 0)" in alerts[0]["annotations"]["description"]
         # The exporter itself is still scraped: that is a different alert, and it must stay quiet.
         assert prometheus.query(f'up{{instance="{instance}"}} == 1')
-        assert receiver.alerts("QBittorrentExporterDown") == []
+        assert delivered_alerts(receiver, "QBittorrentExporterDown") == []
     finally:
         exporter.stop()

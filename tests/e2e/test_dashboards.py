@@ -17,9 +17,8 @@ import pytest
 import yaml
 
 from exporter.sandbox import free_port, make_payload, make_torrent
-from tests.conftest import client_for
-from tests.e2e.stack import ROOT, load_script, scrape_job_name
-from tests.helpers import ExporterProcess, wait_for
+from tests.kit.processes import ExporterProcess, wait_for
+from tests.kit.stack import ROOT, load_script, scrape_job_name
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +164,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     orphan = make_torrent(
         make_payload(tmp_path / "nowhere", "orphan.bin", 1 << 20), tmp_path / "orphan.torrent", [dead_tracker]
     )
-    seeder_client, client = client_for(seeder), client_for(watched)
+    seeder_client, client = seeder.client(), watched.client()
     seeder_client.torrents_add(torrent_files=shared, save_path=str(data))
     client.torrents_add(torrent_files=shared, category="movies")
     client.torrents_add(torrent_files=orphan, category="tv")  # no peer anywhere: stalls

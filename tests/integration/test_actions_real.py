@@ -11,85 +11,13 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
 import pytest
 
-from exporter.sandbox import info_hash, make_payload, make_torrent
 from exporter.store import open_store
-from tests.conftest import client_for
-from tests.helpers import sample, wait_for
+from tests.kit.processes import sample, wait_for
+from tests.kit.torrents import add_stalled, download, exporter_args, seed_on, torrent_of
 
 pytestmark = pytest.mark.integration
-
-SIZE = 2 * 2**20
-DEAD = "http://127.0.0.1:1/announce"  # nothing listens on port 1: host 127.0.0.1, never answers
-
-
-def exporter_args(q, password_file, data_dir: Path, config: Path, *extra: str) -> list[str]:
-    return [
-        "--qbittorrent.url",
-        q.url,
-        "--qbittorrent.password-file",
-        str(password_file),
-        "--qbittorrent.min-sync-age",
-        "0",
-        "--data.dir",
-        str(data_dir),
-        "--config.file",
-        str(config),
-        *extra,
-    ]
-
-
-def torrent_of(client, h: str) -> dict | None:
-    found = client.torrents_info(torrent_hashes=h)
-    return found[0] if found else None
-
-
-def add_stalled(client, q, tmp_path: Path, name: str, tracker: str = DEAD, paused: bool = False) -> str:
-    """A download nobody seeds: stalledDL (or stopped) on `q`."""
-    payload = make_payload(tmp_path / "nowhere", name, 256 * 1024, seed=len(name))
-    data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
-    client.torrents_add(torrent_files=data, save_path=str(q.downloads), is_paused=paused)
-    h = info_hash(data)
-    want = ("stoppedDL", "pausedDL") if paused else ("stalledDL",)
-    wait_for(lambda: (torrent_of(client, h) or {}).get("state") in want, timeout=15, what=f"{name} in {want}")
-    return h
-
-
-def seed_on(client, tmp_path: Path, name: str, tracker: str = DEAD) -> tuple[str, bytes]:
-    """A torrent seeded by the instance of `client` from data in tmp_path/src."""
-    payload = make_payload(tmp_path / "src" / name, name, SIZE, seed=hash(name) % 997)
-    data = make_torrent(payload, tmp_path / f"{name}.torrent", [tracker])
-    client.torrents_add(torrent_files=data, save_path=str(payload.parent))
-    h = info_hash(data)
-    wait_for(
-        lambda: (torrent_of(client, h) or {}).get("state") in ("stalledUP", "uploading"),
-        timeout=15,
-        what=f"{name} seeding",
-    )
-    return h, data
-
-
-def download(client, q, data: bytes, source_bt_port: int) -> str:
-    """Add `data` to `q` and connect it to the seeder on `source_bt_port`; waits for completion."""
-    h = info_hash(data)
-    client.torrents_add(torrent_files=data, save_path=str(q.downloads))
-    wait_for(
-        lambda: (torrent_of(client, h) or {}).get("state") not in (None, "checkingResumeData"),
-        timeout=15,
-        what="the download to be added",
-    )
-    client.torrents_add_peers(peers=[f"127.0.0.1:{source_bt_port}"], torrent_hashes=h)
-    wait_for(
-        lambda: (t := torrent_of(client, h)) and t["amount_left"] == 0 and t["completion_on"] > 0,
-        timeout=30,
-        what="the transfer to complete",
-    )
-    return h
 
 
 def actions(samples, action, dry_run="false", result="ok") -> float:
@@ -99,37 +27,10 @@ def actions(samples, action, dry_run="false", result="ok") -> float:
     )
 
 
-class DeadTracker:
-    """A tracker that counts announces and answers each with 503: the torrent stays stalledDL."""
-
-    def __init__(self) -> None:
-        self.announces = 0
-        tracker = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                tracker.announces += 1
-                self.send_response(503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/announce"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def dead_tracker():
-    t = DeadTracker()
-    yield t
-    t.close()
+def dead_tracker(receivers):
+    """A tracker that answers every announce with 503: the torrent stays stalledDL."""
+    return receivers(503)
 
 
 STALL_CONFIG = """
@@ -146,12 +47,12 @@ def log_messages(client) -> list[str]:
 def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(
     qbt, qbt_client, password_file, exporter_factory, tmp_path, dead_tracker
 ):
-    h = add_stalled(qbt_client, qbt, tmp_path, "stuck.bin", tracker=dead_tracker.url)
-    wait_for(lambda: dead_tracker.announces >= 1, what="the first announce")
-    initial = dead_tracker.announces
+    h = add_stalled(qbt_client, qbt, tmp_path, "stuck.bin", tracker=dead_tracker.url("/announce"))
+    wait_for(lambda: len(dead_tracker.requests) >= 1, what="the first announce")
+    initial = len(dead_tracker.requests)
     config = tmp_path / "config.yml"
     config.write_text(STALL_CONFIG)
-    exporter = exporter_factory(exporter_args(qbt, password_file, tmp_path / "data", config))
+    exporter = exporter_factory(exporter_args(qbt, password_file, data_dir=tmp_path / "data", config=config))
 
     s = wait_for(
         lambda: (s := exporter.scrape()) and actions(s, "reannounce") == 1 and s,
@@ -160,7 +61,9 @@ def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(
     )
     assert sample(s, "qbittorrent_exporter_stalled_torrents") == 1
     assert actions(s, "restart") == 0, "the restart must wait for the cooldown"
-    wait_for(lambda: dead_tracker.announces > initial, timeout=5, what="the reannounce to reach the tracker")
+    wait_for(
+        lambda: len(dead_tracker.requests) > initial, timeout=5, what="the reannounce to reach the tracker"
+    )
 
     s = wait_for(
         lambda: (s := exporter.scrape()) and actions(s, "restart") == 1 and s,
@@ -216,7 +119,7 @@ def test_dry_run_counts_what_it_would_do_and_leaves_qbittorrent_untouched(
     qbt_factory, password_file, exporter_factory, tmp_path
 ):
     b, a = qbt_factory("b"), qbt_factory("a")
-    cb, ca = client_for(b), client_for(a)
+    cb, ca = b.client(), a.client()
     h_seed, data = seed_on(ca, tmp_path, "seed.bin")
     download(cb, b, data, a.bt_port)  # ratio 0 on 127.0.0.1 for b
     h_stuck = add_stalled(
@@ -233,7 +136,9 @@ trackers:
     )
     before = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
     exporter = exporter_factory(
-        exporter_args(b, password_file, tmp_path / "data", config, "--actions.dry-run", "true")
+        exporter_args(
+            b, password_file, "--actions.dry-run", "true", data_dir=tmp_path / "data", config=config
+        )
     )
     s = wait_for(
         lambda: (s := exporter.scrape()) and actions(s, "tag_stalled", "true") >= 1 and s,
@@ -272,14 +177,14 @@ def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(
     qbt_factory, password_file, exporter_factory, tmp_path
 ):
     a, b, c = qbt_factory("a"), qbt_factory("b"), qbt_factory("c")
-    ca, cb, cc = client_for(a), client_for(b), client_for(c)
+    ca, cb, cc = a.client(), b.client(), c.client()
     h_seed, data = seed_on(ca, tmp_path, "shared.bin")
     download(cb, b, data, a.bt_port)  # b: downloaded SIZE, uploaded 0 -> ratio 0 on host 127.0.0.1
     h_down = add_stalled(cb, b, tmp_path, "wanted.bin")
     h_user = add_stalled(cb, b, tmp_path, "user-stopped.bin", paused=True)
     config = tmp_path / "config.yml"
     config.write_text(RATIO_CONFIG)
-    args = exporter_args(b, password_file, tmp_path / "data", config)
+    args = exporter_args(b, password_file, data_dir=tmp_path / "data", config=config)
     exporter = exporter_factory(args)
 
     s = wait_for(
@@ -345,7 +250,7 @@ def test_seeding_slots_set_qbittorrents_max_active_uploads(
     qbt_factory, password_file, exporter_factory, tmp_path
 ):
     q = qbt_factory("q", queueing=True)
-    client = client_for(q)
+    client = q.client()
     assert client.app_preferences()["max_active_uploads"] == 3  # qBittorrent's default
     for name in ("one.bin", "two.bin"):
         seed_on(client, tmp_path, name)
@@ -356,7 +261,7 @@ control:
   interval: 300ms
   seeding_slots: {enabled: true, min: 1, max: 10}
 """)
-    exporter = exporter_factory(exporter_args(q, password_file, tmp_path / "data", config))
+    exporter = exporter_factory(exporter_args(q, password_file, data_dir=tmp_path / "data", config=config))
     wait_for(
         lambda: actions(exporter.scrape(), "seeding_slots") == 1, timeout=15, what="the seeding-slots action"
     )

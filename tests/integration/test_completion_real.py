@@ -1,5 +1,5 @@
 """The completion job against real transfers between two qbittorrent-nox instances, through the real
-exporter process, with real webhook receivers (http.server) on loopback.
+exporter process, with real webhook receivers (the kit's Receiver) on loopback.
 
 - a real completion gives exactly one POST; a receiver answering 500 is retried, then dead-lettered,
   and never holds back the other handlers (webhook, add_tags in qBittorrent);
@@ -15,64 +15,15 @@ import json
 import signal
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from exporter.store import open_store
-from tests.conftest import client_for
-from tests.helpers import http_get, sample, wait_for
-from tests.integration.test_actions_real import download, exporter_args, seed_on, torrent_of
+from tests.kit.processes import http_get, sample, wait_for
+from tests.kit.torrents import download, exporter_args, seed_on, torrent_of
 
 pytestmark = pytest.mark.integration
-
-
-class Receiver:
-    """A webhook receiver on loopback. Records each POST; answers `status`; while `gate` is clear, it
-    holds each request open (the sender waits) until the gate is set."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.status, self.posts = status, []
-        self.gate = threading.Event()
-        self.gate.set()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((dict(self.headers), json.loads(body)))
-                receiver.gate.wait(30)
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self) -> None:
-        self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receivers():
-    made: list[Receiver] = []
-
-    def make(status: int = 200) -> Receiver:
-        made.append(Receiver(status))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 def config_for(tmp_path: Path, handlers: str) -> Path:
@@ -97,22 +48,22 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
     qbt_factory, password_file, exporter_factory, tmp_path, receivers
 ):
     a, b = qbt_factory("a"), qbt_factory("b")
-    ca, cb = client_for(a), client_for(b)
+    ca, cb = a.client(), b.client()
     good, bad = receivers(200), receivers(500)
     config = config_for(
         tmp_path,
         f"""
-    - {{name: broken, type: webhook, url: "{bad.url}", retries: 1, backoff: 200ms}}
-    - {{name: notify, type: webhook, url: "{good.url}", secret: k3y}}
+    - {{name: broken, type: webhook, url: "{bad.url("/hook")}", retries: 1, backoff: 200ms}}
+    - {{name: notify, type: webhook, url: "{good.url("/hook")}", secret: k3y}}
     - {{name: mark, type: add_tags, tags: [done]}}
 """,
     )
-    exporter = exporter_factory(exporter_args(b, password_file, tmp_path / "data", config))
+    exporter = exporter_factory(exporter_args(b, password_file, data_dir=tmp_path / "data", config=config))
     wait_for(lambda: runs(exporter) >= 1, what="the baseline run")
     h, data = seed_on(ca, tmp_path, "movie.bin")
     download(cb, b, data, a.bt_port)
 
-    wait_for(lambda: len(good.posts) >= 1, timeout=15, what="the webhook POST")
+    wait_for(lambda: len(good.requests) >= 1, timeout=15, what="the webhook POST")
     wait_for(
         lambda: "done" in torrent_of(cb, h)["tags"], timeout=10, what="the add_tags handler in qBittorrent"
     )
@@ -130,13 +81,13 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
     )
     settle(exporter)
 
-    assert len(good.posts) == 1, "exactly one POST per completion"
-    headers, payload = good.posts[0]
+    assert len(good.requests) == 1, "exactly one POST per completion"
+    headers, payload = good.requests[0].headers, good.requests[0].json()
     assert payload["event"] == "torrent_completed" and payload["torrent"]["hash"] == h
     assert payload["torrent"]["name"] == "movie.bin" and payload["torrent"]["size"] == 2 * 2**20
     assert headers["X-Qbittorrent-Monitor-Delivery"] == f"{h}:{payload['torrent']['completion_on']}:notify"
     assert headers["X-Qbittorrent-Monitor-Signature"].startswith("sha256=")
-    assert len(bad.posts) == 2, "one attempt and one retry, then dead-letter"
+    assert len(bad.requests) == 2, "one attempt and one retry, then dead-letter"
 
     s = exporter.scrape()
     assert sample(s, "qbittorrent_exporter_completions_total", category="") == 1, [
@@ -180,7 +131,7 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
         and "movie.bin" in cli.stdout
         and "broken:dead(2x: webhook answered HTTP 500)" in cli.stdout
     )
-    assert "k3y" not in exporter.log() and bad.url not in exporter.log()
+    assert "k3y" not in exporter.log() and bad.url("/hook") not in exporter.log()
 
     bad.status = 200  # the cause is fixed: queue the dead-letter again, the running service delivers it
     cli = subprocess.run(
@@ -205,26 +156,26 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
         timeout=15,
         what="the retried dead-letter to be delivered",
     )
-    assert len(bad.posts) == 3 and len(good.posts) == 1
+    assert len(bad.requests) == 3 and len(good.requests) == 1
 
 
 def test_sigkill_while_pending_runs_the_handler_once_more_after_restart(
     qbt_factory, password_file, exporter_factory, tmp_path, receivers
 ):
     a, b = qbt_factory("a"), qbt_factory("b")
-    ca, cb = client_for(a), client_for(b)
+    ca, cb = a.client(), b.client()
     hook = receivers(200)
     hook.gate.clear()  # hold the first POST: the handler is running, its ledger row pending
     config = config_for(
-        tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url}", timeout: 20s}}\n"""
+        tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url("/hook")}", timeout: 20s}}\n"""
     )
     data_dir = tmp_path / "data"
-    args = exporter_args(b, password_file, data_dir, config)
+    args = exporter_args(b, password_file, data_dir=data_dir, config=config)
     exporter = exporter_factory(args)
     wait_for(lambda: runs(exporter) >= 1, what="the baseline run")
     h, data = seed_on(ca, tmp_path, "film.bin")
     download(cb, b, data, a.bt_port)
-    wait_for(lambda: len(hook.posts) == 1, timeout=15, what="the first POST")
+    wait_for(lambda: len(hook.requests) == 1, timeout=15, what="the first POST")
 
     store = open_store(str(data_dir), readonly=True)
     [record] = store.history(0)
@@ -235,8 +186,8 @@ def test_sigkill_while_pending_runs_the_handler_once_more_after_restart(
     exporter = exporter_factory(args)
     wait_for(lambda: store.history(0)[0].status == "done", timeout=15, what="the ledger to say done")
     settle(exporter)
-    assert len(hook.posts) == 2, "once more after the restart, and only once"
-    deliveries = {p[0]["X-Qbittorrent-Monitor-Delivery"] for p in hook.posts}
+    assert len(hook.requests) == 2, "once more after the restart, and only once"
+    deliveries = {r.headers["X-Qbittorrent-Monitor-Delivery"] for r in hook.requests}
     assert len(deliveries) == 1, "the repeat carries the same delivery id, so a receiver can drop it"
     assert store.history(0)[0].handlers[0].attempts == 1
     store.close()
@@ -246,22 +197,22 @@ def test_a_completion_while_the_service_is_stopped_is_handled_after_start(
     qbt_factory, password_file, exporter_factory, tmp_path, receivers
 ):
     a, b = qbt_factory("a"), qbt_factory("b")
-    ca, cb = client_for(a), client_for(b)
+    ca, cb = a.client(), b.client()
     hook = receivers(200)
-    config = config_for(tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url}"}}\n""")
-    args = exporter_args(b, password_file, tmp_path / "data", config)
+    config = config_for(tmp_path, f"""    - {{name: notify, type: webhook, url: "{hook.url("/hook")}"}}\n""")
+    args = exporter_args(b, password_file, data_dir=tmp_path / "data", config=config)
 
     h_before, data = seed_on(ca, tmp_path, "before.bin")
     download(cb, b, data, a.bt_port)  # complete before the first start: the baseline
     exporter = exporter_factory(args)
     settle(exporter, 2)
     assert exporter.stop() == 0
-    assert hook.posts == []
+    assert hook.requests == []
 
     h_while, data = seed_on(ca, tmp_path, "while-stopped.bin")
     download(cb, b, data, a.bt_port)
     exporter = exporter_factory(args)
-    wait_for(lambda: hook.posts, timeout=15, what="the POST for the completion while stopped")
+    wait_for(lambda: hook.requests, timeout=15, what="the POST for the completion while stopped")
     settle(exporter)
-    assert [p[1]["torrent"]["hash"] for p in hook.posts] == [h_while]
+    assert [r.json()["torrent"]["hash"] for r in hook.requests] == [h_while]
     assert h_before != h_while

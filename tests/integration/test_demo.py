@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from exporter.sandbox import free_port
-from tests.helpers import http_get, parse_samples, sample, wait_for
+from tests.kit.processes import http_get, parse_samples, sample, wait_for
 
 pytestmark = pytest.mark.integration
 

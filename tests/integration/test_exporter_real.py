@@ -7,24 +7,12 @@ import re
 import pytest
 
 from exporter.sandbox import make_payload, make_torrent
-from tests.conftest import client_for
-from tests.helpers import http_get, sample, wait_for
+from tests.kit.processes import http_get, sample, wait_for
+from tests.kit.torrents import exporter_args
 
 pytestmark = pytest.mark.integration
 
 PASSKEY = "0123456789abcdefSECRETPASSKEY"
-
-
-def exporter_args(q, password_file, *extra):
-    return [
-        "--qbittorrent.url",
-        q.url,
-        "--qbittorrent.password-file",
-        str(password_file),
-        "--qbittorrent.min-sync-age",
-        "0",
-        *extra,
-    ]
 
 
 def add_torrents(q, client, tmp_path):
@@ -138,4 +126,4 @@ def test_wrong_password_gives_a_clear_error_and_backs_off(qbt_factory, exporter_
     qlog = wait_for(lambda: q.log_file.exists() and q.log_file.read_text(), what="qBittorrent log")
     failures = re.findall(r"login failure", qlog, flags=re.IGNORECASE)
     assert len(failures) == 1, qlog
-    client_for(q).app_version()  # not banned: the right password still works
+    q.client().app_version()  # not banned: the right password still works

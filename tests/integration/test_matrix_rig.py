@@ -15,8 +15,8 @@ import qbittorrentapi
 import yaml
 
 from exporter.sandbox import free_port, stop_process
-from tests.helpers import http_get, wait_for
 from tests.kit import versions
+from tests.kit.processes import http_get, wait_for
 
 pytestmark = pytest.mark.integration
 

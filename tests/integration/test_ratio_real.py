@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from exporter.sandbox import make_payload, make_torrent
-from tests.conftest import client_for
-from tests.helpers import http_get, sample, wait_for
+from tests.kit.processes import http_get, sample, wait_for
+from tests.kit.torrents import torrent_of
 
 pytestmark = pytest.mark.integration
 
@@ -35,28 +35,26 @@ seeding: {upload_capacity: 1MiB, idle_window: 1s, demand_weight: 0, scarcity_wei
 """
 
 
-def one(client, h):
-    found = client.torrents_info(torrent_hashes=h)
-    return found[0] if found else None
-
-
 def transferred_and_stopped(qbt_factory, tmp_path):
     """(B, B's client, hash of the downloaded seed, hash of the stopped seed)."""
     a, b = qbt_factory("a"), qbt_factory("b")
-    ca, cb = client_for(a), client_for(b)
+    ca, cb = a.client(), b.client()
     shared = make_payload(tmp_path / "a-data", "shared.bin", 4 * MIB, seed=7)
     shared_torrent = make_torrent(shared, tmp_path / "shared.torrent", [TRACKER], private=True)
     ca.torrents_add(torrent_files=shared_torrent, save_path=str(shared.parent))
     h = wait_for(lambda: ca.torrents_info() and ca.torrents_info()[0]["hash"], what="A to know the torrent")
-    wait_for(lambda: one(ca, h)["state"] in ("stalledUP", "uploading"), what="A to seed")
+    wait_for(lambda: torrent_of(ca, h)["state"] in ("stalledUP", "uploading"), what="A to seed")
 
     cb.torrents_add(torrent_files=shared_torrent, save_path=str(b.downloads))
     wait_for(
-        lambda: one(cb, h) and one(cb, h)["state"] not in ("checkingResumeData", "metaDL"), what="B to add it"
+        lambda: torrent_of(cb, h) and torrent_of(cb, h)["state"] not in ("checkingResumeData", "metaDL"),
+        what="B to add it",
     )
     cb.torrents_add_peers(torrent_hashes=h, peers=[f"127.0.0.1:{a.bt_port}"])
     wait_for(
-        lambda: one(cb, h)["progress"] == 1 and one(cb, h)["state"] in ("stalledUP", "uploading"),
+        lambda: (
+            torrent_of(cb, h)["progress"] == 1 and torrent_of(cb, h)["state"] in ("stalledUP", "uploading")
+        ),
         timeout=30,
         what="B to download from A and seed",
     )
@@ -70,9 +68,9 @@ def transferred_and_stopped(qbt_factory, tmp_path):
         lambda: next((t["hash"] for t in cb.torrents_info() if t["hash"] != h), None),
         what="B to know the second torrent",
     )
-    wait_for(lambda: one(cb, stopped)["state"] in ("stalledUP", "uploading"), what="B to seed it")
+    wait_for(lambda: torrent_of(cb, stopped)["state"] in ("stalledUP", "uploading"), what="B to seed it")
     cb.torrents_pause(torrent_hashes=stopped)  # 4.5.2: pause (5.x: stop)
-    wait_for(lambda: one(cb, stopped)["state"] in ("pausedUP", "stoppedUP"), what="B to stop it")
+    wait_for(lambda: torrent_of(cb, stopped)["state"] in ("pausedUP", "stoppedUP"), what="B to stop it")
     return b, cb, h, stopped
 
 

@@ -10,8 +10,8 @@ import urllib.error
 import bcrypt
 import pytest
 
-from tests.certs import make_pki
-from tests.helpers import http_get
+from tests.kit.certs import make_pki
+from tests.kit.processes import http_get
 
 pytestmark = pytest.mark.integration
 

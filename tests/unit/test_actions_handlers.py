@@ -6,14 +6,14 @@ import hashlib
 import hmac
 import json
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from exporter.actions.handlers import AddTags, Command, HandlerError, SetCategory, Webhook, expand
 from exporter.actions.settings import HandlerSettings
 from exporter.qbt.connection import QBittorrentError
+from exporter.sandbox import free_port
+from tests.kit.fakes import FakeConnection
 
 TORRENT = {
     "hash": "ab" * 20,
@@ -28,46 +28,14 @@ TORRENT = {
 }
 
 
-class Receiver:
-    """A webhook receiver: records each POST, answers `status` (after `delay` seconds if set)."""
-
-    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
-        self.status, self.delay, self.posts = status, delay, []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((self.path, dict(self.headers), body))
-                if receiver.delay:
-                    threading.Event().wait(receiver.delay)
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook?token=TOPSECRET"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+HOOK = "/hook?token=TOPSECRET"
 
 
 def test_webhook_posts_json_with_delivery_id_and_hmac_signature(receiver):
-    hook = Webhook(HandlerSettings(name="n", type="webhook", url=receiver.url, secret="k3y"))
+    hook = Webhook(HandlerSettings(name="n", type="webhook", url=receiver.url(HOOK), secret="k3y"))
     hook.run(TORRENT, "ab:9:n")
-    [(path, headers, body)] = receiver.posts
+    [request] = receiver.requests
+    path, headers, body = request.path, request.headers, request.body
     assert path == "/hook?token=TOPSECRET"
     payload = json.loads(body)
     assert payload["event"] == "torrent_completed" and payload["delivery"] == "ab:9:n"
@@ -79,34 +47,33 @@ def test_webhook_posts_json_with_delivery_id_and_hmac_signature(receiver):
 
 
 def test_webhook_without_secret_sends_no_signature(receiver):
-    Webhook(HandlerSettings(name="n", type="webhook", url=receiver.url)).run(TORRENT, "d")
-    assert "X-Qbittorrent-Monitor-Signature" not in receiver.posts[0][1]
+    Webhook(HandlerSettings(name="n", type="webhook", url=receiver.url(HOOK))).run(TORRENT, "d")
+    assert "X-Qbittorrent-Monitor-Signature" not in receiver.requests[0].headers
 
 
 @pytest.mark.parametrize("status", [500, 404, 301])
-def test_webhook_non_2xx_is_an_error_that_does_not_leak_the_url(status):
-    r = Receiver(status=status)
-    try:
-        with pytest.raises(HandlerError) as info:
-            Webhook(HandlerSettings(name="n", type="webhook", url=r.url)).run(TORRENT, "d")
-    finally:
-        r.close()
+def test_webhook_non_2xx_is_an_error_that_does_not_leak_the_url(receivers, status):
+    r = receivers(status)
+    with pytest.raises(HandlerError) as info:
+        Webhook(HandlerSettings(name="n", type="webhook", url=r.url(HOOK))).run(TORRENT, "d")
     assert f"HTTP {status}" in str(info.value) and "TOPSECRET" not in str(info.value)
 
 
-def test_webhook_timeout_and_connection_refused_are_errors():
-    slow = Receiver(delay=1.0)
-    try:
-        with pytest.raises(HandlerError, match="did not answer within 0.3s"):
-            Webhook(HandlerSettings(name="n", type="webhook", url=slow.url, timeout=0.3)).run(TORRENT, "d")
-    finally:
-        slow.close()
-    from exporter.sandbox import free_port
+# id, the receiver's options (None: nothing listens), the handler's timeout, the error
+TRANSPORT_FAILURES = [
+    ("timeout", {"delay": 1.0}, 0.3, "did not answer within 0.3s"),
+    ("connection-refused", None, 10, "cannot reach the webhook"),
+    ("connection-dropped", {"failure": "close"}, 10, "webhook request failed"),
+]
 
-    with pytest.raises(HandlerError, match="cannot reach the webhook") as info:
-        Webhook(
-            HandlerSettings(name="n", type="webhook", url=f"http://127.0.0.1:{free_port()}/x?t=TOPSECRET")
-        ).run(TORRENT, "d")
+
+@pytest.mark.parametrize(
+    "options, timeout, message", [c[1:] for c in TRANSPORT_FAILURES], ids=[c[0] for c in TRANSPORT_FAILURES]
+)
+def test_webhook_transport_failures_are_errors_that_do_not_leak_the_url(receivers, options, timeout, message):
+    url = f"http://127.0.0.1:{free_port()}{HOOK}" if options is None else receivers(**options).url(HOOK)
+    with pytest.raises(HandlerError, match=message) as info:
+        Webhook(HandlerSettings(name="n", type="webhook", url=url, timeout=timeout)).run(TORRENT, "d")
     assert "TOPSECRET" not in str(info.value)
 
 
@@ -152,25 +119,14 @@ def test_command_failures(argv, timeout, message):
         Command(HandlerSettings(name="c", type="command", argv=argv, timeout=timeout)).run(TORRENT, "d")
 
 
-class RecordingConnection:
-    def __init__(self, fail=False):
-        self.calls, self.fail = [], fail
-
-    def set_category(self, hashes, category):
-        if self.fail:
-            raise QBittorrentError("http", "qBittorrent answered HTTP 409")
-        self.calls.append(("set_category", hashes, category))
-
-    def add_tags(self, hashes, tags):
-        self.calls.append(("add_tags", hashes, tags))
-
-
 def test_qbittorrent_handlers_write_through_the_connection():
-    conn = RecordingConnection()
+    conn = FakeConnection()
     SetCategory(HandlerSettings(name="c", type="set_category", category="done"), conn).run(TORRENT, "d")
     AddTags(HandlerSettings(name="t", type="add_tags", tags=("x", "y")), conn).run(TORRENT, "d")
-    assert conn.calls == [("set_category", ["ab" * 20], "done"), ("add_tags", ["ab" * 20], ["x", "y"])]
+    assert conn.calls == [("set_category", ("ab" * 20,), "done"), ("add_tags", ("ab" * 20,), ("x", "y"))]
+    refusing = FakeConnection()
+    refusing.failing_writes["set_category"] = QBittorrentError("http", "qBittorrent answered HTTP 409")
     with pytest.raises(HandlerError, match="HTTP 409"):
-        SetCategory(
-            HandlerSettings(name="c", type="set_category", category="nope"), RecordingConnection(True)
-        ).run(TORRENT, "d")
+        SetCategory(HandlerSettings(name="c", type="set_category", category="nope"), refusing).run(
+            TORRENT, "d"
+        )

@@ -4,7 +4,7 @@ a real SQLite store in tmp_path, a private registry and an injected clock."""
 from __future__ import annotations
 
 import threading
-from types import MappingProxyType
+from functools import partial
 
 import pytest
 from prometheus_client.registry import CollectorRegistry
@@ -33,134 +33,24 @@ from exporter.managers.policy import (
     TrackerPolicy,
 )
 from exporter.managers.ratio_index import SharedRatioIndex
-from exporter.model import AppInfo, ServerState, Snapshot, Torrent
 from exporter.qbt.connection import QBittorrentError
-from exporter.store import open_store
-from tests.kit.builders import totals_of
+from tests.kit.builders import downloading, seeding, snapshot
+from tests.kit.fakes import Clock, FakeMirror
+from tests.kit.processes import wait_for
 
 T0 = 5_000_000.0
+DAY = 86400
 
-
-class FakeConnection:
-    """Records every write; raises for hashes listed in `failing`."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-        self.failing: set[str] = set()
-
-    def _record(self, name, hashes, *args):
-        if self.failing.intersection(hashes):
-            raise QBittorrentError("http", "qBittorrent answered HTTP 500")
-        self.calls.append((name, tuple(hashes), *args))
-
-    def stop(self, hashes):
-        self._record("stop", hashes)
-
-    def start(self, hashes):
-        self._record("start", hashes)
-
-    def reannounce(self, hashes):
-        self._record("reannounce", hashes)
-
-    def recheck(self, hashes):
-        self._record("recheck", hashes)
-
-    def add_tags(self, hashes, tags):
-        self._record("add_tags", hashes, tuple(tags))
-
-    def remove_tags(self, hashes, tags):
-        self._record("remove_tags", hashes, tuple(tags))
-
-    def set_category(self, hashes, category):
-        self._record("set_category", hashes, category)
-
-    prefs = {
-        "queueing_enabled": True,
-        "max_active_uploads": 3,
-        "max_active_downloads": 3,
-        "max_active_torrents": 5,
-    }
-
-    def preferences(self):
-        return dict(self.prefs)
-
-    def set_preferences(self, prefs):
-        self._record("set_preferences", [], prefs)
-        self.prefs = {**self.prefs, **prefs}
-
-
-class FakeMirror:
-    def __init__(self, snapshot: Snapshot | None = None) -> None:
-        self.snapshot, self.connection = snapshot, FakeConnection()
-
-    def refresh(self) -> Snapshot | None:
-        return self.snapshot
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def snap(*torrents: Torrent, generation: int = 1, server: ServerState | None = None) -> Snapshot:
-    server = server or ServerState()
-    _, _, by_tracker = totals_of(torrents).frozen()
-    return Snapshot(
-        "inst",
-        generation,
-        T0,
-        AppInfo(),
-        server,
-        MappingProxyType({t.hash: t for t in torrents}),
-        by_tracker=by_tracker,
-    )
-
-
-def stalled(h: str, tracker: str = "t.example", **kw) -> Torrent:
-    fields = {
-        "hash": h,
-        "name": f"name-{h}",
-        "state": "stalledDL",
-        "size": 1000,
-        "amount_left": 1000,
-        "added_on": int(T0 - 86400),
-        "tracker": tracker,
-    }
-    fields.update(kw)
-    return Torrent(**fields)
-
-
-def seed(h: str, tracker: str = "t.example", uploaded: int = 0, downloaded: int = 1000, **kw) -> Torrent:
-    fields = {
-        "hash": h,
-        "name": f"name-{h}",
-        "state": "stalledUP",
-        "size": 1000,
-        "amount_left": 0,
-        "completed": 1000,
-        "progress": 1.0,
-        "uploaded": uploaded,
-        "downloaded": downloaded,
-        "tracker": tracker,
-        "completion_on": int(T0 - 999),
-    }
-    fields.update(kw)
-    return Torrent(**fields)
+# The kit's builders with this file's defaults: a snapshot taken at T0, a download stalled since a day
+# ago and a seed, both on t.example.
+snap = partial(snapshot, instance="inst", taken_at=T0)
+stalled = partial(downloading, tracker="t.example", added_on=int(T0 - DAY))
+seed = partial(seeding, tracker="t.example", downloaded=1000, completion_on=int(T0 - 999))
 
 
 @pytest.fixture
 def registry():
     return CollectorRegistry(auto_describe=False)
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(str(tmp_path / "data"))
-    yield s
-    s.close()
 
 
 def control_job(
@@ -211,7 +101,7 @@ GO = threading.Event()
 
 
 def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(store, registry):
-    mirror, clock = FakeMirror(snap(stalled("a"))), Clock()
+    mirror, clock = FakeMirror(snap(stalled("a"))), Clock(T0)
     job = control_job(mirror, store, registry, clock, stall=STALL)
     assert job.run(GO) == "ok" and mirror.connection.calls == []  # first sight: the stall timer starts
     clock.now += 61
@@ -248,28 +138,9 @@ def test_the_stall_ladder_climbs_one_step_per_cooldown_and_survives_a_restart(st
     assert store.state("stall_ladder") == {}
 
 
-def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(store, registry, caplog):
-    mirror, clock = FakeMirror(snap(stalled("a"))), Clock()
-    job = control_job(mirror, store, registry, clock, dry_run=True, stall=STALL)
-    job.run(GO)
-    clock.now += 61
-    with caplog.at_level("INFO", logger="exporter.actions"):
-        job.run(GO)
-    assert mirror.connection.calls == []
-    assert (
-        value(
-            registry, "qbittorrent_exporter_actions_total", action="reannounce", result="ok", dry_run="true"
-        )
-        == 1
-    )
-    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [("reannounce", True)]
-    assert store.state("stall_ladder") == {}  # a dry run does not move the real ladder
-    assert any("dry run: would reannounce a 'name-a'" in r.getMessage() for r in caplog.records)
-
-
 def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry, caplog):
-    mirror, clock = FakeMirror(snap(stalled("a"), stalled("b"))), Clock()
-    mirror.connection.failing = {"a"}
+    mirror, clock = FakeMirror(snap(stalled("a"), stalled("b"))), Clock(T0)
+    mirror.connection.failing_hashes = {"a"}
     job = control_job(mirror, store, registry, clock, stall=STALL)
     job.run(GO)
     clock.now += 61
@@ -296,7 +167,7 @@ def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry
 
 
 def test_no_snapshot_skips_the_run(store, registry):
-    job = control_job(FakeMirror(None), store, registry, Clock(), stall=STALL)
+    job = control_job(FakeMirror(None), store, registry, Clock(T0), stall=STALL)
     assert job.run(GO) == "skipped"
 
 
@@ -308,7 +179,7 @@ EMERGENCY = EmergencyPolicy(hysteresis=0.2, min_downloaded=0)
 
 def test_ratio_emergency_stops_downloads_only_and_resumes_exactly_those_after_a_restart(store, registry):
     user_stopped = stalled("u", state="stoppedDL")
-    mirror, clock = FakeMirror(snap(seed("s", uploaded=100), stalled("d"), user_stopped)), Clock()
+    mirror, clock = FakeMirror(snap(seed("s", uploaded=100), stalled("d"), user_stopped)), Clock(T0)
     job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
     job.run(GO)
     assert mirror.connection.calls == [("stop", ("d",)), ("add_tags", ("d",), ("ratio-emergency",))]
@@ -332,20 +203,20 @@ def test_ratio_emergency_stops_downloads_only_and_resumes_exactly_those_after_a_
 
 
 def test_a_failed_emergency_stop_is_not_remembered_and_is_retried(store, registry):
-    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
-    mirror.connection.failing = {"d"}
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock(T0)
+    mirror.connection.failing_hashes = {"d"}
     job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
     job.run(GO)
     assert store.state("emergency_stopped") == {}
-    mirror.connection.failing = set()
+    mirror.connection.failing_hashes = set()
     job.run(GO)
     assert ("stop", ("d",)) in mirror.connection.calls and set(store.state("emergency_stopped")) == {"d"}
 
 
 def test_a_stopped_torrent_whose_tagging_failed_is_still_remembered_for_resuming(store, registry):
-    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock(T0)
     conn = mirror.connection
-    conn.add_tags = lambda hashes, tags: (_ for _ in ()).throw(QBittorrentError("http", "HTTP 500"))
+    conn.failing_writes["add_tags"] = QBittorrentError("http", "HTTP 500")
     job = control_job(mirror, store, registry, clock, emergency=EMERGENCY, policies=POLICIES)
     job.run(GO)
     assert conn.calls == [("stop", ("d",))]
@@ -363,7 +234,7 @@ def test_a_stopped_torrent_whose_tagging_failed_is_still_remembered_for_resuming
 
 
 def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry):
-    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock()
+    mirror, clock = FakeMirror(snap(seed("s"), stalled("d"))), Clock(T0)
     job = control_job(mirror, store, registry, clock, stall=STALL, emergency=EMERGENCY, policies=POLICIES)
     job.run(GO)
     clock.now += 61
@@ -374,17 +245,19 @@ def test_stalled_ladder_leaves_emergency_stopped_torrents_alone(store, registry)
 # -- control: seeding slots ------------------------------------------------------------------------
 
 
+SLOTS_FOR_4 = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
+
+
 def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown(store, registry):
     seeds = [seed(f"s{i}", num_incomplete=i) for i in range(6)]
-    mirror, clock = FakeMirror(snap(*seeds)), Clock()
-    seeding = SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20)  # recommends 4 slots
+    mirror, clock = FakeMirror(snap(*seeds)), Clock(T0)
     job = control_job(
         mirror,
         store,
         registry,
         clock,
         slots=SlotsPolicy(minimum=1, maximum=10, cooldown=600),
-        seeding=seeding,
+        seeding=SLOTS_FOR_4,
     )
     job.run(GO)
     assert mirror.connection.calls == [
@@ -412,29 +285,60 @@ def test_seeding_slots_follow_the_recommendation_within_bounds_once_per_cooldown
     assert entry.action == "seeding_slots" and "max_active_uploads 3 -> 4" in entry.reason
 
 
-def test_seeding_slots_in_dry_run_write_nothing(store, registry):
-    mirror = FakeMirror(snap(*[seed(f"s{i}") for i in range(6)]))
-    job = control_job(
-        mirror,
-        store,
-        registry,
-        Clock(),
-        dry_run=True,
-        slots=SlotsPolicy(),
-        seeding=SeedingSettings(upload_capacity=4 * 2**20, slot_upload=2**20),
-    )
-    job.run(GO)
-    assert mirror.connection.calls == [] and store.state("seeding_slots") == {}
+# -- control: dry run -------------------------------------------------------------------------------
+
+# id, torrents, the job's options, seconds before each run, the action, the store state a real run would
+# change (a dry run does not move it: a later real run starts from where the last real run left), log line
+DRY_RUNS = [
+    (
+        "stall-ladder",
+        [stalled("a")],
+        {"stall": STALL},
+        [0, 61],
+        "reannounce",
+        "stall_ladder",
+        "dry run: would reannounce a 'name-a'",
+    ),
+    (
+        "seeding-slots",
+        [seed(f"s{i}") for i in range(6)],
+        {"slots": SlotsPolicy(), "seeding": SLOTS_FOR_4},
+        [0],
+        "seeding_slots",
+        "seeding_slots",
+        "dry run: would seeding_slots 'qBittorrent preferences'",
+    ),
+    (
+        "ratio-emergency",
+        [seed("s"), stalled("d")],
+        {"emergency": EMERGENCY, "policies": POLICIES},
+        [0],
+        "emergency_stop",
+        "emergency_stopped",
+        "dry run: would emergency_stop d 'name-d'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "torrents, options, steps, action, state, line", [c[1:] for c in DRY_RUNS], ids=[c[0] for c in DRY_RUNS]
+)
+def test_dry_run_computes_logs_audits_and_counts_but_writes_nothing(
+    store, registry, caplog, torrents, options, steps, action, state, line
+):
+    mirror, clock = FakeMirror(snap(*torrents)), Clock(T0)
+    job = control_job(mirror, store, registry, clock, dry_run=True, **options)
+    with caplog.at_level("INFO", logger="exporter.actions"):
+        for seconds in steps:
+            clock.now += seconds
+            job.run(GO)
+    assert mirror.connection.calls == []
     assert (
-        value(
-            registry,
-            "qbittorrent_exporter_actions_total",
-            action="seeding_slots",
-            result="ok",
-            dry_run="true",
-        )
-        == 1
+        value(registry, "qbittorrent_exporter_actions_total", action=action, result="ok", dry_run="true") == 1
     )
+    assert [(e.action, e.dry_run) for e in store.audit_log(0)] == [(action, True)]
+    assert store.state(state) == {}
+    assert any(line in r.getMessage() for r in caplog.records)
 
 
 # -- completion --------------------------------------------------------------------------------------
@@ -468,7 +372,7 @@ def completion_job(mirror, store, registry, clock, handlers, backfill=0.0, dry_r
 
 
 def test_baseline_then_each_new_completion_runs_each_handler_once(store, registry):
-    mirror, clock = FakeMirror(snap(seed("old"))), Clock()
+    mirror, clock = FakeMirror(snap(seed("old"))), Clock(T0)
     hook = FakeHandler("hook")
     job = completion_job(mirror, store, registry, clock, [hook])
     job.run(GO)
@@ -489,7 +393,7 @@ def test_baseline_then_each_new_completion_runs_each_handler_once(store, registr
 
 
 def test_a_failing_handler_retries_with_backoff_then_dead_letters_without_blocking_others(store, registry):
-    mirror, clock = FakeMirror(snap()), Clock()
+    mirror, clock = FakeMirror(snap()), Clock(T0)
     bad, good = FakeHandler("bad", fail=99, retries=2), FakeHandler("good")
     job = completion_job(mirror, store, registry, clock, [bad, good])
     job.run(GO)
@@ -524,7 +428,7 @@ def test_a_failing_handler_retries_with_backoff_then_dead_letters_without_blocki
 
 
 def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
-    clock = Clock()
+    clock = Clock(T0)
     store.take_baseline([], T0)
     store.add_completion(("a", 1), {"hash": "a", "name": "x"}, ["one", "two"], T0)
     store.finish_run(store.due_runs(T0, 10)[0], "done", T0)  # "one" finished before the crash
@@ -536,7 +440,7 @@ def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
 
 
 def test_completions_while_the_service_was_down_are_found_at_the_next_start(store, registry):
-    mirror, clock = FakeMirror(snap(seed("old"))), Clock()
+    mirror, clock = FakeMirror(snap(seed("old"))), Clock(T0)
     completion_job(mirror, store, registry, clock, []).run(GO)
     mirror.snapshot = snap(seed("old"), seed("while-down"), generation=7)
     hook = FakeHandler("hook")
@@ -549,7 +453,7 @@ def test_backfill_handles_recent_completions_on_first_start(store, registry):
         FakeMirror(
             snap(seed("old", completion_on=int(T0 - 7200)), seed("recent", completion_on=int(T0 - 60)))
         ),
-        Clock(),
+        Clock(T0),
     )
     hook = FakeHandler("hook")
     completion_job(mirror, store, registry, clock, [hook], backfill=3600).run(GO)
@@ -557,7 +461,7 @@ def test_backfill_handles_recent_completions_on_first_start(store, registry):
 
 
 def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
-    mirror, clock = FakeMirror(snap()), Clock()
+    mirror, clock = FakeMirror(snap()), Clock(T0)
     hook, live = FakeHandler("hook", dry_run=True), FakeHandler("live")
     job = completion_job(mirror, store, registry, clock, [hook, live])
     job.run(GO)
@@ -576,7 +480,7 @@ def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
 def test_a_handler_removed_from_the_config_dead_letters_its_pending_runs(store, registry):
     store.take_baseline([], T0)
     store.add_completion(("a", 1), {"hash": "a"}, ["gone"], T0)
-    completion_job(FakeMirror(None), store, registry, Clock(), []).run(GO)
+    completion_job(FakeMirror(None), store, registry, Clock(T0), []).run(GO)
     assert store.history(0)[0].handlers[0].last_error == "handler is no longer configured"
 
 
@@ -618,8 +522,6 @@ def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry)
 
 
 def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
-    from tests.helpers import wait_for
-
     cfg = tmp_path / "c.yml"
     cfg.write_text("control: {interval: 100ms, stalled: {enabled: true}}\ncompletion: {interval: 100ms}\n")
     settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))

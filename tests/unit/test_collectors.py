@@ -19,7 +19,7 @@ from exporter.model import KNOWN_STATES, AppInfo, SyncStats
 from exporter.qbt.connection import QBittorrentError
 from exporter.qbt.maindata import MaindataState
 from exporter.qbt.mirror import Backoff, Mirror
-from tests.fakes import Clock, FakeConnection
+from tests.kit.fakes import Clock, FakeConnection
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from functools import partial
 
 import pytest
 
@@ -15,43 +15,33 @@ from exporter.managers.completion import (
     record,
     take_baseline,
 )
-from exporter.model import AppInfo, ServerState, Snapshot, Torrent
+from tests.kit.builders import seeding, snapshot
 
 NOW = 2_000_000.0
 
 
-def snap(*torrents: Torrent) -> Snapshot:
-    return Snapshot("inst", 1, NOW, AppInfo(), ServerState(), MappingProxyType({t.hash: t for t in torrents}))
-
-
-def done(h: str, completion_on: int = int(NOW - 100), state: str = "stalledUP", **kw) -> Torrent:
-    fields = {
-        "hash": h,
-        "name": f"n-{h}",
-        "state": state,
-        "size": 100,
-        "amount_left": 0,
-        "completed": 100,
-        "progress": 1.0,
-        "completion_on": completion_on,
-    }
-    fields.update(kw)
-    return Torrent(**fields)
+# The kit's builders with this file's defaults: a snapshot taken at NOW; a 100-byte torrent that
+# completed 100 s before NOW.
+snap = partial(snapshot, instance="inst", taken_at=NOW)
+done = partial(seeding, size=100, completion_on=int(NOW - 100))
 
 
 @pytest.mark.parametrize(
     "torrent, key",
     [
-        (done("a", 123), ("a", 123)),
-        (done("a", 123, state="stoppedUP"), ("a", 123)),
-        (done("a", 123, state="queuedUP"), ("a", 123)),
-        (done("a", 123, state="checkingUP"), None),
-        (done("a", 123, state="checkingResumeData"), None),
-        (done("a", 123, state="moving"), None),  # wait until content_path is final
-        (done("a", 123, state="missingFiles"), None),
-        (done("a", 0, state="metaDL", size=0), None),  # no metadata: amount_left 0 means nothing
-        (done("a", 0, state="downloading", amount_left=5), None),
-        (done("a", -1), ("a", 0)),  # qBittorrent's "never" is not a key part
+        (done("a", completion_on=123), ("a", 123)),
+        (done("a", completion_on=123, state="stoppedUP"), ("a", 123)),
+        (done("a", completion_on=123, state="queuedUP"), ("a", 123)),
+        (done("a", completion_on=123, state="checkingUP"), None),
+        (done("a", completion_on=123, state="checkingResumeData"), None),
+        (done("a", completion_on=123, state="moving"), None),  # wait until content_path is final
+        (done("a", completion_on=123, state="missingFiles"), None),
+        (
+            done("a", completion_on=0, state="metaDL", size=0),
+            None,
+        ),  # no metadata: amount_left 0 means nothing
+        (done("a", completion_on=0, state="downloading", amount_left=5), None),
+        (done("a", completion_on=-1), ("a", 0)),  # qBittorrent's "never" is not a key part
     ],
     ids=[
         "seeding",
@@ -72,15 +62,18 @@ def test_completion_key(torrent, key):
 
 def test_find_new_skips_known_keys_and_sorts_by_completion_time():
     s = snap(
-        done("b", 300), done("a", 200), done("c", 100), done("x", 50, state="downloading", amount_left=1)
+        done("b", completion_on=300),
+        done("a", completion_on=200),
+        done("c", completion_on=100),
+        done("x", completion_on=50, state="downloading", amount_left=1),
     )
     assert [t.hash for t in find_new(s, {("b", 300)})] == ["c", "a"]
 
 
 def test_a_new_completion_on_after_a_recheck_is_a_new_completion():
     known = {("a", 100)}
-    assert find_new(snap(done("a", 100)), known) == []
-    assert [t.completion_on for t in find_new(snap(done("a", 500)), known)] == [500]
+    assert find_new(snap(done("a", completion_on=100)), known) == []
+    assert [t.completion_on for t in find_new(snap(done("a", completion_on=500)), known)] == [500]
 
 
 @pytest.mark.parametrize(
@@ -89,7 +82,7 @@ def test_a_new_completion_on_after_a_recheck_is_a_new_completion():
     ids=["no-backfill", "one-hour", "everything"],
 )
 def test_baseline_records_complete_torrents_as_seen_except_inside_backfill(backfill, handled):
-    s = snap(done("old", int(NOW - 86400)), done("recent", int(NOW - 60)))
+    s = snap(done("old", completion_on=int(NOW - 86400)), done("recent", completion_on=int(NOW - 60)))
     seen, new = take_baseline(s, NOW, backfill)
     assert sorted(t.hash for t in new) == handled
     assert sorted(h for h, _ in seen) == sorted({"old", "recent"} - set(handled))
@@ -131,7 +124,15 @@ def test_matching_keeps_configuration_order():
 
 def test_record_holds_what_handlers_need_and_no_more():
     rec = record(
-        done("a", 77, category="c", tags=("t",), save_path="/s", content_path="/s/x", tracker="h.example"),
+        done(
+            "a",
+            completion_on=77,
+            category="c",
+            tags=("t",),
+            save_path="/s",
+            content_path="/s/x",
+            tracker="h.example",
+        ),
         instance="inst",
     )
     assert rec["hash"] == "a" and rec["completion_on"] == 77 and rec["content_path"] == "/s/x"

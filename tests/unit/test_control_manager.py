@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import MappingProxyType
 
 import pytest
@@ -19,41 +20,18 @@ from exporter.managers.control import (
     scope_ratios,
 )
 from exporter.managers.policy import TrackerPolicies, TrackerPolicy
-from exporter.model import AppInfo, ServerState, Snapshot, Torrent
-from tests.kit.builders import totals_of
+from exporter.model import ServerState
+from tests.kit.builders import downloading, seeding, snapshot
 
 NOW = 1_000_000.0
 POLICY = StallPolicy(stall_after=900, grace=600, cooldown=600)
 
 
-def snap(*torrents: Torrent, server: ServerState | None = None) -> Snapshot:
-    server = server or ServerState()
-    _, _, by_tracker = totals_of(torrents).frozen()
-    return Snapshot(
-        "test",
-        1,
-        NOW,
-        AppInfo(),
-        server,
-        MappingProxyType({t.hash: t for t in torrents}),
-        by_tracker=by_tracker,
-    )
-
-
-def dl(h: str, state: str = "stalledDL", completed: int = 0, tracker: str = "t.example", **kw) -> Torrent:
-    fields = {
-        "hash": h,
-        "name": f"name-{h}",
-        "state": state,
-        "size": 1000,
-        "amount_left": 1000 - completed,
-        "completed": completed,
-        "progress": completed / 1000,
-        "added_on": int(NOW - 10_000),
-        "tracker": tracker,
-    }
-    fields.update(kw)
-    return Torrent(**fields)
+# The kit's builders with this file's defaults: a snapshot taken at NOW; a download added 10 000 s ago on
+# t.example; a seed on priv.example that downloaded 1000 bytes.
+snap = partial(snapshot, taken_at=NOW)
+dl = partial(downloading, tracker="t.example", added_on=int(NOW - 10_000))
+seed = partial(seeding, tracker="priv.example", downloaded=1000)
 
 
 OLD = Progress(0, NOW - 1000)  # no progress for 1000 s > stall_after
@@ -172,21 +150,6 @@ POLICIES = TrackerPolicies(
     hosts=MappingProxyType({"priv.example": TrackerPolicy(min_ratio=0.5)}),
 )
 EP = EmergencyPolicy(margin=0.1, hysteresis=0.2, min_downloaded=100)
-
-
-def seed(h, tracker="priv.example", uploaded=0, downloaded=1000):
-    return Torrent(
-        hash=h,
-        name=h,
-        state="stalledUP",
-        size=1000,
-        amount_left=0,
-        completed=1000,
-        progress=1.0,
-        uploaded=uploaded,
-        downloaded=downloaded,
-        tracker=tracker,
-    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 
 from exporter.qbt.connection import QBittorrentError
 from exporter.qbt.mirror import Backoff, Mirror
-from tests.fakes import Clock, FakeConnection
+from tests.kit.fakes import Clock, FakeConnection
 
 
 def full(rid, **torrents):

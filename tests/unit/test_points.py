@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pytest
 
 from exporter.managers.points import DAY, GIB, MONTH, Gazelle, Linear, Range, Rule, Unit3d
 from exporter.managers.state import is_seeding
-from exporter.model import Torrent, torrent_changes
+from tests.kit.builders import seeding, torrent
 
 HOUR = 3600.0
 NOW = 1_700_000_000.0
 
 
-def seed(
-    size=GIB, seeding_time=0, num_complete=1, num_incomplete=0, added_on=NOW - HOUR, state="stalledUP", **kw
-):
-    return Torrent(
-        hash="a",
-        state=state,
-        size=size,
-        progress=1.0,
-        amount_left=0,
-        seeding_time=int(seeding_time),
-        num_complete=num_complete,
-        num_incomplete=num_incomplete,
-        added_on=int(added_on),
-        **kw,
-    )
+# The kit's builders with this file's defaults: a complete 1 GiB seed alone in its swarm, added an hour
+# before NOW; the same from qBittorrent's JSON and nothing else.
+seed = partial(seeding, "a", size=GIB, num_complete=1, num_incomplete=0, added_on=NOW - HOUR)
+from_json = partial(torrent, "a", size=GIB, progress=1, amount_left=0)
 
 
 # ln(31) = 3.4339872, ln(2) = 0.6931472, 10**0.35 = 2.2387211
@@ -201,11 +191,6 @@ def test_unit3d_points_change_with_age_only_at_the_next_bound(added_on, expected
     assert Unit3d().stable_until(t, NOW) == expected
     if math.isfinite(expected):  # just before and at the bound, the value differs
         assert Unit3d().per_hour(t, expected - 1) != Unit3d().per_hour(t, expected)
-
-
-def from_json(**raw):
-    base = {"size": GIB, "progress": 1, "amount_left": 0}
-    return Torrent(hash="a", **torrent_changes({**base, **raw}))
 
 
 @pytest.mark.parametrize(

@@ -10,59 +10,18 @@ from exporter.config.policy import parse_trackers
 from exporter.managers.points import GIB
 from exporter.managers.policy import SeedingSettings
 from exporter.managers.ratio import analyze, recommend_seeding_slots, slot_count, tracker_stats
-from exporter.qbt.maindata import MaindataState
-
-NOW = 1_700_000_000
-HOUR = 3600
-MIB = 1024**2
-
-POLICIES = parse_trackers(
-    {
-        "default": {
-            "min_ratio": 1.0,
-            "min_seed_time": "72h",
-            "points": {"model": "linear", "per_torrent_hour": 0.5},
-        },
-        "g.example": {"min_ratio": 0.6, "points": {"model": "gazelle"}, "reported_points_per_hour": 0.25},
-        "u.example": {"points": {"model": "unit3d"}},
-    }
+from tests.kit.seeding import (
+    ALLOCATION,
+    ALLOCATION_TRACKERS,
+    HOUR,
+    NOW,
+    POLICIES,
+    SETTINGS,
+    seed,
+    snapshot_of,
 )
-SETTINGS = SeedingSettings(idle_window=6 * HOUR)
 
-
-def seed(**raw):
-    """A torrent as qBittorrent's JSON has it: by default a complete 1 GiB seed, active a minute ago."""
-    return {
-        "name": "x",
-        "state": "stalledUP",
-        "size": GIB,
-        "progress": 1,
-        "amount_left": 0,
-        "added_on": NOW - HOUR,
-        "completion_on": NOW - HOUR,
-        "last_activity": NOW - 60,
-        "num_complete": 5,
-        **raw,
-    }
-
-
-def url(host):
-    return f"https://{host}/announce.php?passkey=SECRET-{host}"
-
-
-def snapshot_of(torrents, trackers=None, server=None, taken_at=NOW, instance="test"):
-    """A Snapshot through the real merge code. trackers: {host: [hash, ...]} (URLs carry a passkey)."""
-    state = MaindataState(instance)
-    state.apply(
-        {
-            "rid": 1,
-            "full_update": True,
-            "torrents": torrents,
-            "server_state": server or {},
-            "trackers": {url(host): hashes for host, hashes in (trackers or {}).items()},
-        }
-    )
-    return state.snapshot(taken_at)
+MIB = 1024**2
 
 
 def stats_by_host(snap, policies=POLICIES, settings=SETTINGS):
@@ -307,34 +266,6 @@ def test_slot_count(active, candidates, owed, capacity, settings, expected, why)
     n, explanation = slot_count(active, candidates, owed, capacity, settings)
     assert n == expected
     assert why in explanation
-
-
-ALLOCATION = {
-    # a: active, owes time (seeded 10h of 72h) -> first
-    "a" * 40: seed(name="owes", state="stalledUP", seeding_time=10 * HOUR, num_complete=20),
-    # b: stopped, owes more (seeded 1h) -> second: owing seeds first, among them by score (1h earns less)
-    "b" * 40: seed(name="owes-stopped", state="stoppedUP", seeding_time=1 * HOUR, num_complete=20),
-    # c: active, no debt, 10 GiB gazelle at 720h, alone in the swarm -> best of the rest
-    "c" * 40: seed(
-        name="valuable",
-        state="uploading",
-        upspeed=10,
-        size=10 * GIB,
-        seeding_time=720 * HOUR,
-        num_complete=1,
-        num_incomplete=4,
-    ),
-    # d: queued, no debt, wanted by 6 leechers -> worth more than e
-    "d" * 40: seed(
-        name="queued-wanted", state="queuedUP", seeding_time=800 * HOUR, num_complete=2, num_incomplete=6
-    ),
-    # e: active, no debt, crowded swarm -> lowest value, released
-    "e" * 40: seed(name="crowded", state="stalledUP", seeding_time=900 * HOUR, num_complete=200),
-    # not candidates: downloading, errored
-    "f" * 40: seed(name="dl", state="downloading", progress=0.3, amount_left=GIB),
-    "9" * 40: seed(name="broken", state="error"),
-}
-ALLOCATION_TRACKERS = {"g.example": list(ALLOCATION)}
 
 
 def test_recommendation_ranks_owed_first_then_value_and_explains_each_line():

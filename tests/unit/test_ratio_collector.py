@@ -11,10 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.collectors.ratio import RatioCollector
 from exporter.config.policy import parse_trackers
-from exporter.managers.points import GIB
 from exporter.managers.policy import SeedingSettings
 from exporter.managers.ratio_index import SharedRatioIndex
-from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of
+from tests.kit.seeding import DOCSTRING, HOUR, seed, snapshot_of
 
 POLICIES = parse_trackers(
     {
@@ -27,30 +26,6 @@ POLICIES = parse_trackers(
     }
 )
 SETTINGS = SeedingSettings(upload_capacity=3 * 1024**2, idle_window=6 * HOUR)
-
-# The scenario of the collector's docstring: a uploads now; b is an idle seed in a crowded swarm; c is
-# stopped before its 72h (hit-and-run risk, and worth more than b: misallocated).
-DOCSTRING = {
-    "a" * 40: seed(
-        state="uploading",
-        upspeed=50_000,
-        seeding_time=720 * HOUR,
-        num_complete=1,
-        uploaded=3 * GIB,
-        downloaded=GIB,
-    ),
-    "b" * 40: seed(
-        state="stalledUP",
-        seeding_time=720 * HOUR,
-        num_complete=10,
-        uploaded=3 * GIB // 2,
-        downloaded=GIB,
-        last_activity=NOW - 7 * HOUR,
-        completion_on=NOW - 8 * HOUR,
-        added_on=NOW - 9 * HOUR,
-    ),
-    "c" * 40: seed(state="stoppedUP", seeding_time=HOUR, downloaded=GIB // 4),
-}
 
 EXPECTED = """\
 # HELP qbittorrent_bonus_points_per_hour Estimated bonus points earned per hour on the tracker, by the policy's points model.

@@ -13,7 +13,8 @@ from exporter.managers.policy import SeedingSettings
 from exporter.managers.ratio import recommend_seeding_slots, tracker_stats
 from exporter.managers.ratio_index import RatioIndex
 from exporter.qbt.maindata import MaindataState
-from tests.unit.test_ratio import HOUR, NOW, seed, snapshot_of, url
+from tests.kit.builders import tracker_url
+from tests.kit.seeding import HOUR, NOW, seed, snapshot_of
 
 POLICIES = parse_trackers(
     {
@@ -89,7 +90,7 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
             "rid": 1,
             "full_update": True,
             "torrents": {h: random_torrent(rng) for h in hashes},
-            "trackers": {url(host): [h for h in hashes if members[h] == host] for host in HOSTS},
+            "trackers": {tracker_url(host): [h for h in hashes if members[h] == host] for host in HOSTS},
         }
     )
     now = float(NOW)
@@ -112,7 +113,9 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
                     "rid": rid,
                     "full_update": True,
                     "torrents": payload,
-                    "trackers": {url(host): [h for h in payload if members[h] == host] for host in HOSTS},
+                    "trackers": {
+                        tracker_url(host): [h for h in payload if members[h] == host] for host in HOSTS
+                    },
                 }
             )
         else:
@@ -124,7 +127,7 @@ def test_index_agrees_with_from_scratch_through_random_deltas(monkeypatch, seed_
             if rng.random() < 0.2:  # a torrent moves to another tracker
                 h, host = rng.choice(hashes), rng.choice(HOSTS)
                 members[h] = host
-                delta["trackers"] = {url(x): [k for k in hashes if members[k] == x] for x in HOSTS}
+                delta["trackers"] = {tracker_url(x): [k for k in hashes if members[k] == x] for x in HOSTS}
             state.apply(delta)
         now += rng.choice([0, 60, 1800, 3 * HOUR])
         if step == 50:
@@ -160,7 +163,12 @@ def test_index_recomputes_only_changed_torrents(monkeypatch):
     torrents = {f"{i:040x}": seed(last_activity=NOW, seeding_time=i) for i in range(200)}
     state = MaindataState("one")
     state.apply(
-        {"rid": 1, "full_update": True, "torrents": torrents, "trackers": {url("g.example"): list(torrents)}}
+        {
+            "rid": 1,
+            "full_update": True,
+            "torrents": torrents,
+            "trackers": {tracker_url("g.example"): list(torrents)},
+        }
     )
     index = RatioIndex(POLICIES, SETTINGS)
     check(index, state.snapshot(NOW))

@@ -12,9 +12,9 @@ from exporter.qbt.connection import QBittorrentError
 from exporter.qbt.mirror import Backoff, Mirror
 from exporter.report import build_report, format_report
 from exporter.sandbox import free_port
-from tests.fakes import Clock, FakeConnection
-from tests.unit.test_ratio import ALLOCATION, ALLOCATION_TRACKERS, POLICIES, SETTINGS, snapshot_of, url
-from tests.unit.test_ratio_collector import DOCSTRING
+from tests.kit.builders import tracker_url
+from tests.kit.fakes import Clock, FakeConnection
+from tests.kit.seeding import ALLOCATION, ALLOCATION_TRACKERS, DOCSTRING, POLICIES, SETTINGS, snapshot_of
 
 CONFIG = """\
 trackers:
@@ -70,7 +70,7 @@ def payload():
         "full_update": True,
         "server_state": {"up_rate_limit": 0},
         "torrents": DOCSTRING,
-        "trackers": {url("g.example"): list(DOCSTRING)},
+        "trackers": {tracker_url("g.example"): list(DOCSTRING)},
     }
 
 

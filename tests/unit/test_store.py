@@ -9,13 +9,6 @@ import pytest
 from exporter.store import SCHEMA_VERSION, AuditEntry, SQLiteStore, StoreError, open_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(str(tmp_path / "data"))
-    yield s
-    s.close()
-
-
 def test_a_new_store_is_a_wal_file_at_the_current_schema_version(tmp_path):
     s = open_store(str(tmp_path / "data"))
     s.close()
@@ -38,40 +31,64 @@ def test_reopening_keeps_everything(tmp_path):
     s.close()
 
 
-def test_a_corrupt_file_is_a_clear_error_and_is_left_alone(tmp_path):
-    path = tmp_path / "qbittorrent-monitor.db"
-    path.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="is corrupt.*move it away"):
-        open_store(str(tmp_path))
-    assert path.read_bytes().startswith(b"this is not a database")
+# How a data directory can be unusable. Each returns (data directory, open_store options).
 
 
-def test_a_store_path_that_cannot_be_opened_for_writing_is_a_clear_error(tmp_path):
-    (tmp_path / "qbittorrent-monitor.db").mkdir()  # what root cannot write either: a directory in the way
-    with pytest.raises(StoreError, match="not writable"):
-        open_store(str(tmp_path))
+def corrupt_file(tmp_path):
+    (tmp_path / "qbittorrent-monitor.db").write_bytes(b"this is not a database at all" * 100)
+    return tmp_path, {}
 
 
-def test_a_data_directory_that_cannot_be_created_is_a_clear_error(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(StoreError, match="cannot create the data directory"):
-        open_store(str(blocker / "data"))
+def directory_in_the_way(tmp_path):
+    (tmp_path / "qbittorrent-monitor.db").mkdir()  # what root cannot write either
+    return tmp_path, {}
 
 
-def test_a_store_from_a_newer_version_is_refused(tmp_path):
+def file_in_the_way(tmp_path):
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "data", {}
+
+
+def newer_schema(tmp_path):
     open_store(str(tmp_path)).close()
     db = sqlite3.connect(tmp_path / "qbittorrent-monitor.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match="newer than this"):
-        open_store(str(tmp_path))
+    return tmp_path, {}
 
 
-def test_readonly_open_of_a_missing_store_says_so(tmp_path):
-    with pytest.raises(StoreError, match="no store at"):
-        open_store(str(tmp_path), readonly=True)
+def missing_for_a_reader(tmp_path):
+    return tmp_path, {"readonly": True}
+
+
+OPEN_ERRORS = [
+    ("corrupt", corrupt_file, "is corrupt.*move it away"),
+    ("directory-in-the-way", directory_in_the_way, "not a regular file"),
+    ("data-dir-not-creatable", file_in_the_way, "cannot create the data directory"),
+    ("newer-version", newer_schema, "newer than this"),
+    ("readonly-missing", missing_for_a_reader, "no store at"),
+]
+
+
+def files_under(directory):
+    """Each file's bytes, after SQLite has folded any write-ahead log into its database (a write that a
+    failed open made would otherwise hide in the -wal file, which SQLite itself creates and removes)."""
+    for wal in directory.rglob("*-wal"):
+        db = sqlite3.connect(wal.with_name(wal.name.removesuffix("-wal")))
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+    files = (p for p in sorted(directory.rglob("*")) if p.is_file() and not p.name.endswith(("-wal", "-shm")))
+    return {p: p.read_bytes() for p in files}
+
+
+@pytest.mark.parametrize("make, message", [c[1:] for c in OPEN_ERRORS], ids=[c[0] for c in OPEN_ERRORS])
+def test_a_store_that_cannot_be_opened_is_a_clear_error_and_is_left_alone(tmp_path, make, message):
+    data_dir, options = make(tmp_path)
+    before = files_under(tmp_path)
+    with pytest.raises(StoreError, match=message):
+        open_store(str(data_dir), **options)
+    assert files_under(tmp_path) == before, "never replaced, never deleted"
 
 
 def test_readonly_store_reads_while_the_writer_is_open(store, tmp_path):

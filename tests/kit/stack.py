@@ -1,4 +1,5 @@
-"""Real Prometheus, Alertmanager and a webhook receiver on 127.0.0.1, for the end-to-end tests.
+"""Real Prometheus and Alertmanager on 127.0.0.1 for the end-to-end tests, and the shipped rules and
+scripts they load. The webhook receiver Alertmanager posts to is the kit's Receiver.
 
 Nothing here is a mock: `prometheus` and `prometheus-alertmanager` are Debian's binaries (scripts/setup
 installs them); a missing binary is an error, never a skip. See ../shared/RECIPES.md for the flags.
@@ -10,19 +11,15 @@ import importlib.util
 import json
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import urllib.parse
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from exporter.sandbox import free_port, stop_process
-from tests.helpers import http_get, wait_for
+from tests.kit.processes import Service, http_get
+from tests.kit.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,48 +70,7 @@ def alerts_without_for(directory: Path) -> Path:
     return path
 
 
-@dataclass
-class Process:
-    directory: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _spawn(self, argv: list[str], name: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.directory / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.proc.args[0]} exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                return http_get(self.url + "/-/ready", timeout=1)[0] == 200
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=timeout, what=f"{self.proc.args[0]} on {self.url}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        stop_process(self.proc)
-        self.proc = None
-        self._log.close()
-
-
-@dataclass
-class Prometheus(Process):
+class Prometheus(Service):
     def start(self, targets: list[str], rule_files: list[Path], alertmanager: str = "") -> Prometheus:
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
@@ -131,8 +87,7 @@ class Prometheus(Process):
                 f"--config.file={self.directory / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            "prometheus",
+            ]
         )
         return self
 
@@ -153,8 +108,7 @@ class Prometheus(Process):
         return self.api("query_range", query=expr, start=str(now - seconds), end=str(now), step="1")["result"]
 
 
-@dataclass
-class Alertmanager(Process):
+class Alertmanager(Service):
     def start(self, webhook_url: str) -> Alertmanager:
         config = {
             "route": {
@@ -175,50 +129,17 @@ class Alertmanager(Process):
                 f"--storage.path={self.directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=",
-            ],
-            "alertmanager",
+            ]
         )
         return self
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records every JSON POST. Paths in `fail` answer 500."""
-
-    def __init__(self, fail: tuple[str, ...] = ()) -> None:
-        self.posts: list[tuple[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    receiver.posts.append((self.path, json.loads(body or b"null")))
-                self.send_response(500 if self.path in fail else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def alerts(self, name: str, status: str = "firing") -> list[dict[str, Any]]:
-        """Alerts named `name` with `status` that Alertmanager delivered to /alert."""
-        with self.lock:
-            posts = [body for path, body in self.posts if path == "/alert"]
-        return [
-            a
-            for body in posts
-            for a in body["alerts"]
-            if a["labels"].get("alertname") == name and a["status"] == status
-        ]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def delivered_alerts(receiver: Receiver, name: str, status: str = "firing") -> list[dict[str, Any]]:
+    """Alerts named `name` with `status` that Alertmanager delivered to the receiver's /alert."""
+    return [
+        a
+        for request in receiver.requests
+        if request.path == "/alert"
+        for a in request.json()["alerts"]
+        if a["labels"].get("alertname") == name and a["status"] == status
+    ]

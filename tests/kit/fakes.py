@@ -1,0 +1,124 @@
+"""The unit tests' stand-ins for qBittorrent and time: one recording connection, one mirror, one clock.
+
+FakeConnection has Connection's interface (exporter/qbt/connection.py) without any network: `login` and
+`maindata` replay scripted answers, every write is recorded in `calls` as (name, (hash, ...), *arguments),
+and writes can be made to fail per hash or per write. No MagicMock: a misspelt method is an AttributeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from exporter.model import AppInfo, Snapshot
+from exporter.qbt.connection import ConnectionSettings, QBittorrentError
+
+APP = AppInfo("v5.0.2", "2.11.2", "2.0.10.0")
+PREFERENCES = {  # qBittorrent's defaults for what the seeding-slots action reads
+    "queueing_enabled": True,
+    "max_active_uploads": 3,
+    "max_active_downloads": 3,
+    "max_active_torrents": 5,
+}
+
+
+class FakeConnection:
+    """Records calls; answers from a script.
+
+    answers: one per maindata call, a payload dict or a QBittorrentError to raise. A QBittorrentError with
+        reason "auth" at the head of the script is raised by the next login instead.
+    calls: ("login",), ("maindata", rid), ("close",) and each write that succeeded, as
+        (name, (hash, ...), *arguments); reading the preferences is not recorded.
+    failing_hashes: a write naming any of these hashes raises QBittorrentError (HTTP 500), not recorded.
+    failing_writes: {write name: error}: every call of that write raises the error, not recorded.
+    """
+
+    def __init__(self, answers: Iterable[Any] = (), preferences: dict[str, Any] | None = None) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple] = []
+        self.settings = ConnectionSettings(url="http://127.0.0.1:1", password="hunter2")
+        self.prefs = dict(PREFERENCES if preferences is None else preferences)
+        self.failing_hashes: set[str] = set()
+        self.failing_writes: dict[str, QBittorrentError] = {}
+
+    # -- the session -----------------------------------------------------------------------------------
+
+    def login(self) -> AppInfo:
+        self.calls.append(("login",))
+        head = self.answers[0] if self.answers else None
+        if isinstance(head, QBittorrentError) and head.reason == "auth":
+            raise self.answers.pop(0)
+        return APP
+
+    def maindata(self, rid: int) -> dict[str, Any]:
+        self.calls.append(("maindata", rid))
+        if not self.answers:
+            raise AssertionError(f"FakeConnection: maindata({rid}) called, but no scripted answer is left")
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+    # -- the writes ------------------------------------------------------------------------------------
+
+    def _write(self, name: str, hashes: Iterable[str], *args: Any) -> None:
+        hashes = tuple(hashes)
+        if name in self.failing_writes:
+            raise self.failing_writes[name]
+        if self.failing_hashes.intersection(hashes):
+            raise QBittorrentError("http", "qBittorrent answered HTTP 500")
+        self.calls.append((name, hashes, *args))
+
+    def stop(self, hashes: list[str]) -> None:
+        self._write("stop", hashes)
+
+    def start(self, hashes: list[str]) -> None:
+        self._write("start", hashes)
+
+    def reannounce(self, hashes: list[str]) -> None:
+        self._write("reannounce", hashes)
+
+    def recheck(self, hashes: list[str]) -> None:
+        self._write("recheck", hashes)
+
+    def add_tags(self, hashes: list[str], tags: list[str]) -> None:
+        self._write("add_tags", hashes, tuple(tags))
+
+    def remove_tags(self, hashes: list[str], tags: list[str]) -> None:
+        self._write("remove_tags", hashes, tuple(tags))
+
+    def set_category(self, hashes: list[str], category: str) -> None:
+        self._write("set_category", hashes, category)
+
+    def preferences(self) -> dict[str, Any]:
+        return dict(self.prefs)
+
+    def set_preferences(self, prefs: dict[str, Any]) -> None:
+        self._write("set_preferences", (), prefs)
+        self.prefs = {**self.prefs, **prefs}
+
+
+class FakeMirror:
+    """A mirror whose refresh returns `snapshot` as it is now (None: qBittorrent is down), with a
+    FakeConnection for the writes."""
+
+    def __init__(self, snapshot: Snapshot | None = None, connection: FakeConnection | None = None) -> None:
+        self.snapshot = snapshot
+        self.connection = connection or FakeConnection()
+
+    def refresh(self) -> Snapshot | None:
+        return self.snapshot
+
+
+class Clock:
+    """Injected time: call it for `now`; tests move it with `clock.now += seconds`. Serves as both the
+    wall clock and the monotonic clock where code takes both."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
