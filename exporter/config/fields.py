@@ -120,6 +120,7 @@ def tag(value: Any, path: str) -> str:
 
 
 def tags(value: Any, path: str) -> frozenset[str]:
+    """A list of tags, each checked by `tag`."""
     result = texts(value, path)
     for i, item in enumerate(value or ()):
         tag(item, f"{path}[{i}]")
