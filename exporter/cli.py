@@ -303,12 +303,20 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Settings, argpar
     return build_settings(flags, env, config_file), args
 
 
+def _config_error(message: str) -> None:
+    """One line on stderr, whatever the message holds (a file's error text may have line breaks)."""
+    print(f"qbittorrent-monitor: invalid configuration: {' '.join(message.split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         settings, args = parse(argv, os.environ)
     except ConfigError as exc:
-        print(f"qbittorrent-monitor: invalid configuration: {exc}", file=sys.stderr)
+        _config_error(str(exc))
+        return 1
+    except Exception as exc:  # a parser bug: still one line, and without the message (it may hold a value)
+        _config_error(f"unexpected {type(exc).__name__} while reading it (a bug: please report it)")
         return 1
     setup_logging(settings.log_level, settings.log_format)
     return COMMANDS[args.command].run(settings, args)

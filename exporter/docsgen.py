@@ -23,7 +23,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from .app import App
 from .collectors.instances import LABEL
-from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings
+from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings, limits
 from .generated import write_or_check
 from .model import AppInfo, Snapshot, SyncStats
 from .qbt.maindata import MaindataState
@@ -286,6 +286,8 @@ def render_configuration() -> str:
         title = " and ".join(f"`{n}:`" for n in names) + (" sections" if len(names) > 1 else " section")
         doc = inspect.cleandoc(sys.modules[module].__doc__ or "")
         out += [f"## {title}", "", f"Parsed by `{module}`.", "", doc, ""]
+    out += ["## Limits", "", inspect.cleandoc(limits.__doc__ or ""), "", "| what | largest |", "|---|---|"]
+    out += [f"| {what} | {largest} |" for what, largest in limits.LIMITS] + [""]
     return "\n".join(out)
 
 

@@ -6,33 +6,42 @@ One place for each, shared by the configuration, the managers' reasons, the mirr
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EXAMPLE = "a duration such as 30s, 15m or 72h"
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from "90s", "15m", "1h30m", "72h", "7d", "500ms" or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 15m or 72h")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower()
-        try:
-            seconds = float(text)
-        except ValueError:
-            pos, seconds = 0, 0.0
-            for m in _DURATION.finditer(text):
-                if m.start() != pos:
-                    break
-                seconds += float(m.group(1)) * _UNITS[m.group(2)]
-                pos = m.end()
-            if pos != len(text) or not text:
-                raise ValueError(f"{value!r} is not a duration such as 30s, 15m or 72h") from None
-    if seconds < 0 or seconds != seconds or seconds == float("inf"):
-        raise ValueError("must be a finite duration >= 0")
+def parse_duration(value: Any, maximum: float | None = None) -> float:
+    """Seconds from "90s", "15m", "1h30m", "72h", "7d", "500ms" or a plain number of seconds, from 0 to
+    `maximum` (None: any finite number). The error never repeats the value: it may be a secret typed
+    into the wrong field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be {_EXAMPLE}")
+    seconds: float = value if not isinstance(value, str) else _seconds(value)
+    # One comparison also refuses NaN, and compares an integer too large for a float without overflow.
+    if not 0 <= seconds <= (sys.float_info.max if maximum is None else maximum):
+        limit = "a finite duration >= 0" if maximum is None else f"between 0 and {duration_text(maximum)}"
+        raise ValueError(f"must be {limit}")
+    return float(seconds)
+
+
+def _seconds(value: str) -> float:
+    text = value.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    pos, seconds = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        seconds += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"must be {_EXAMPLE}")
     return seconds
 
 

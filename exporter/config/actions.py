@@ -57,37 +57,36 @@ from ..actions.settings import (
     StalledSettings,
 )
 from ..managers.policy import EmergencyPolicy, Filter, SlotsPolicy, StallPolicy
-from .values import (
-    ConfigError,
+from .fields import (
     Parser,
+    bounded_duration,
     duration,
     flag,
     http_url,
     mapping,
     number,
     parse_bytes,
-    secret_file,
+    tag,
+    tags,
     text,
     texts,
+    tracker_hosts,
     whole,
 )
+from .files import secret_file
+from .limits import MAX_COUNT, MAX_INTERVAL, MAX_RATIO, MAX_RETRIES, MIN_INTERVAL
+from .values import ConfigError, kind
 
 # -- value parsers: (raw, path) -> value, raising ConfigError naming the path --------------------
 
-
-def _interval(value: Any, path: str) -> float:
-    seconds = duration(value, path)
-    if seconds < 0.1:
-        raise ConfigError(path, "must be at least 100ms")
-    return seconds
+# How often a job runs, a handler's timeout: from 100ms to 1 day (limits.py).
+_interval = bounded_duration(MIN_INTERVAL, MAX_INTERVAL)
+_count = whole(1, MAX_COUNT)
+_ratio = number(MAX_RATIO)
 
 
 def _size(value: Any, path: str) -> int:
     return int(parse_bytes(value, path))
-
-
-def _hosts(value: Any, path: str) -> frozenset[str]:
-    return frozenset(h.lower() for h in texts(value, path))
 
 
 def _mapping(raw: Any, path: str, spec: Mapping[str, Parser]) -> dict[str, Any]:
@@ -103,23 +102,23 @@ _STALL = {
     "grace": duration,
     "cooldown": duration,
     "recheck": flag,
-    "tag": text,
-    "max_actions_per_run": whole(1),
-    "max_actions_per_tracker": whole(1),
-    "exclude_tags": texts,
+    "tag": tag,
+    "max_actions_per_run": _count,
+    "max_actions_per_tracker": _count,
+    "exclude_tags": tags,
     "exclude_categories": texts,
 }
 _EMERGENCY = {
     **_FEATURE,
-    "margin": number,
-    "hysteresis": number,
+    "margin": _ratio,
+    "hysteresis": _ratio,
     "min_downloaded": _size,
     "global": flag,
-    "trackers": _hosts,
-    "tag": text,
-    "max_actions_per_run": whole(1),
+    "trackers": tracker_hosts,
+    "tag": tag,
+    "max_actions_per_run": _count,
 }
-_SLOTS = {**_FEATURE, "min": whole(1), "max": whole(1), "cooldown": duration}
+_SLOTS = {**_FEATURE, "min": _count, "max": _count, "cooldown": duration}
 
 
 def _feature(values: dict[str, Any]) -> dict[str, Any]:
@@ -180,22 +179,22 @@ def _argv(value: Any, path: str) -> tuple[str, ...]:
 
 
 def _filter(value: Any, path: str) -> Filter:
-    return Filter(**_mapping(value, path, {"categories": texts, "trackers": _hosts, "tags": texts}))
+    return Filter(**_mapping(value, path, {"categories": texts, "trackers": tracker_hosts, "tags": tags}))
 
 
 _HANDLER = {
     "name": text,
     "type": text,
     "dry_run": flag,
-    "retries": whole(0),
-    "backoff": duration,
+    "retries": whole(0, MAX_RETRIES),
+    "backoff": bounded_duration(0, MAX_INTERVAL),
     "timeout": _interval,
     "url": http_url,
     "secret": text,
     "secret_file": secret_file,
     "argv": _argv,
     "category": text,
-    "tags": texts,
+    "tags": tags,
     "filter": _filter,
 }
 _REQUIRED = {"webhook": ("url",), "command": ("argv",), "set_category": ("category",), "add_tags": ("tags",)}
@@ -235,16 +234,19 @@ def parse_completion(raw: Any, path: str = "completion") -> CompletionSettings:
             "interval": _interval,
             "dry_run": flag,
             "backfill": duration,
-            "max_runs_per_run": whole(1),
+            "max_runs_per_run": _count,
             "handlers": lambda v, p: v,
         },
     )
-    raw_handlers = values.pop("handlers", None) or []
+    raw_handlers = values.pop("handlers", None)
+    if raw_handlers is None:
+        raw_handlers = []
     if not isinstance(raw_handlers, list):
-        raise ConfigError(f"{path}.handlers", "must be a list of handlers")
+        raise ConfigError(f"{path}.handlers", f"must be a list of handlers, not {kind(raw_handlers)}")
     handlers = tuple(_handler(h, f"{path}.handlers[{i}]") for i, h in enumerate(raw_handlers))
     names = [h.name for h in handlers]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(f"{path}.handlers[{i}].name", f"duplicate handler name {name!r}")
+            first = names.index(name)
+            raise ConfigError(f"{path}.handlers[{i}].name", f"is also the name of handlers[{first}]")
     return CompletionSettings(configured=True, handlers=handlers, **values)

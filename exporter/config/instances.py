@@ -38,7 +38,9 @@ from ..actions.settings import JobsSettings
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..qbt.connection import ConnectionSettings
 from .options import OPTIONS
-from .values import ConfigError, flag, read_secret
+from .fields import flag
+from .files import read_secret
+from .values import ConfigError, unknown_key
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 FLAG_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")  # the default, host:port, has a colon
@@ -130,7 +132,9 @@ def parse_instances(
     for i, inst in enumerate(out):
         for name in (inst.name, *inst.previous_names):
             if name in claimed:
-                raise ConfigError(f"instances[{i}].name", f"name {name!r} is already used by {claimed[name]}")
+                raise ConfigError(
+                    f"instances[{i}].name", f"the same name (or previous name) as {claimed[name]}"
+                )
             claimed[name] = f"instances[{i}]"
     urls = [inst.url for inst in out]
     for i, url in enumerate(urls):
@@ -150,9 +154,9 @@ def _instance(
     if not isinstance(item, dict):
         raise ConfigError(path, "must be a mapping with at least name and url")
     known = {"name", "previous_names", "actions", "dry_run", *CONNECTION_KEYS, *sections}
-    for key in item:
+    for position, key in enumerate(item, 1):
         if key not in known:
-            raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+            raise unknown_key(path, key, position, known)
     for key in ("name", "url"):
         if key not in item:
             raise ConfigError(f"{path}.{key}", "is required")

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..durations import parse_duration
+from ..durations import duration_text
+from .limits import MAX_FULL_SYNC_TIMEOUT, MAX_INTERVAL, MAX_REQUEST_TIMEOUT
 from .values import (
     DEFAULT_PORT,
-    above_zero,
     choice,
+    duration_option,
     parse_bool,
     parse_file,
     parse_listen_address,
@@ -83,30 +84,31 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "qbittorrent.timeout",
         4.0,
-        above_zero(parse_duration, 60),
-        "Timeout of one request to qBittorrent. The client tries twice, so keep 2x this under the "
-        "scrape timeout.",
+        duration_option(MAX_REQUEST_TIMEOUT),
+        f"Timeout of one request to qBittorrent (at most {duration_text(MAX_REQUEST_TIMEOUT)}). The "
+        "client tries twice, so keep 2x this under the scrape timeout.",
     ),
     Option(
         "qbittorrent.full-sync-timeout",
         30.0,
-        above_zero(parse_duration, 600),
-        "Timeout of a full sync (first, periodic, after errors): at 100,000 torrents qBittorrent needs "
-        "seconds to build that response. The scrape that triggers one may time out; "
-        "the sync still completes.",
+        duration_option(MAX_FULL_SYNC_TIMEOUT),
+        f"Timeout (at most {duration_text(MAX_FULL_SYNC_TIMEOUT)}) of a full sync (first, periodic, "
+        "after errors): at 100,000 torrents qBittorrent needs seconds to build that response. The "
+        "scrape that triggers one may time out; the sync still completes.",
     ),
     Option(
         "qbittorrent.min-sync-age",
         1.0,
-        parse_duration,
+        duration_option(MAX_INTERVAL, allow_zero=True),
         "Serve the mirror without asking qBittorrent if it is younger than this "
-        "(many scrapers, one request).",
+        f"(many scrapers, one request; at most {duration_text(MAX_INTERVAL)}).",
     ),
     Option(
         "qbittorrent.full-resync-interval",
         3600.0,
-        above_zero(parse_duration),
-        "Re-download the full state this often, in case a delta was missed.",
+        duration_option(MAX_INTERVAL),
+        f"Re-download the full state this often (at most {duration_text(MAX_INTERVAL)}), in case a "
+        "delta was missed.",
     ),
     Option(
         "qbittorrent.name",

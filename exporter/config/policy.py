@@ -27,10 +27,12 @@ Points models (formulas and sources: docs/bonus-points.md; allocation: docs/seed
 A unit3d rule adds `points` per hour when every variable it names is in range (min <= value < below):
 `seeders`, `leechers`, `size` (bytes; units allowed), `seed_time` and `age` (durations).
 
-Keys under `trackers:` are tracker hosts (lower case, no port). `default` applies to every other host.
-A host entry inherits every field it does not set from `default`, except `reported_points_per_hour`,
-which belongs to one site. A `points:` mapping is complete on its own: its parameters default to the
-model's, not to the `default` entry's. Every error names the field's YAML path.
+Keys under `trackers:` are tracker hosts (no scheme, port or path; not case-sensitive). `default` applies
+to every other host. A host entry inherits every field it does not set from `default`, except
+`reported_points_per_hour`, which belongs to one site. A `points:` mapping is complete on its own: its
+parameters default to the model's, not to the `default` entry's. Every error names the field's YAML
+path; a key that is not a host is named by its position (`trackers.<key 2>`), since an announce URL
+pasted there holds a passkey. The largest value of each field: "Limits" below.
 """
 
 from __future__ import annotations
@@ -43,8 +45,7 @@ from typing import Any
 
 from ..managers.points import MODELS, RULE_VARIABLES, PointsModel, Range, Rule
 from ..managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
-from .values import (
-    ConfigError,
+from .fields import (
     duration,
     flag,
     mapping,
@@ -52,15 +53,18 @@ from .values import (
     parse_bytes,
     positive,
     positive_duration,
+    tracker_host,
     whole,
 )
+from .limits import MAX_BYTES, MAX_COUNT, MAX_EXPONENT, MAX_FACTOR, MAX_PEERS, MAX_RATIO
+from .values import ConfigError
 
 # -- points ------------------------------------------------------------------------------------
 
 # Bounds of a UNIT3D rule variable: sizes in bytes (units allowed), times as durations.
 _BOUND_PARSERS: dict[str, Callable[[Any, str], float]] = {
-    "seeders": number,
-    "leechers": number,
+    "seeders": number(MAX_PEERS),
+    "leechers": number(MAX_PEERS),
     "size": parse_bytes,
     "seed_time": duration,
     "age": duration,
@@ -92,7 +96,7 @@ def _rules(raw: Any, path: str) -> tuple[Rule, ...]:
         where = f"{path}[{i}]"
         if not isinstance(item, dict):
             raise ConfigError(where, "must be a mapping")
-        parsers: dict[str, Callable[[Any, str], Any]] = {"name": _rule_name, "points": number}
+        parsers: dict[str, Callable[[Any, str], Any]] = {"name": _rule_name, "points": number(MAX_FACTOR)}
         for var, bound in _BOUND_PARSERS.items():
             parsers[var] = partial(_bounds, bound=bound)
         values = mapping(item, where, parsers)
@@ -110,16 +114,21 @@ def _rule_name(value: Any, path: str) -> str:
     return value
 
 
-def _optional_number(value: Any, path: str) -> float | None:
-    return None if value is None else number(value, path)
+def _optional_factor(value: Any, path: str) -> float | None:
+    return None if value is None else number(MAX_FACTOR)(value, path)
 
 
 POINTS_PARAMETERS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
-    "gazelle": {"base": number, "growth": number, "seeder_exponent": number, "time_scale": positive_duration},
+    "gazelle": {
+        "base": number(MAX_FACTOR),
+        "growth": number(MAX_FACTOR),
+        "seeder_exponent": number(MAX_EXPONENT),
+        "time_scale": positive_duration,
+    },
     "linear": {
-        "per_torrent_hour": number,
-        "per_gib_hour": number,
-        "max_per_torrent_hour": _optional_number,
+        "per_torrent_hour": number(MAX_FACTOR),
+        "per_gib_hour": number(MAX_FACTOR),
+        "max_per_torrent_hour": _optional_factor,
         "after_min_seed_time": flag,
     },
     "unit3d": {"rules": _rules},
@@ -131,20 +140,21 @@ def parse_points(raw: Any, path: str) -> PointsModel:
     if not isinstance(raw, dict):
         raise ConfigError(path, f"must be a mapping with a model ({', '.join(MODELS)})")
     model = raw.get("model")
-    if model not in MODELS:
-        shown = "missing" if model is None else f"{model!r} is unknown"
+    if not isinstance(model, str) or model not in MODELS:
+        shown = "is required" if model is None else "is not a known model"
         raise ConfigError(f"{path}.model", f"{shown} (known: {', '.join(MODELS)})")
-    params = {k: v for k, v in raw.items() if k != "model"}
-    return MODELS[model](**mapping(params, path, POINTS_PARAMETERS[model]))
+    params = mapping(raw, path, {"model": lambda v, p: v, **POINTS_PARAMETERS[model]})
+    del params["model"]
+    return MODELS[model](**params)
 
 
 # -- trackers ----------------------------------------------------------------------------------
 
 FIELD_PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "min_ratio": number,
+    "min_ratio": number(MAX_RATIO),
     "min_seed_time": duration,
     "points": parse_points,
-    "reported_points_per_hour": positive,
+    "reported_points_per_hour": positive(MAX_FACTOR),
 }
 assert set(FIELD_PARSERS) == {f.name for f in fields(TrackerPolicy)}
 
@@ -166,16 +176,15 @@ def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
             f"{path}.default.reported_points_per_hour",
             "belongs to one site: set it under that tracker's host",
         )
-    hosts = {}
-    for host, value in raw.items():
-        if host == "default":
+    hosts: dict[str, TrackerPolicy] = {}
+    for position, (key, value) in enumerate(raw.items(), 1):
+        if key == "default":
             continue
-        if not isinstance(host, str) or not host or "/" in host or ":" in host:
-            raise ConfigError(
-                f"{path}.{host}",
-                "must be a tracker host such as tracker.example.org (no scheme, port or path)",
-            )
-        hosts[host.lower()] = parse_policy(value, f"{path}.{host}", default)
+        # A bad key is named by its position: it may be an announce URL with its passkey.
+        host = tracker_host(key, f"{path}.<key {position}>")
+        if host in hosts:
+            raise ConfigError(f"{path}.{host}", "is given twice (tracker hosts are not case-sensitive)")
+        hosts[host] = parse_policy(value, f"{path}.{host}", default)
     return TrackerPolicies(default=default, hosts=MappingProxyType(hosts))
 
 
@@ -183,12 +192,12 @@ def parse_trackers(raw: Any, path: str = "trackers") -> TrackerPolicies:
 
 SEEDING_PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "upload_capacity": parse_bytes,
-    "slot_upload": lambda v, p: positive(parse_bytes(v, p), p),
-    "min_slots": whole(0),
-    "max_slots": whole(0),
+    "slot_upload": lambda v, p: positive(MAX_BYTES)(parse_bytes(v, p), p),
+    "min_slots": whole(0, MAX_COUNT),
+    "max_slots": whole(0, MAX_COUNT),
     "idle_window": duration,
-    "demand_weight": number,
-    "scarcity_weight": number,
+    "demand_weight": number(MAX_FACTOR),
+    "scarcity_weight": number(MAX_FACTOR),
 }
 assert set(SEEDING_PARSERS) == {f.name for f in fields(SeedingSettings)}
 

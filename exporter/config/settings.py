@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..actions.settings import CompletionSettings, ControlSettings, JobsSettings
 from ..http.server import WebConfig
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from .actions import parse_completion, parse_control
+from .files import load_yaml, read_secret
 from .instances import (
     CONNECTION_KEYS,
     FLAG_NAME,
@@ -31,7 +29,7 @@ from .instances import (
 )
 from .options import OPTIONS
 from .policy import parse_seeding, parse_trackers
-from .values import DEFAULT_PORT, ConfigError, read_secret
+from .values import DEFAULT_PORT, ConfigError, unknown_key
 from .web import load_web_config
 
 # The YAML sections that are not flat options: name -> parser(raw, path); each is a Settings field.
@@ -90,45 +88,26 @@ class Settings:
         )
 
 
-def load_yaml(path: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError("config.file", f"cannot read {path!r}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError("config.file", f"{path!r} is not valid YAML{where}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError("config.file", f"{path!r} must hold a mapping at the top level")
-    return data
-
-
-def _flatten_yaml(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _flatten_yaml(data: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """YAML -> ({option name: raw value}, {section name: raw value}); unknown keys are errors."""
     by_path = {o.yaml_path: o for o in OPTIONS}
     groups = {p[0] for p in by_path}
     values: dict[str, Any] = {}
     found: dict[str, Any] = {}
-    for key, value in data.items():
+    for position, (key, value) in enumerate(data.items(), 1):
         if key in SECTIONS or key == "instances":
             found[key] = value
         elif key in groups:
-            if not isinstance(value, dict):
-                raise ConfigError(str(key), "must be a mapping")
-            for sub, raw in value.items():
+            if not isinstance(value, dict) and value is not None:
+                raise ConfigError(key, "must be a mapping")
+            for sub_position, (sub, raw) in enumerate((value or {}).items(), 1):
                 option = by_path.get((key, sub))
                 if option is None:
-                    known = sorted(p[1] for p in by_path if p[0] == key)
-                    raise ConfigError(f"{key}.{sub}", f"unknown setting (known: {', '.join(known)})")
+                    known = [p[1] for p in by_path if p[0] == key]
+                    raise unknown_key(key, sub, sub_position, known, "setting")
                 values[option.name] = raw
         else:
-            known = sorted(groups | set(SECTIONS) | {"instances"})
-            raise ConfigError(str(key), f"unknown section (known: {', '.join(known)})")
+            raise unknown_key("", key, position, groups | set(SECTIONS) | {"instances"}, "section")
     return values, found
 
 
@@ -137,7 +116,7 @@ def build_settings(flags: Mapping[str, Any], env: Mapping[str, str], config_file
     file_values: dict[str, Any] = {}
     raw_sections: dict[str, Any] = {}
     if config_file:
-        file_values, raw_sections = _flatten_yaml(load_yaml(config_file))
+        file_values, raw_sections = _flatten_yaml(load_yaml(config_file, "config.file"))
 
     values: dict[str, Any] = {}
     for option in OPTIONS:

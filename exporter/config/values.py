@@ -1,21 +1,27 @@
-"""The value parsers of the configuration, and ConfigError.
+"""ConfigError, what every error message is made with, and the parsers of the flat options.
 
-Two shapes:
-- flat options (flag, environment, YAML leaf; options.py): `parse(raw) -> value`, raising ValueError;
-  build_settings names the field;
-- fields of the YAML sections (trackers:, seeding:, control:, completion:): `parse(raw, path) -> value`,
-  raising ConfigError(path, why), so every error names the field ("control.stalled.stall_after: ...").
+Two shapes of parser:
+- flat options (flag, environment, YAML leaf; options.py, here): `parse(raw) -> value`, raising
+  ValueError; build_settings names the field;
+- fields of the YAML sections (trackers:, seeding:, control:, completion:; fields.py):
+  `parse(raw, path) -> value`, raising ConfigError(path, why), so every error names the field
+  ("control.stalled.stall_after: ...").
 Each check exists once: the section parsers wrap the flat ones where both need it.
+
+No error repeats the value it refuses, nor a key it does not know: either may be a password or an
+announce URL with its passkey typed in the wrong place. An error says what was expected and, at most,
+what kind of value it got ("a string"); an unknown key is named by its position (`qbittorrent.<key 3>`).
+Every number has a maximum (limits.py), and a value of the wrong type (a list, a mapping, null, a huge
+integer, NaN) is a ConfigError like any other, never a TypeError or an OverflowError.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
-import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,24 +38,70 @@ class ConfigError(ValueError):
         self.path = path
 
 
+def kind(value: Any) -> str:
+    """What sort of value `value` is, for an error that must not show the value itself."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a YAML {type(value).__name__}"
+
+
+def unknown_key(path: str, key: Any, position: int, known: Iterable[str], what: str = "key") -> ConfigError:
+    """The error for a key of a mapping that is none of `known`: named by its position (1-based), since
+    the key may be a password or an announce URL; a known key it resembles is suggested."""
+    names = sorted(known)
+    close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) else []
+    hint = f"did you mean {close[0]}? " if close else ""
+    name = f"<key {position}>"
+    # "web.config-file:" names a file: its keys follow a space ("web.config-file: <key 1>").
+    where = f"{path} {name}" if path.endswith(":") else f"{path}.{name}" if path else name
+    return ConfigError(where, f"unknown {what}; {hint}known: {', '.join(names)}")
+
+
+def number_text(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+
+
+def bytes_text(size: float) -> str:
+    for unit, shift in (("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{number_text(size / (1 << shift))} {unit}"
+    return f"{number_text(size)} bytes"
+
+
 # -- flat options: parse(raw) -> value, ValueError on bad input ---------------------------------
 
 
 def parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    if isinstance(value, int):  # YAML's 0 and 1
+        value = str(value) if value in (0, 1) else ""
+    text = value.strip().lower() if isinstance(value, str) else ""
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean (true/false)")
+    raise ValueError("must be true or false")
 
 
 def parse_str(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        raise ValueError("expected a string")
-    return "" if value is None else str(value)
+    """Text; empty (null) is "". A number or true/false is refused rather than turned into text: YAML reads
+    `0123` as 83 and `yes` as true, so a password or a name written that way would silently change."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string (put it in quotes), not {kind(value)}")
+    return value
 
 
 def check_http_url(text: str) -> str:
@@ -79,169 +131,50 @@ def parse_listen_address(value: Any) -> tuple[str, int]:
     text = parse_str(value).strip()
     host, sep, port_text = text.rpartition(":")
     if not sep:
-        raise ValueError(f"{text!r} is not host:port (e.g. :{DEFAULT_PORT} or 127.0.0.1:{DEFAULT_PORT})")
+        raise ValueError(f"must be host:port (e.g. :{DEFAULT_PORT} or 127.0.0.1:{DEFAULT_PORT})")
     host = host.strip("[]") or "0.0.0.0"
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"port {port_text!r} is not a number") from None
+    port = int(port_text) if port_text.isascii() and port_text.isdigit() and len(port_text) <= 5 else -1
     if not 0 <= port <= 65535:
-        raise ValueError(f"port {port} is out of range 0-65535")
+        raise ValueError("the port must be a number from 0 to 65535")
     if host not in ("localhost",):
         try:
             ipaddress.ip_address(host)
         except ValueError:
             if not re.fullmatch(r"[A-Za-z0-9.-]+", host):
-                raise ValueError(f"{host!r} is not an IP address or host name") from None
+                raise ValueError("the host must be an IP address or a host name") from None
     return host, port
 
 
 def parse_file(value: Any) -> str:
-    """A path that must name a readable file (empty = not set)."""
+    """A path that must name a readable file (empty = not set). Not repeated: a password typed into a
+    *_file setting by mistake would be."""
     text = parse_str(value).strip()
-    if text and not os.access(text, os.R_OK):
-        raise ValueError(f"file {text!r} does not exist or is not readable")
-    return text
-
-
-def read_secret(path: str, field: str) -> str:
-    """The secret in file `path` (stripped); ConfigError naming `field` if it cannot be read."""
     try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise ConfigError(field, f"cannot read file: {exc.strerror}") from None
+        readable = not text or os.access(text, os.R_OK)
+    except ValueError:  # a NUL in the path
+        readable = False
+    if not readable:
+        raise ValueError("the file does not exist or is not readable")
+    return text
 
 
 def choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = parse_str(value).strip().lower()
         if text not in allowed:
-            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+            raise ValueError(f"must be one of {', '.join(allowed)}")
         return text
 
     return parse
 
 
-def above_zero(parse: Callable[[Any], float], maximum: float | None = None) -> Callable[[Any], float]:
+def duration_option(maximum: float, allow_zero: bool = False) -> Callable[[Any], float]:
+    """A duration option longer than 0 (or from 0, if `allow_zero`), at most `maximum`."""
+
     def check(value: Any) -> float:
-        result = parse(value)
-        if result <= 0:
-            raise ValueError("must be greater than 0")
-        if maximum is not None and result > maximum:
-            raise ValueError(f"must be at most {maximum:g}")
+        result = parse_duration(value, maximum)
+        if result <= 0 and not allow_zero:
+            raise ValueError("must be longer than 0")
         return result
 
     return check
-
-
-# -- fields of the YAML sections: parse(raw, path) -> value, ConfigError naming the path ----------
-
-Parser = Callable[[Any, str], Any]
-
-
-def number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(path, "must be a number")
-    if value < 0 or value != value or value == math.inf:
-        raise ConfigError(path, "must be a finite number >= 0")
-    return float(value)
-
-
-def positive(value: Any, path: str) -> float:
-    result = number(value, path)
-    if result <= 0:
-        raise ConfigError(path, "must be greater than 0")
-    return result
-
-
-def whole(minimum: int) -> Parser:
-    def parse(value: Any, path: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(path, f"must be a whole number >= {minimum}")
-        return value
-
-    return parse
-
-
-def flag(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(path, "must be true or false")
-    return value
-
-
-def duration(value: Any, path: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise ConfigError(path, str(exc)) from None
-
-
-def positive_duration(value: Any, path: str) -> float:
-    result = duration(value, path)
-    if result <= 0:
-        raise ConfigError(path, "must be longer than 0")
-    return result
-
-
-def http_url(value: Any, path: str) -> str:
-    try:
-        return check_http_url(text(value, path))
-    except ValueError as exc:
-        raise ConfigError(path, str(exc)) from None
-
-
-def secret_file(value: Any, path: str) -> str:
-    """The secret held in the file named by `value`."""
-    return read_secret(text(value, path), path)
-
-
-def text(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(path, "must be a non-empty string")
-    return value.strip()
-
-
-def texts(value: Any, path: str) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(path, "must be a list of strings")
-    return frozenset(value)
-
-
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*((?:[kmgtp]i?)?b|[kmgt]?bit)?(?:/s)?", re.IGNORECASE)
-_DECIMAL = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "p": 1e15}
-
-
-def parse_bytes(value: Any, path: str) -> float:
-    """Bytes from 1500, "25GiB", "1.5GB", "100Mbit", "10MiB/s". KB/MB/GB are powers of 1000, KiB/MiB/GiB
-    of 1024, and kbit/Mbit/Gbit are bits (divided by 8). "Mb" is refused: bytes or bits is unclear."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return number(value, path)
-    m = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
-    if m is None:
-        raise ConfigError(path, f"{value!r} is not a size such as 1500, 25GiB, 1.5GB or 100Mbit")
-    amount, written = float(m.group(1)), m.group(2) or "B"
-    unit = written.lower()
-    if unit.endswith("bit"):
-        return amount * _DECIMAL[unit[:-3]] / 8
-    if written.endswith("b") and len(written) == 2:
-        raise ConfigError(
-            path, f"{value!r} is ambiguous: write {written[0]}B for bytes or {written[0]}bit for bits"
-        )
-    if unit.endswith("ib"):
-        return amount * 1024 ** ("kmgtp".index(unit[0]) + 1)
-    return amount * _DECIMAL[unit[:-1]]
-
-
-def mapping(raw: Any, path: str, parsers: Mapping[str, Parser]) -> dict[str, Any]:
-    """Parse a mapping whose keys must all be in `parsers`."""
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "must be a mapping")
-    values = {}
-    for key, value in raw.items():
-        parse = parsers.get(key)
-        if parse is None:
-            raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(parsers))})")
-        values[key] = parse(value, f"{path}.{key}")
-    return values

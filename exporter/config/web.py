@@ -18,10 +18,9 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..http.server import WebConfig
-from .values import ConfigError
+from .files import load_yaml
+from .values import ConfigError, unknown_key
 
 CLIENT_AUTH_TYPES = {
     "NoClientCert": ssl.CERT_NONE,
@@ -40,17 +39,11 @@ TLS_VERSIONS = {
 
 def load_web_config(path: str) -> WebConfig:
     name = "web.config-file"
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(name, f"cannot read {path!r}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(name, f"{path!r} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise ConfigError(name, "must hold a mapping")
-    unknown = set(data) - {"tls_server_config", "basic_auth_users", "http_server_config"}
-    if unknown:
-        raise ConfigError(f"{name}: {sorted(unknown)[0]}", "unknown key")
+    data = load_yaml(path, name)
+    known = ("tls_server_config", "basic_auth_users", "http_server_config")
+    for position, key in enumerate(data, 1):
+        if key not in known:
+            raise unknown_key(f"{name}:", key, position, known)
     base = Path(path).resolve().parent
     tls = _tls_context(data.get("tls_server_config"), base) if data.get("tls_server_config") else None
     users: dict[str, bytes] = {}

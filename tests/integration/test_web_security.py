@@ -95,7 +95,7 @@ def test_client_certificates_required(tmp_path, qbt, password_file, exporter_fac
         ("tls_server_config:\n  cert_file: /nonexistent.crt\n  key_file: /nonexistent.key\n", "cert_file"),
         ("tls_server_config:\n  key_file: x\n", "cert_file"),
         ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: Sometimes\n", "cert_file"),
-        ("tsl_server_config: {}\n", "tsl_server_config"),
+        ("tsl_server_config: {}\n", "web.config-file: <key 1>: unknown key; did you mean tls_server_config?"),
     ],
     ids=["plain-password", "missing-cert", "no-cert-key", "bad-auth-type", "typo"],
 )

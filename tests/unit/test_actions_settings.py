@@ -114,16 +114,24 @@ def test_a_full_completion_section(tmp_path):
 @pytest.mark.parametrize(
     "data, path, message",
     [
-        ({"control": {"stalled": {"stall_after": "soon"}}}, "control.stalled.stall_after", "not a duration"),
-        ({"control": {"stalled": {"max_actions_per_run": 0}}}, "control.stalled.max_actions_per_run", ">= 1"),
-        ({"control": {"stalled": {"colour": 1}}}, "control.stalled.colour", "unknown key"),
+        (
+            {"control": {"stalled": {"stall_after": "soon"}}},
+            "control.stalled.stall_after",
+            "must be a duration",
+        ),
+        (
+            {"control": {"stalled": {"max_actions_per_run": 0}}},
+            "control.stalled.max_actions_per_run",
+            "from 1 to",
+        ),
+        ({"control": {"stalled": {"colour": 1}}}, "control.stalled.<key 1>", "unknown key"),
         ({"control": {"interval": "10ms"}}, "control.interval", "at least 100ms"),
         (
             {"control": {"ratio_emergency": {"min_downloaded": "lots"}}},
             "control.ratio_emergency.min_downloaded",
             "size",
         ),
-        ({"control": {"ratio_emergency": {"margin": -1}}}, "control.ratio_emergency.margin", ">= 0"),
+        ({"control": {"ratio_emergency": {"margin": -1}}}, "control.ratio_emergency.margin", "from 0 to"),
         (
             {"control": {"seeding_slots": {"min": 5, "max": 2}}},
             "control.seeding_slots.min",
@@ -175,7 +183,7 @@ def test_a_full_completion_section(tmp_path):
                 }
             },
             "completion.handlers[1].name",
-            "duplicate",
+            "also the name of handlers[0]",
         ),
         (
             {
@@ -197,7 +205,7 @@ def test_a_full_completion_section(tmp_path):
         (
             {"completion": {"handlers": [{"name": "a", "type": "add_tags", "tags": ["x"], "retries": -1}]}},
             "completion.handlers[0].retries",
-            ">= 0",
+            "from 0 to",
         ),
     ],
     ids=[

@@ -65,8 +65,8 @@ def test_cli_flags_env_and_config_file(tmp_path):
     "yaml_text,field",
     [
         ("qbittorrent:\n  url: ftp://x\n", "qbittorrent.url"),
-        ("qbittorrent:\n  colour: blue\n", "qbittorrent.colour"),
-        ("qbitorrent:\n  url: http://x\n", "qbitorrent"),
+        ("qbittorrent:\n  colour: blue\n", "qbittorrent.<key 1>"),
+        ("qbitorrent:\n  url: http://x\n", "<key 1>"),
         ("qbittorrent: [1, 2]\n", "qbittorrent"),
         ("qbittorrent:\n  timeout: 0s\n", "qbittorrent.timeout"),
         ("qbittorrent:\n  timeout: soon\n", "qbittorrent.timeout"),
@@ -79,7 +79,7 @@ def test_cli_flags_env_and_config_file(tmp_path):
         ("trackers:\n  default: {min_ratio: -1}\n", "trackers.default.min_ratio"),
         (
             "trackers:\n  'https://t.example/announce': {min_ratio: 1}\n",
-            "trackers.https://t.example/announce",
+            "trackers.<key 1>",
         ),
         ("- just\n- a list\n", "config.file"),
         ("qbittorrent: {url: [unclosed\n", "config.file"),

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from exporter.config import ConfigError, build_settings
+from exporter.config.fields import parse_bytes
 from exporter.config.policy import parse_seeding, parse_trackers
-from exporter.config.values import parse_bytes
 from exporter.managers.points import GIB, UNIT3D_RULES, Gazelle, Linear, Range, Rule, Unit3d
 from exporter.managers.policy import SeedingSettings, TrackerPolicies, TrackerPolicy
 
@@ -134,11 +134,11 @@ BAD_TRACKERS = [
     ("infinite-ratio", {"a.example": {"min_ratio": float("inf")}}, "trackers.a.example.min_ratio"),
     ("negative-seed-time", {"default": {"min_seed_time": "-1h"}}, "trackers.default.min_seed_time"),
     ("bad-seed-time", {"default": {"min_seed_time": "three days"}}, "trackers.default.min_seed_time"),
-    ("unknown-policy-key", {"a.example": {"min_ratoi": 1}}, "trackers.a.example.min_ratoi"),
+    ("unknown-policy-key", {"a.example": {"min_ratoi": 1}}, "trackers.a.example.<key 1>"),
     (
         "unknown-model-param",
         {"a.example": {"points": {"model": "gazelle", "per_gib_hour": 1}}},
-        "trackers.a.example.points.per_gib_hour",
+        "trackers.a.example.points.<key 2>",
     ),
     (
         "negative-param",
@@ -172,7 +172,7 @@ BAD_TRACKERS = [
                 "points": {"model": "unit3d", "rules": [{"name": "x", "points": 1, "snatches": {"min": 3}}]}
             }
         },
-        "trackers.a.example.points.rules[0].snatches",
+        "trackers.a.example.points.rules[0].<key 3>",
     ),
     (
         "rule-missing-points",
@@ -215,7 +215,7 @@ BAD_TRACKERS = [
                 "points": {"model": "unit3d", "rules": [{"name": "x", "points": 1, "seeders": {"max": 1}}]}
             }
         },
-        "trackers.a.example.points.rules[0].seeders.max",
+        "trackers.a.example.points.rules[0].seeders.<key 1>",
     ),
     (
         "rule-bad-size",
@@ -237,8 +237,8 @@ BAD_TRACKERS = [
         "trackers.default.reported_points_per_hour",
     ),
     ("policy-not-mapping", {"a.example": [1, 2]}, "trackers.a.example"),
-    ("url-not-host", {"https://a.example/announce": {}}, "trackers.https://a.example/announce"),
-    ("host-with-port", {"a.example:443": {}}, "trackers.a.example:443"),
+    ("url-not-host", {"https://a.example/announce": {}}, "trackers.<key 1>"),
+    ("host-with-port", {"a.example:443": {}}, "trackers.<key 1>"),
 ]
 
 
@@ -267,7 +267,7 @@ def test_seeding_section():
 
 
 BAD_SEEDING = [
-    ("unknown-key", {"upload_capcity": 1}, "seeding.upload_capcity"),
+    ("unknown-key", {"upload_capcity": 1}, "seeding.<key 1>"),
     ("ambiguous-unit", {"upload_capacity": "100Mb"}, "seeding.upload_capacity"),
     ("not-a-size", {"upload_capacity": "fast"}, "seeding.upload_capacity"),
     ("negative-capacity", {"upload_capacity": -1}, "seeding.upload_capacity"),
@@ -341,7 +341,7 @@ def run_cli(*args):
             "trackers:\n  default: {points: {model: linear, per_gib_hour: -3}}\n",
             "trackers.default.points.per_gib_hour",
         ),
-        ("seeding:\n  slots: 4\n", "seeding.slots"),
+        ("seeding:\n  slots: 4\n", "seeding.<key 1>"),
     ],
     ids=["unknown-model", "negative-number", "unknown-key"],
 )
