@@ -151,7 +151,7 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
             snapshot = mirror.refresh()
             if snapshot is None:
                 print(
-                    f"qbittorrent-monitor: cannot read {inst.name}: {mirror.stats.last_error}",
+                    f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error} ({inst.name})",
                     file=sys.stderr,
                 )
                 return 1

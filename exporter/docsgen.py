@@ -24,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 from .app import App
 from .collectors.instances import LABEL
 from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings, limits
+from .config import instances as instances_module
 from .generated import write_or_check
 from .model import AppInfo, Snapshot, SyncStats
 from .qbt.maindata import MaindataState
@@ -212,6 +213,12 @@ def render_metrics() -> str:
         "`qbittorrent_up`",
         "(0) and the `qbittorrent_exporter_*` metrics are shown. Alerts on these: [alerts.md](alerts.md).",
         "",
+        'Every series about a qBittorrent carries `qbittorrent="<name>"` (the instance\'s configured name;',
+        "with the flags, `--qbittorrent.name`, by default host:port of its URL), also with one instance, and",
+        "so do the exporter's own series about it; only `qbittorrent_exporter_build_info` and the store's",
+        "errors do not. `/metrics` shows every instance, `/probe?target=NAME` one (the multi-target",
+        "pattern).",
+        "",
         "Prometheus renames the `job` label of the scheduled-job metrics (`control`, `completion`) to",
         '`exported_job`, since `job` is its own scrape-job label: query `{exported_job="control"}`.',
         "",
@@ -286,6 +293,8 @@ def render_configuration() -> str:
         title = " and ".join(f"`{n}:`" for n in names) + (" sections" if len(names) > 1 else " section")
         doc = inspect.cleandoc(sys.modules[module].__doc__ or "")
         out += [f"## {title}", "", f"Parsed by `{module}`.", "", doc, ""]
+    doc = inspect.cleandoc(instances_module.__doc__ or "")
+    out += ["## `instances:` section", "", f"Parsed by `{instances_module.__name__}`.", "", doc, ""]
     out += ["## Limits", "", inspect.cleandoc(limits.__doc__ or ""), "", "| what | largest |", "|---|---|"]
     out += [f"| {what} | {largest} |" for what, largest in limits.LIMITS] + [""]
     return "\n".join(out)

@@ -56,7 +56,7 @@ def completion_line(c: dict[str, Any]) -> str:
         or "-"
     )
     return (
-        f"{_when(c['detected_at'])}  {c['status']:<7}  {c['instance']}  {c['hash'][:12]}  "
+        f"{_when(c['detected_at'])}  {c['status']:<7}  {c['instance'] or '-'}  {c['hash'][:12]}  "
         f"{c['category'] or '-':<12}  "
         f"{c['name']}  [{runs}]"
     )
@@ -85,7 +85,8 @@ def audit_dicts(
 def audit_line(a: dict[str, Any]) -> str:
     dry = " (dry run)" if a["dry_run"] else ""
     target = f"{a['hash'][:12]}  {a['name']}" if a["hash"] else a["name"]
-    return f"{_when(a['at'])}  {a['instance']}  {a['result']:<5}  {a['action']}{dry}  {target}: {a['reason']}"
+    where = a["instance"] or "-"
+    return f"{_when(a['at'])}  {where}  {a['result']:<5}  {a['action']}{dry}  {target}: {a['reason']}"
 
 
 def _when(at: float) -> str:

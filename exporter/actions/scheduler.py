@@ -140,6 +140,22 @@ class Actions:
                 acting.append(w)
         return cls(acting, data_dir, registry) if acting else None
 
+    @classmethod
+    def one(
+        cls,
+        settings: JobsSettings,
+        mirror: Mirror,
+        registry: CollectorRegistry,
+        ratio: SharedRatioIndex | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Actions:
+        """The jobs of one qBittorrent (named as its mirror), whatever they are configured to do: for
+        tests and the bench, which build one instance's jobs without an App."""
+        ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
+        return cls(
+            [Watched(mirror.name, settings, mirror, registry, ratio)], settings.data_dir, registry, clock
+        )
+
     def has(self, job: str) -> bool:
         """Some instance runs this job ("control" or "completion")."""
         return any(job in i.settings.configured for i in self.instances.values())
@@ -182,7 +198,7 @@ class Actions:
                 self.run,
                 "interval",
                 seconds=self.instances[instance].interval(name),
-                args=[instance, job],
+                args=[job, instance],
                 id=f"{name}:{instance}",
                 name=f"{name}:{instance}",
                 next_run_time=datetime.now(UTC),
@@ -198,9 +214,11 @@ class Actions:
             )
         log.info("actions: store in %s", self.data_dir)
 
-    def run(self, instance: str, job: Job) -> str:
-        """One instrumented run of `job` of `instance`; never raises. `store_lost` if the store is gone:
-        found by the check before the run, or by the store itself on any call during it."""
+    def run(self, job: Job, instance: str | None = None) -> str:
+        """One instrumented run of `job` of `instance` (default: the only one); never raises. `store_lost`
+        if the store is gone: found by the check before the run, or by the store itself during it."""
+        if instance is None:
+            [instance] = self.instances
         metrics = self.instances[instance].metrics
         started = time.perf_counter()
         try:

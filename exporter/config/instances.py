@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 from ..actions.settings import JobsSettings
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..qbt.connection import ConnectionSettings
-from .options import OPTIONS
 from .fields import flag
 from .files import read_secret
+from .options import OPTIONS
 from .values import ConfigError, unknown_key
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")

@@ -14,7 +14,7 @@ from exporter.actions.control import ControlJob
 from exporter.actions.handlers import HandlerError
 from exporter.actions.metrics import ActionMetrics
 from exporter.actions.perform import Performer
-from exporter.actions.scheduler import Actions, build_actions
+from exporter.actions.scheduler import Actions, Watched
 from exporter.actions.settings import (
     CompletionSettings,
     ControlSettings,
@@ -496,7 +496,7 @@ class Boom:
 
 def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path, registry):
     settings = build_settings({"data.dir": str(tmp_path)}, {})
-    actions = Actions(settings.jobs, FakeMirror(None), registry)
+    actions = Actions.one(settings.jobs, FakeMirror(None), registry)
     assert actions.run(Boom()) == "error"
     assert value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="error") == 1
     assert (
@@ -510,22 +510,22 @@ def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path
 def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("completion: {}\n")
-    assert build_actions(build_settings({}, {}).jobs, FakeMirror(), registry) is None
-    assert (
-        build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)).jobs, FakeMirror(), registry)
-        is None
-    )
-    actions = build_actions(
-        build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)).jobs, FakeMirror(), registry
-    )
-    assert isinstance(actions, Actions) and actions.settings.configured == ("completion",)
+
+    def build(settings):
+        ratio = SharedRatioIndex(settings.jobs.trackers, settings.jobs.seeding)
+        return Actions.build([Watched("test", settings.jobs, FakeMirror(), registry, ratio)], "d", registry)
+
+    assert build(build_settings({}, {})) is None
+    assert build(build_settings({"actions.enabled": "false"}, {}, str(cfg))) is None
+    actions = build(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)))
+    assert isinstance(actions, Actions) and actions.has("completion") and not actions.has("control")
 
 
 def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("control: {interval: 100ms, stalled: {enabled: true}}\ncompletion: {interval: 100ms}\n")
     settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))
-    actions = Actions(settings.jobs, FakeMirror(snap(seed("a"))), registry)
+    actions = Actions.one(settings.jobs, FakeMirror(snap(seed("a"))), registry)
     actions.start()
     try:
         wait_for(
@@ -536,8 +536,8 @@ def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
             timeout=10,
             what="both jobs to run twice",
         )
-        assert {j.id for j in actions.scheduler.get_jobs()} == {"control", "completion"}
-        job = actions.scheduler.get_job("control")
+        assert {j.id for j in actions.scheduler.get_jobs()} == {"control:test", "completion:test"}
+        job = actions.scheduler.get_job("control:test")
         assert job.coalesce is True and job.max_instances == 1
     finally:
         actions.stop()

@@ -122,7 +122,7 @@ instances:
         ),
         ({}, {}, f"instances: [{{name: a, url: 'http://h:1', password: {SECRET}}}]", "instances[0].password"),
         ({}, {}, "instances: [{name: a, url: 'http://h:1', password: '${NOPE}'}]", "instances[0].password"),
-        ({}, {}, "instances: [{name: a, url: 'http://h:1', colour: red}]", "instances[0].colour"),
+        ({}, {}, "instances: [{name: a, url: 'http://h:1', colour: red}]", "instances[0].<key 3>"),
         (
             {},
             {},
