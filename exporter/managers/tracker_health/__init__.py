@@ -1,0 +1,32 @@
+"""Tracker health: which torrents a tracker no longer knows ("unregistered") or cannot reach, per host,
+without hammering qBittorrent. Pure, like every manager: no I/O, no clock, no logging.
+
+    classify.py       status codes per Web API version, the phrase list, classify(), redact()
+    health.py         TrackerHealth: what each torrent's trackers last said, kept incrementally
+    scan.py           plan_scan(): what to fetch next under a request budget, per source
+    unregistered.py   plan_unregistered(): tag/stop/untag actions with the outage guard
+
+The I/O half (fetching, metrics, configuration, the job) calls what is re-exported here.
+"""
+
+from .classify import (
+    ANNOUNCE_STATUSES,
+    BUILTIN_PHRASES,
+    REASONS,
+    TrackerEntry,
+    classify,
+    redact,
+    tracker_entries,
+    uses_new_codes,
+)
+
+__all__ = [
+    "ANNOUNCE_STATUSES",
+    "BUILTIN_PHRASES",
+    "REASONS",
+    "TrackerEntry",
+    "classify",
+    "redact",
+    "tracker_entries",
+    "uses_new_codes",
+]
