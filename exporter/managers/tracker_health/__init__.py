@@ -19,12 +19,16 @@ from .classify import (
     tracker_entries,
     uses_new_codes,
 )
+from .health import HostHealth, TorrentTrackers, TrackerHealth
 
 __all__ = [
     "ANNOUNCE_STATUSES",
     "BUILTIN_PHRASES",
     "REASONS",
+    "HostHealth",
+    "TorrentTrackers",
     "TrackerEntry",
+    "TrackerHealth",
     "classify",
     "redact",
     "tracker_entries",
