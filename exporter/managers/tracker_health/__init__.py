@@ -20,17 +20,25 @@ from .classify import (
     uses_new_codes,
 )
 from .health import HostHealth, TorrentTrackers, TrackerHealth
+from .scan import SOURCES, ScanPlan, ScanRequest, TokenBucket, due_order, plan_scan, source_for
 
 __all__ = [
     "ANNOUNCE_STATUSES",
     "BUILTIN_PHRASES",
     "REASONS",
+    "SOURCES",
     "HostHealth",
+    "ScanPlan",
+    "ScanRequest",
+    "TokenBucket",
     "TorrentTrackers",
     "TrackerEntry",
     "TrackerHealth",
     "classify",
+    "due_order",
+    "plan_scan",
     "redact",
+    "source_for",
     "tracker_entries",
     "uses_new_codes",
 ]
