@@ -21,12 +21,14 @@ from .classify import (
 )
 from .health import HostHealth, TorrentTrackers, TrackerHealth
 from .scan import SOURCES, ScanPlan, ScanRequest, TokenBucket, due_order, plan_scan, source_for
+from .unregistered import HeldBack, UnregisteredPlan, outage_hosts, plan_unregistered
 
 __all__ = [
     "ANNOUNCE_STATUSES",
     "BUILTIN_PHRASES",
     "REASONS",
     "SOURCES",
+    "HeldBack",
     "HostHealth",
     "ScanPlan",
     "ScanRequest",
@@ -34,9 +36,12 @@ __all__ = [
     "TorrentTrackers",
     "TrackerEntry",
     "TrackerHealth",
+    "UnregisteredPlan",
     "classify",
     "due_order",
+    "outage_hosts",
     "plan_scan",
+    "plan_unregistered",
     "redact",
     "source_for",
     "tracker_entries",
