@@ -30,6 +30,7 @@ Why asyncio rather than a server library (weighed for this; all run prometheus_c
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import logging
 import resource
@@ -81,14 +82,14 @@ def connection_cap(wanted: int) -> int:
 class _Connection:
     """One client connection, as the eviction needs it: busy while a request is being answered."""
 
-    def __init__(self, writer: asyncio.StreamWriter, now: float) -> None:
-        self.writer = writer
+    def __init__(self, transport: asyncio.BaseTransport, now: float) -> None:
+        self.transport = transport
         self.waiting_since = now
         self.busy = False
-        self.task = asyncio.current_task()
+        self.task: asyncio.Task[None] | None = None
 
     def abort(self) -> None:
-        self.writer.transport.abort()
+        self.transport.abort()  # type: ignore[attr-defined]  # a socket transport
 
 
 class WebServer:
@@ -114,11 +115,11 @@ class WebServer:
         self._auth = BasicAuth(web.users)
         self._socket = _listen(address, limits.backlog)
         self._workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="http-worker")
-        self._connections: set[_Connection] = set()
+        self._connections: dict[asyncio.BaseTransport, _Connection] = {}
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(_log_loop_error)
         self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._last_full_warning = -3600.0
 
     @property
@@ -126,9 +127,7 @@ class WebServer:
         return int(self._socket.getsockname()[1])
 
     def start(self) -> None:
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._connected, sock=self._socket, limit=MAX_LINE)
-        )
+        self._acceptor = self._loop.create_task(self._accept_forever())
         self._thread = threading.Thread(target=self._loop.run_forever, name="http", daemon=True)
         self._thread.start()
 
@@ -143,70 +142,96 @@ class WebServer:
         self._workers.shutdown(wait=False, cancel_futures=True)
 
     async def _close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        tasks = [c.task for c in self._connections if c.task is not None]
-        for conn in list(self._connections):
+        tasks = [c.task for c in self._connections.values() if c.task is not None]
+        if self._acceptor is not None:
+            tasks.append(self._acceptor)
+        for conn in list(self._connections.values()):
             conn.abort()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    # -- accepting -------------------------------------------------------------------------------
+
+    async def _accept_forever(self) -> None:
+        """Accept one connection at a time, making room first: asyncio's own accept takes up to 100
+        per wake-up before any callback runs, which overshoots the limit into the open-file limit."""
+        while True:
+            self._make_room(len(self._connections) >= self.max_connections, "the connection limit")
+            try:
+                sock, _ = await self._loop.sock_accept(self._socket)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    continue  # this client is gone already (ECONNABORTED and the like)
+                self._make_room(True, "the open-file limit")
+                await asyncio.sleep(0.05)  # let the closed one go before accepting again
+                continue
+            try:
+                # _connected registers the connection in its first step, which asyncio runs before
+                # this returns (callbacks run in order): the next _make_room counts it.
+                await self._loop.connect_accepted_socket(
+                    lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader(MAX_LINE), self._connected),
+                    sock,
+                )
+            except OSError:
+                sock.close()
+
+    def _make_room(self, full: bool, limit: str) -> None:
+        """When `full`, close the connection that has waited longest for a request (not one being
+        answered): an attacker's idle connections give way to the scrape."""
+        waiting = [c for c in self._connections.values() if not c.busy] if full else []
+        if not waiting:
+            return  # not full, or every connection is being answered (each within its deadlines)
+        victim = min(waiting, key=lambda c: c.waiting_since)
+        del self._connections[victim.transport]
+        victim.abort()
+        now = self._loop.time()
+        if now - self._last_full_warning >= 60:
+            self._last_full_warning = now
+            log.warning("%s is reached: closing the connections idle longest", limit)
+
     # -- one connection --------------------------------------------------------------------------
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = _Connection(writer, self._loop.time())
-        self._make_room()
-        self._connections.add(conn)
+        conn = self._connections[writer.transport] = _Connection(writer.transport, self._loop.time())
+        conn.task = asyncio.current_task()
         try:
-            await self._serve(conn, reader)
+            await self._serve(conn, reader, writer)
         except (OSError, EOFError) as exc:  # the client went away or was too slow: TimeoutError is one
             log.debug("connection from %s closed: %s", _peer(writer), type(exc).__name__)
         except Exception:
             log.exception("error on the connection from %s", _peer(writer))
+        except asyncio.CancelledError:  # stop(): end quietly (asyncio 3.11 logs a cancelled callback)
+            pass
         finally:
-            self._connections.discard(conn)
+            self._connections.pop(conn.transport, None)
             if conn.busy:  # cut off mid-response: nothing more to say
                 writer.transport.abort()
             else:
                 writer.close()
 
-    def _make_room(self) -> None:
-        """At the limit, close the connection that has waited longest for a request (not one being
-        answered): an attacker's idle connections give way to the scrape."""
-        if len(self._connections) < self.max_connections:
-            return
-        waiting = [c for c in self._connections if not c.busy]
-        if not waiting:
-            return  # every connection is being answered; they finish within the deadlines
-        victim = min(waiting, key=lambda c: c.waiting_since)
-        self._connections.discard(victim)
-        victim.abort()
-        now = self._loop.time()
-        if now - self._last_full_warning >= 60:
-            self._last_full_warning = now
-            log.warning(
-                "%d connections open (the limit): closing the ones idle longest", self.max_connections
-            )
-
-    async def _serve(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
+    async def _serve(
+        self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         limits = self.limits
         if self.tls is not None:
             async with asyncio.timeout_at(conn.waiting_since + limits.header_timeout):
-                await conn.writer.start_tls(self.tls, ssl_handshake_timeout=limits.header_timeout)
+                await writer.start_tls(self.tls, ssl_handshake_timeout=limits.header_timeout)
         first = True
         while True:
             try:
                 request = await self._next_request(conn, reader, first)
             except BadRequest as exc:
-                await self._send(conn, encode_response(exc.status, TEXT, f"{exc}\n".encode(), {}, close=True))
+                await self._send(
+                    writer, encode_response(exc.status, TEXT, f"{exc}\n".encode(), {}, close=True)
+                )
                 return
             if request is None:
                 return
             conn.busy = True
             keep_alive = request.keep_alive
             data = await self._loop.run_in_executor(self._workers, self._respond, request, not keep_alive)
-            await self._send(conn, data)
+            await self._send(writer, data)
             conn.busy, conn.waiting_since, first = False, self._loop.time(), False
             if not keep_alive:
                 return
@@ -226,10 +251,10 @@ class WebServer:
                 deadline.reschedule(self._loop.time() + self.limits.header_timeout)
             return await read_request(reader, start)
 
-    async def _send(self, conn: _Connection, data: bytes) -> None:
-        conn.writer.write(data)
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
         async with asyncio.timeout(self.limits.write_timeout):
-            await conn.writer.drain()
+            await writer.drain()
 
     # -- one request (in a worker thread) --------------------------------------------------------
 
