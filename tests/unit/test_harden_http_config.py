@@ -9,8 +9,9 @@ import bcrypt
 import pytest
 
 from exporter.cli import main
-from exporter.config import ConfigError
+from exporter.config import ConfigError, build_settings
 from exporter.config.web import load_web_config
+from exporter.http.server import ServerLimits
 from tests.certs import make_pki
 
 GOOD = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()  # $2b$04$ + 22 salt + 31 digest characters
@@ -115,3 +116,16 @@ def test_check_config_exits_1_with_one_line_and_no_traceback(tmp_path, capsys, m
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and field in lines[0], out.err
     assert "Traceback" not in out.err and GOOD[7:28] not in out.err and "config OK" not in out.out
+
+
+def test_the_server_timeouts_are_options_in_seconds():
+    s = build_settings({"web.header-timeout": "5s"}, {"QBITTORRENT_MONITOR_WEB_IDLE_TIMEOUT": "2m"})
+    assert (s.web_header_timeout, s.web_idle_timeout) == (5.0, 120.0)
+    defaults = build_settings({}, {})
+    assert (defaults.web_header_timeout, defaults.web_idle_timeout) == (10.0, 90.0)
+    server = ServerLimits()  # what a WebServer built without settings uses
+    assert (server.header_timeout, server.idle_timeout) == (10.0, 90.0)
+    for name, value in (("web.header-timeout", "0"), ("web.idle-timeout", "soon")):
+        with pytest.raises(ConfigError) as err:
+            build_settings({name: value}, {})
+        assert err.value.path == f"--{name}"
