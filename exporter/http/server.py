@@ -13,17 +13,20 @@ its TLS handshake and send its request head within `header_timeout`; a kept-aliv
 taken within `write_timeout`. Past `max_connections` (also kept under the open-file limit) a new
 connection closes the one that has waited longest for a request, so a scrape still gets in.
 
-Why asyncio rather than a server library (weighed for this; all run prometheus_client-free routes):
-- http.server (before): a thread per connection, socket timeouts per read only, so a slowloris or an
-  HTTP/0.9 line held a thread forever; bounding its threads would let idle keep-alive clients starve
-  the scrape, as nothing parks them outside the pool.
-- cheroot 11: bounded thread pool and keep-alive connections parked in a selector, TLS from an
-  SSLContext (mTLS works), but the handshake runs in the accept thread (`BuiltinSSLAdapter.wrap`,
-  blocking up to `timeout`), so one silent TLS client stalls every accept; its timeout is per socket
-  operation, so a byte every few seconds keeps a worker. One dependency (plus jaraco.functools, more).
-- waitress 3: asyncore-style loop, bounded threads, good timeouts, but no TLS at all (needs a proxy).
-- asyncio (chosen): the same SSLContext through `start_tls`, handshakes in the loop with a deadline,
-  whole-head deadlines (slowloris), idle connections outside the pool, no dependency. The cost is
+Why asyncio rather than a server library (each weighed for TLS with client certificates, bounded
+threads, timeouts, slowloris, keep-alive and what it costs to depend on):
+- http.server (before): a thread per connection and per-read socket timeouts only, so a slowloris or
+  an HTTP/0.9 line held a thread forever; bounding its threads would let idle keep-alive clients
+  starve the scrape, as nothing parks them outside the pool.
+- cheroot 11 (under a WSGI adapter of the route table): a bounded pool, keep-alive connections parked
+  in a selector, TLS from an SSLContext (mTLS works); but the handshake runs in its accept thread
+  (`BuiltinSSLAdapter.wrap`, blocking up to `timeout`), so one silent TLS client stalls every accept,
+  and its timeout is per socket operation, so a byte every few seconds keeps a worker. Three packages
+  (cheroot, jaraco.functools, more-itertools).
+- waitress 3: one select loop buffering request heads, a bounded pool, inactivity timeouts; no TLS (a
+  reverse proxy would have to do the exporter-toolkit web config's job).
+- asyncio (chosen): the same SSLContext through `start_tls`, handshakes in the loop under a deadline,
+  whole-head deadlines (slowloris), idle connections outside the pool, no dependency. The price is
   protocol.py, a ~150-line request reader for GET/HEAD without bodies.
 """
 
@@ -82,14 +85,14 @@ def connection_cap(wanted: int) -> int:
 class _Connection:
     """One client connection, as the eviction needs it: busy while a request is being answered."""
 
-    def __init__(self, transport: asyncio.BaseTransport, now: float) -> None:
+    def __init__(self, transport: asyncio.WriteTransport, now: float) -> None:
         self.transport = transport
         self.waiting_since = now
         self.busy = False
         self.task: asyncio.Task[None] | None = None
 
     def abort(self) -> None:
-        self.transport.abort()  # type: ignore[attr-defined]  # a socket transport
+        self.transport.abort()
 
 
 class WebServer:
@@ -115,7 +118,7 @@ class WebServer:
         self._auth = BasicAuth(web.users)
         self._socket = _listen(address, limits.backlog)
         self._workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="http-worker")
-        self._connections: dict[asyncio.BaseTransport, _Connection] = {}
+        self._connections: dict[asyncio.WriteTransport, _Connection] = {}
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(_log_loop_error)
         self._thread: threading.Thread | None = None
