@@ -127,6 +127,20 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("web.telemetry-path", "/metrics", parse_str, "Path of the metrics endpoint."),
     Option(
+        "web.header-timeout",
+        10.0,
+        above_zero(parse_duration, 600),
+        "Time a client has to send a request's headers (for a new connection, from its connect, TLS "
+        "handshake included); a slower one is disconnected.",
+    ),
+    Option(
+        "web.idle-timeout",
+        90.0,
+        above_zero(parse_duration, 3600),
+        "Time a kept-alive connection may wait for its next request before it is closed (longer than "
+        "the scrape interval keeps Prometheus on one connection).",
+    ),
+    Option(
         "metrics.per-torrent",
         False,
         parse_bool,
