@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import duration_text
-from .limits import MAX_FULL_SYNC_TIMEOUT, MAX_INTERVAL, MAX_REQUEST_TIMEOUT
+from .limits import (
+    MAX_FULL_SYNC_TIMEOUT,
+    MAX_HEADER_TIMEOUT,
+    MAX_IDLE_TIMEOUT,
+    MAX_INTERVAL,
+    MAX_REQUEST_TIMEOUT,
+)
 from .values import (
     DEFAULT_PORT,
     choice,
@@ -129,14 +135,14 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "web.header-timeout",
         10.0,
-        above_zero(parse_duration, 600),
+        duration_option(MAX_HEADER_TIMEOUT),
         "Time a client has to send a request's headers (for a new connection, from its connect, TLS "
         "handshake included); a slower one is disconnected.",
     ),
     Option(
         "web.idle-timeout",
         90.0,
-        above_zero(parse_duration, 3600),
+        duration_option(MAX_IDLE_TIMEOUT),
         "Time a kept-alive connection may wait for its next request before it is closed (longer than "
         "the scrape interval keeps Prometheus on one connection).",
     ),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ExporterProcess, http_get
+from tests.kit.processes import ExporterProcess, http_get
 
 pytestmark = pytest.mark.integration
 

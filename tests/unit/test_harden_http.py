@@ -23,8 +23,8 @@ import pytest
 from exporter.config.web import load_web_config
 from exporter.http.auth import BasicAuth
 from exporter.http.server import ServerLimits, WebConfig, WebServer
-from tests.certs import make_pki
-from tests.helpers import wait_for
+from tests.kit.certs import make_pki
+from tests.kit.processes import wait_for
 
 BIG = b"x" * (8 << 20)  # more than the socket buffers hold: the write is still going when the client leaves
 SEEN_HEADERS: list[dict[str, str]] = []

@@ -12,7 +12,7 @@ from exporter.cli import main
 from exporter.config import ConfigError, build_settings
 from exporter.config.web import load_web_config
 from exporter.http.server import ServerLimits
-from tests.certs import make_pki
+from tests.kit.certs import make_pki
 
 GOOD = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()  # $2b$04$ + 22 salt + 31 digest characters
 USER_FIELD = "web.config-file: basic_auth_users.u"
