@@ -24,7 +24,7 @@ from .collectors.torrents import PerTorrentCollector, TorrentsCollector
 from .config import Settings
 from .config.instances import InstanceSettings
 from .http.routes import Route, Sources, build_routes
-from .http.server import WebServer
+from .http.server import ServerLimits, WebServer
 from .managers.ratio_index import SharedRatioIndex
 from .model import Snapshot
 from .qbt.connection import Connection
@@ -179,7 +179,10 @@ class App:
     def start(self) -> None:
         if self.actions is not None:
             self.actions.start()  # first: a bad store (StoreError) stops the service before it listens
-        self.web = WebServer(self.settings.web_listen_address, self.routes, self.settings.web)
+        limits = ServerLimits(
+            header_timeout=self.settings.web_header_timeout, idle_timeout=self.settings.web_idle_timeout
+        )
+        self.web = WebServer(self.settings.web_listen_address, self.routes, self.settings.web, limits=limits)
         self.web.start()
         host, _ = self.settings.web_listen_address
         log.info(

@@ -19,6 +19,8 @@ MIN_INTERVAL = 0.1  # seconds: how often a job runs, a handler's timeout
 MAX_INTERVAL = 86400.0  # one day: job intervals, handler timeouts and backoff, the full resync
 MAX_REQUEST_TIMEOUT = 60.0  # qbittorrent.timeout: two attempts must fit a scrape
 MAX_FULL_SYNC_TIMEOUT = 600.0  # qbittorrent.full_sync_timeout
+MAX_HEADER_TIMEOUT = 600.0  # web.header_timeout
+MAX_IDLE_TIMEOUT = 3600.0  # web.idle_timeout
 MAX_RATIO = 1000.0  # min_ratio, margin, hysteresis
 MAX_BYTES = float(1 << 50)  # 1 PiB: sizes and bytes/s
 MAX_COUNT = 10_000  # actions or handler runs per job run, seeding slots
@@ -44,6 +46,10 @@ LIMITS: tuple[tuple[str, str], ...] = (
     (
         "`qbittorrent.timeout`, `qbittorrent.full_sync_timeout`",
         f"{duration_text(MAX_REQUEST_TIMEOUT)}, {duration_text(MAX_FULL_SYNC_TIMEOUT)}",
+    ),
+    (
+        "`web.header_timeout`, `web.idle_timeout`",
+        f"{duration_text(MAX_HEADER_TIMEOUT)}, {duration_text(MAX_IDLE_TIMEOUT)}",
     ),
     ("ratios (`min_ratio`, `margin`, `hysteresis`)", f"{MAX_RATIO:g}"),
     ("sizes and rates (bytes, bytes/s)", f"{int(MAX_BYTES) >> 50} PiB"),

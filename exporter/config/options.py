@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import duration_text
-from .limits import MAX_FULL_SYNC_TIMEOUT, MAX_INTERVAL, MAX_REQUEST_TIMEOUT
+from .limits import (
+    MAX_FULL_SYNC_TIMEOUT,
+    MAX_HEADER_TIMEOUT,
+    MAX_IDLE_TIMEOUT,
+    MAX_INTERVAL,
+    MAX_REQUEST_TIMEOUT,
+)
 from .values import (
     DEFAULT_PORT,
     choice,
@@ -131,6 +137,20 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option("web.telemetry-path", "/metrics", parse_str, "Path of the metrics endpoint."),
+    Option(
+        "web.header-timeout",
+        10.0,
+        duration_option(MAX_HEADER_TIMEOUT),
+        "Time a client has to send a request's headers (for a new connection, from its connect, TLS "
+        "handshake included); a slower one is disconnected.",
+    ),
+    Option(
+        "web.idle-timeout",
+        90.0,
+        duration_option(MAX_IDLE_TIMEOUT),
+        "Time a kept-alive connection may wait for its next request before it is closed (longer than "
+        "the scrape interval keeps Prometheus on one connection).",
+    ),
     Option(
         "metrics.per-torrent",
         False,

@@ -59,6 +59,8 @@ class Settings:
     web_listen_address: tuple[str, int] = ("0.0.0.0", DEFAULT_PORT)
     web_config_file: str = ""
     web_telemetry_path: str = "/metrics"
+    web_header_timeout: float = 10.0
+    web_idle_timeout: float = 90.0
     metrics_per_torrent: bool = False
     log_level: str = "info"
     log_format: str = "text"

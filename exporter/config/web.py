@@ -14,6 +14,7 @@ Parsed (and the certificates loaded) when the settings are built, so check-confi
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,27 @@ def load_web_config(path: str) -> WebConfig:
     if not isinstance(raw_users, dict):
         raise ConfigError(f"{name}: basic_auth_users", "must map user names to bcrypt hashes")
     for user, hashed in raw_users.items():
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            # Never echo the value: a user may have put a plain password here by mistake.
-            raise ConfigError(f"{name}: basic_auth_users.{user}", "must be a bcrypt hash ($2y$...)")
-        users[str(user)] = hashed.replace("$2y$", "$2b$", 1).encode()
+        users[str(user)] = _bcrypt_hash(hashed, f"{name}: basic_auth_users.{user}")
     return WebConfig(tls=tls, users=users)
+
+
+# $2y$ (htpasswd), $2b$ or $2a$; a cost of 04-31; 22 characters of salt and 31 of digest in bcrypt's
+# base64 alphabet, whose last characters carry only 2 and 4 bits (any other letter there cannot have
+# been written by bcrypt).
+_BCRYPT = re.compile(
+    r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{21}[.Oeu][./A-Za-z0-9]{30}[.CGKOSWaeimquy26]"
+)
+
+
+def _bcrypt_hash(value: Any, where: str) -> bytes:
+    """The hash as bcrypt checks it ($2y$ read as $2b$). Checked whole here, so that a bad one fails
+    check-config instead of refusing every request of that user. Never echo the value: a user may
+    have put a plain password here by mistake."""
+    if not isinstance(value, str) or not _BCRYPT.fullmatch(value):
+        raise ConfigError(
+            where, "must be a bcrypt hash ($2y$<cost>$ and 53 characters, as htpasswd -B writes)"
+        )
+    return value.replace("$2y$", "$2b$", 1).encode()
 
 
 def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
@@ -84,7 +101,11 @@ def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
         return str((base / p) if not Path(p).is_absolute() else Path(p))
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = TLS_VERSIONS.get(str(cfg.get("min_version", "TLS12")), ssl.TLSVersion.TLSv1_2)
+    ctx.minimum_version = _tls_version(cfg.get("min_version", "TLS12"), f"{where}.min_version")
+    if "max_version" in cfg:
+        ctx.maximum_version = _tls_version(cfg["max_version"], f"{where}.max_version")
+        if ctx.maximum_version < ctx.minimum_version:
+            raise ConfigError(f"{where}.max_version", "must not be below min_version")
     try:
         ctx.load_cert_chain(resolve(cfg["cert_file"]), resolve(cfg["key_file"]))
     except (OSError, ssl.SSLError) as exc:
@@ -103,3 +124,10 @@ def _tls_context(cfg: Any, base: Path) -> ssl.SSLContext:
         raise ConfigError(f"{where}.client_ca_file", f"is required for client_auth_type {auth_type}")
     ctx.verify_mode = CLIENT_AUTH_TYPES[auth_type]
     return ctx
+
+
+def _tls_version(value: Any, where: str) -> ssl.TLSVersion:
+    """TLS10..TLS13, as exporter-toolkit spells them; anything else is an error, never a default."""
+    if not isinstance(value, str) or value not in TLS_VERSIONS:
+        raise ConfigError(where, f"must be one of {', '.join(TLS_VERSIONS)}")
+    return TLS_VERSIONS[value]

@@ -100,3 +100,35 @@ class Filter:
         if self.tags and not self.tags.intersection(torrent.get("tags") or ()):
             return False
         return True
+
+
+@dataclass(frozen=True)
+class TrackerScanPolicy:
+    """How tracker lists are fetched (managers/tracker_health/scan.py): a request budget and what is due."""
+
+    requests_per_second: float = 5.0  # every request (one torrent, a hash batch, a page) costs one token
+    burst: int = 1  # tokens the bucket holds: in any T seconds at most burst + rate * T requests
+    interval: float = 30.0  # one plan covers this long: the scan job's interval
+    page_size: int = 500  # torrents per torrents/info?includeTrackers page (5.1+)
+    hash_batch: int = 50  # hashes per torrents/info?hashes= request (5.1+)
+    recheck_after: float = 1800.0  # refetch suspects (a problem, an error, a flag) this often
+    stale_after: float = 6 * 3600.0  # refetch the rest when its data is this old; older data is "stale"
+    extra_phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # reason -> more phrases
+
+
+@dataclass(frozen=True)
+class UnregisteredPolicy:
+    """Tag (and optionally stop) torrents every tracker has called unregistered for `after`.
+
+    The outage guard: a host on which more than `outage_share` of its torrents (and at least
+    `outage_min_torrents`) started being unregistered within one `outage_window` is held back.
+    """
+
+    enabled: bool = False
+    after: float = 6 * 3600.0
+    tag: str = "unregistered"
+    stop: bool = False
+    outage_share: float = 0.5
+    outage_window: float = 3600.0
+    outage_min_torrents: int = 5
+    max_actions_per_run: int = 20
