@@ -1,23 +1,28 @@
 """The shipped Prometheus rules: generated files current, promtool-valid, every alert unit-tested both ways.
 
-promtool must be installed (scripts/setup installs Debian's prometheus package): a missing promtool
-fails these tests, it never skips them.
+Every promtool check runs with each Prometheus of the version matrix (tests/kit/versions.py: 2 and 3),
+the id in the test id: the rules must load and pass their tests on both. A missing promtool or matrix
+root fails these tests (RigError), it never skips them: run scripts/setup.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.kit import versions
+
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "prometheus"
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
+each_prometheus = pytest.mark.parametrize(
+    "version", list(versions.PROMETHEUS), ids=lambda v: f"prometheus{v}"
+)
 
 
 def load_build():
@@ -27,10 +32,10 @@ def load_build():
     return module
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("promtool")
-    assert exe, "promtool is not installed: run scripts/setup (apt-get install prometheus)"
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60)
+def promtool(version: str, *args: str) -> subprocess.CompletedProcess:
+    """promtool of the matrix's Prometheus `version` ("2", "3")."""
+    argv = [*versions.prometheus(version, "promtool"), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
 def alerts() -> list[dict]:
@@ -44,14 +49,18 @@ def test_generated_files_are_up_to_date():
     assert not stale, f"out of date, run `python prometheus/build.py`: {stale}"
 
 
-def test_promtool_check_rules():
-    result = promtool("check", "rules", str(PROMETHEUS / "alerts.yml"), str(PROMETHEUS / "recording.yml"))
+@each_prometheus
+def test_promtool_check_rules(version):
+    result = promtool(
+        version, "check", "rules", str(PROMETHEUS / "alerts.yml"), str(PROMETHEUS / "recording.yml")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@each_prometheus
 @pytest.mark.parametrize("test_file", RULE_TESTS, ids=[p.stem for p in RULE_TESTS])
-def test_promtool_test_rules(test_file):
-    result = promtool("test", "rules", str(test_file))
+def test_promtool_test_rules(test_file, version):
+    result = promtool(version, "test", "rules", str(test_file))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
