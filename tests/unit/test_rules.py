@@ -20,6 +20,8 @@ from tests.kit import versions
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "prometheus"
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
+# The scrape configurations of deploy/: /metrics (prometheus.yml) and /probe (prometheus-probe.yml).
+DEPLOY_CONFIGS = sorted((ROOT / "deploy").glob("prometheus*.yml"))
 each_prometheus = pytest.mark.parametrize(
     "version", list(versions.PROMETHEUS), ids=lambda v: f"prometheus{v}"
 )
@@ -62,6 +64,21 @@ def test_promtool_check_rules(version):
 def test_promtool_test_rules(test_file, version):
     result = promtool(version, "test", "rules", str(test_file))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@each_prometheus
+@pytest.mark.parametrize("config", DEPLOY_CONFIGS, ids=[p.stem for p in DEPLOY_CONFIGS])
+def test_deploy_scrape_config_passes_promtool_with_the_rules(config, version, tmp_path):
+    """Each scrape shape of deploy/ is a valid config that loads the shipped rules and scrapes the job
+    they select (the rules group by job, instance and qbittorrent, which both shapes have)."""
+    data = yaml.safe_load(config.read_text())
+    # The rule files are container paths (docker-compose.yml mounts them): check the checkout's instead.
+    data["rule_files"] = [str(PROMETHEUS / Path(p).name) for p in data["rule_files"]]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(data))
+    result = promtool(version, "check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    job = re.fullmatch(r'job="([^"]+)"', load_build().C["selector"]).group(1)
+    assert job in {j["job_name"] for j in data["scrape_configs"]}, f"no scrape job {job!r} for the rules"
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case():
