@@ -460,9 +460,8 @@ def render_docs() -> str:
     for group in ALERTS:
         for r in group["rules"]:
             link = f"[{r['alert']}](runbooks.md#{r['alert'].lower()})"
-            out.append(
-                f"| {link} | {r['labels']['severity']} | {r['for']} | {cell(r['annotations']['summary'])} |"
-            )
+            summary = r["annotations"]["summary"].replace(QBT_NAME, " `<qbittorrent>`")  # the label's value
+            out.append(f"| {link} | {r['labels']['severity']} | {r['for']} | {cell(summary)} |")
     out += ["", "## Recording rules", "", "| record | expression |", "|---|---|"]
     for group in recording_rules()["groups"]:
         out += [f"| `{r['record']}` | `{cell(' '.join(r['expr'].split()))}` |" for r in group["rules"]]
