@@ -98,7 +98,8 @@ class CompletionJob:
             self._finish(run, "dry_run", "", True)
             return
         try:
-            handler.run(run.torrent, f"{run.hash}:{run.completion_on}:{run.handler}")
+            # The instance is part of the id: the same torrent may complete on two qBittorrents.
+            handler.run(run.torrent, f"{run.instance}:{run.hash}:{run.completion_on}:{run.handler}")
         except HandlerError as exc:
             error = str(exc)
         except Exception as exc:  # a bug in one handler must not stop the others

@@ -53,6 +53,12 @@ def registry():
     return CollectorRegistry(auto_describe=False)
 
 
+@pytest.fixture
+def store(store):
+    """The jobs here are the instance "test"'s (the FakeMirror's name): they see its view of the store."""
+    return store.scoped("test")
+
+
 def control_job(
     mirror,
     store,
@@ -382,7 +388,7 @@ def test_baseline_then_each_new_completion_runs_each_handler_once(store, registr
     )
     job.run(GO)
     job.run(GO)
-    assert hook.runs == [f"new:{int(T0 + 5)}:hook"]
+    assert hook.runs == [f"test:new:{int(T0 + 5)}:hook"]
     assert value(registry, "qbittorrent_exporter_completions_total", category="movies") == 1
     assert (
         value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="ok")
@@ -435,7 +441,7 @@ def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
     one, two = FakeHandler("one"), FakeHandler("two")
     job = completion_job(FakeMirror(None), store, registry, clock, [one, two])
     assert job.run(GO) == "skipped"  # qBittorrent down: handlers still run
-    assert one.runs == [] and two.runs == ["a:1:two"]
+    assert one.runs == [] and two.runs == ["test:a:1:two"]
     assert store.history(0)[0].status == "done"
 
 
@@ -445,7 +451,7 @@ def test_completions_while_the_service_was_down_are_found_at_the_next_start(stor
     mirror.snapshot = snap(seed("old"), seed("while-down"), generation=7)
     hook = FakeHandler("hook")
     completion_job(mirror, store, CollectorRegistry(), clock, [hook]).run(GO)
-    assert hook.runs == [f"while-down:{int(T0 - 999)}:hook"]
+    assert hook.runs == [f"test:while-down:{int(T0 - 999)}:hook"]
 
 
 def test_backfill_handles_recent_completions_on_first_start(store, registry):
@@ -457,7 +463,7 @@ def test_backfill_handles_recent_completions_on_first_start(store, registry):
     )
     hook = FakeHandler("hook")
     completion_job(mirror, store, registry, clock, [hook], backfill=3600).run(GO)
-    assert hook.runs == [f"recent:{int(T0 - 60)}:hook"]
+    assert hook.runs == [f"test:recent:{int(T0 - 60)}:hook"]
 
 
 def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
