@@ -23,6 +23,9 @@ What is kept:
 
 A store that is corrupt, from a newer version, or not writable is a `StoreError` at open: the
 service refuses to start rather than silently losing the ledger.
+
+`dump` and `load` move every row as plain values (`COLUMNS`), so that `copy.copy_store` can copy a store
+from one backend to another without knowing either.
 """
 
 from __future__ import annotations
@@ -33,6 +36,36 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 Key = tuple[str, int]  # (hash, completion_on)
+
+# What dump() and load() carry: each table's columns, in the order of the rows' values; JSON columns
+# (torrent, value) as Python values, dry_run as bool. Tables are in the order load() writes them.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "baselines": ("instance", "at"),
+    "completions": ("instance", "hash", "completion_on", "detected_at", "status", "torrent"),
+    "handler_runs": (
+        "instance",
+        "hash",
+        "completion_on",
+        "handler",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "updated_at",
+    ),
+    "action_state": ("instance", "kind", "key", "value"),
+    "audit": ("instance", "at", "action", "hash", "name", "reason", "result", "dry_run"),  # in order
+}
+JSON_COLUMNS = {"completions": "torrent", "action_state": "value"}
+# The order dump() gives each table's rows in: its key; the audit log's in the order appended.
+DUMP_ORDER = {
+    "baselines": "instance",
+    "completions": "instance, hash, completion_on",
+    "handler_runs": "instance, hash, completion_on, handler",
+    "action_state": "instance, kind, key",
+    "audit": "id",
+}
+Rows = dict[str, list[tuple[Any, ...]]]  # table -> its rows (COLUMNS)
 
 
 class StoreError(Exception):
@@ -148,6 +181,15 @@ class Store(ABC):
     def rename_instance(self, old: str, new: str) -> int:
         """Give every row of `old` to `new` (which must have none yet); returns how many completions moved."""
 
+    # -- copying
+    @abstractmethod
+    def dump(self) -> Rows:
+        """Every row of every instance, table by table (`COLUMNS`), read in one transaction."""
+
+    @abstractmethod
+    def load(self, rows: Rows) -> None:
+        """Write `rows` (from `dump`) in one transaction; StoreError if this store has any row."""
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -212,6 +254,12 @@ class Scoped(Store):
 
     def rename_instance(self, old: str, new: str) -> int:
         raise StoreError("an instance's view of the store cannot rename instances")
+
+    def dump(self) -> Rows:
+        raise StoreError("an instance's view of the store cannot be copied: copy the store")
+
+    def load(self, rows: Rows) -> None:
+        raise StoreError("an instance's view of the store cannot be copied into: copy the store")
 
     def close(self) -> None:
         """The store itself stays open: its owner closes it."""
