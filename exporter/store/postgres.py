@@ -8,11 +8,12 @@ the database's locale.
 
 SQLite serialises every write; here each write takes an advisory lock of its instance for its transaction
 (shared with, and excluded by, the writes that touch every instance), so that two threads or two
-processes finishing handlers of the same completion cannot both miss the other's row. Reads are single
-statements or one REPEATABLE READ snapshot.
+processes finishing handlers of the same completion cannot both miss the other's row. Reads are one
+statement (in autocommit: its own transaction, without BEGIN and COMMIT round trips) or one REPEATABLE READ
+snapshot (history, dump).
 
-Messages never hold the password: the store is named by `describe(url)`, and a password or URL that libpq
-would echo is cut out of its text.
+Messages never hold the password: the store is named by `describe()`, a URL that libpq cannot parse is
+refused without quoting it, and a password that a server message would quote is cut out.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE handler_runs ALTER COLUMN instance DROP DEFAULT, DROP CONSTRAINT handler_runs_pkey,
         ADD PRIMARY KEY (instance, hash, completion_on, handler);
     DROP INDEX handler_runs_due;
-    CREATE INDEX handler_runs_due ON handler_runs (instance, next_attempt_at) WHERE status = 'pending';
+    CREATE INDEX handler_runs_due ON handler_runs (instance, next_attempt_at, hash, handler)
+        WHERE status = 'pending';  -- due_runs' order: a LIMIT reads only the rows it returns
     ALTER TABLE action_state ADD COLUMN instance TEXT COLLATE "C" NOT NULL DEFAULT '';
     ALTER TABLE action_state ALTER COLUMN instance DROP DEFAULT, DROP CONSTRAINT action_state_pkey,
         ADD PRIMARY KEY (instance, kind, key);
@@ -111,8 +113,15 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, password: str = "", readonly: bool = False, exclusive: bool = False) -> None:
         self.url, self.readonly = url, readonly
-        self.name = describe(url)
-        self._secrets = tuple(s for s in (password, _url_password(url), url) if s)
+        try:
+            parts = conninfo_to_dict(url)
+        except psycopg.Error:  # libpq's message quotes the bad part, which may be the password
+            raise StoreError(
+                "store.url is not a valid PostgreSQL URL (postgresql://user@host:port/database, "
+                "special characters %-escaped; the password belongs in store.password_file)"
+            ) from None
+        self.name = describe(parts)
+        self._secrets = tuple(s for s in (password, str(parts.get("password") or ""), url) if s)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,
             "fallback_application_name": "qbittorrent-monitor",
@@ -134,7 +143,7 @@ class PostgresStore(Store):
             first.close()
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
-            kwargs={**self._kwargs, "row_factory": dict_row},
+            kwargs={**self._kwargs, "row_factory": dict_row, "autocommit": True},
             min_size=1,
             max_size=POOL_SIZE,
             timeout=POOL_TIMEOUT,
@@ -207,7 +216,6 @@ class PostgresStore(Store):
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (STATEMENT_TIMEOUT,))
         if self.readonly:
             conn.execute("SET default_transaction_read_only = on")
-        conn.commit()
 
     # -- errors --------------------------------------------------------------------------------------
 
@@ -245,25 +253,33 @@ class PostgresStore(Store):
     # -- transactions ----------------------------------------------------------------------------------
 
     def _read(self, fn: Callable[[Cursor], T]) -> T:
-        """fn(cursor) in one transaction of a pooled connection; database errors become StoreError."""
-        return self._transaction(fn, "", ())
+        """fn(cursor), a read of one statement: its own transaction (autocommit spares BEGIN and COMMIT)."""
+        return self._call(fn, None, ())
+
+    def _snapshot(self, fn: Callable[[Cursor], T]) -> T:
+        """fn(cursor), a read of several statements, in one transaction that sees one snapshot."""
+        return self._call(fn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
 
     def _write(self, fn: Callable[[Cursor], T], instance: str | None) -> T:
-        """Like _read, holding the write lock of `instance` (None: of every instance) until the commit."""
+        """fn(cursor) in one transaction holding the write lock of `instance` (None: of every instance)."""
         if instance is None:
-            return self._transaction(fn, "SELECT pg_advisory_xact_lock(%s)", (ALL_WRITES,))
-        return self._transaction(
+            return self._call(fn, "SELECT pg_advisory_xact_lock(%s)", (ALL_WRITES,))
+        return self._call(
             fn,
             "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s, hashtext(%s))",
             (ALL_WRITES, INSTANCE_LOCKS, instance),
         )
 
-    def _transaction(self, fn: Callable[[Cursor], T], lock: str, args: tuple[Any, ...]) -> T:
+    def _call(self, fn: Callable[[Cursor], T], first: str | None, args: tuple[Any, ...]) -> T:
+        """fn(cursor) on a pooled connection, alone or in a transaction that `first` opens (committed, or
+        rolled back on any error); database errors become StoreError."""
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:  # commits, or rolls back on error
-                if lock:
-                    cur.execute(lock, args)
-                return fn(cur)
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                if first is None:
+                    return fn(cur)
+                with conn.transaction():
+                    cur.execute(first, args)
+                    return fn(cur)
         except (psycopg.Error, PoolTimeout) as exc:
             raise StoreError(self._explain(exc)) from None
 
@@ -386,7 +402,6 @@ class PostgresStore(Store):
         sql += " ORDER BY detected_at DESC, instance, hash LIMIT %s"
 
         def read(cur: Cursor) -> list[CompletionRecord]:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot
             rows = cur.execute(sql, (*params, limit)).fetchall()
             runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for r in cur.execute(
@@ -416,7 +431,7 @@ class PostgresStore(Store):
                 for r in rows
             ]
 
-        return self._read(read)
+        return self._snapshot(read)
 
     def backlog(self, instance: str = "") -> int:
         sql = "SELECT count(*) AS n FROM completions WHERE instance = %s AND status IN ('pending', 'dead')"
@@ -497,10 +512,9 @@ class PostgresStore(Store):
 
     def dump(self) -> Rows:
         def read(cur: Cursor) -> Rows:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             return {table: [tuple(r.values()) for r in cur.execute(_DUMP[table])] for table in COLUMNS}
 
-        return self._read(read)
+        return self._snapshot(read)
 
     def load(self, rows: Rows) -> None:
         def write(cur: Cursor) -> None:
@@ -527,25 +541,13 @@ _INSTANCES = " UNION ".join(
 )
 
 
-def describe(url: str) -> str:
-    """The store's URL as messages name it: user, host, port and database, never the password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.Error:
-        return "postgresql://(unparsable store.url)"
+def describe(parts: Mapping[str, Any]) -> str:
+    """The store's URL (parsed) as messages name it: user, host, port and database, never the password."""
     user = f"{parts['user']}@" if parts.get("user") else ""
-    host = str(parts.get("host") or "")
-    port = f":{parts['port']}" if parts.get("port") else ""
+    host, port, database = str(parts.get("host") or ""), str(parts.get("port") or ""), parts.get("dbname", "")
     if host.startswith("/"):  # a Unix socket directory
-        return f"postgresql://{user}/{parts.get('dbname', '')}?host={host}{port and '&port=' + port[1:]}"
-    return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}"
-
-
-def _url_password(url: str) -> str:
-    try:
-        return str(conninfo_to_dict(url).get("password") or "")
-    except psycopg.Error:
-        return ""
+        return f"postgresql://{user}/{database}?host={host}" + (f"&port={port}" if port else "")
+    return f"postgresql://{user}{host}{':' + port if port else ''}/{database}"
 
 
 def _execute(cur: Cursor, sql: str, args: tuple[Any, ...]) -> None:
