@@ -68,7 +68,9 @@ def _die_with_parent() -> None:
 
 
 class PostgresCluster:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        """`settings`: server settings over the defaults (e.g. {"fsync": "on"} to measure with durability)."""
+        self.settings = settings or {}
         self.bin = bin_dir()
         self.user = os_user()
         self.dir = Path(tempfile.mkdtemp(prefix="qbm-pg-"))  # short: a socket path has 107 bytes at most
@@ -161,6 +163,7 @@ class PostgresCluster:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": 100,
+            **self.settings,
         }
         argv = [str(self.bin / "postgres"), "-D", str(self.data)]
         for key, value in settings.items():
