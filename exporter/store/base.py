@@ -25,6 +25,9 @@ A store that is corrupt, empty, from a newer version, or not writable is a `Stor
 service refuses to start rather than silently losing the ledger. A store lost while the service runs
 (its files deleted or replaced) is a `StoreLost` from `check()` and from every call after it: the
 service stops acting rather than recording into files a restart would not read.
+
+`dump` and `load` move every row as plain values (`COLUMNS`), so that `copy.copy_store` can copy a store
+from one backend to another without knowing either.
 """
 
 from __future__ import annotations
@@ -35,6 +38,36 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 Key = tuple[str, int]  # (hash, completion_on)
+
+# What dump() and load() carry: each table's columns, in the order of the rows' values; JSON columns
+# (torrent, value) as Python values, dry_run as bool. Tables are in the order load() writes them.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "baselines": ("instance", "at"),
+    "completions": ("instance", "hash", "completion_on", "detected_at", "status", "torrent"),
+    "handler_runs": (
+        "instance",
+        "hash",
+        "completion_on",
+        "handler",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "updated_at",
+    ),
+    "action_state": ("instance", "kind", "key", "value"),
+    "audit": ("instance", "at", "action", "hash", "name", "reason", "result", "dry_run"),  # in order
+}
+JSON_COLUMNS = {"completions": "torrent", "action_state": "value"}
+# The order dump() gives each table's rows in: its key; the audit log's in the order appended.
+DUMP_ORDER = {
+    "baselines": "instance",
+    "completions": "instance, hash, completion_on",
+    "handler_runs": "instance, hash, completion_on, handler",
+    "action_state": "instance, kind, key",
+    "audit": "id",
+}
+Rows = dict[str, list[tuple[Any, ...]]]  # table -> its rows (COLUMNS)
 
 
 class StoreError(Exception):
@@ -169,6 +202,15 @@ class Store(ABC):
         deleted or replaced; a database server: another database answers); from then on every other
         method raises it too. Cheap: the jobs call it before every run, /readyz on every probe."""
 
+    # -- copying
+    @abstractmethod
+    def dump(self) -> Rows:
+        """Every row of every instance, table by table (`COLUMNS`), read in one transaction."""
+
+    @abstractmethod
+    def load(self, rows: Rows) -> None:
+        """Write `rows` (from `dump`) in one transaction; StoreError if this store has any row."""
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -236,6 +278,12 @@ class Scoped(Store):
 
     def check(self) -> None:
         self.store.check()
+
+    def dump(self) -> Rows:
+        raise StoreError("an instance's view of the store cannot be copied: copy the store")
+
+    def load(self, rows: Rows) -> None:
+        raise StoreError("an instance's view of the store cannot be copied into: copy the store")
 
     def close(self) -> None:
         """The store itself stays open: its owner closes it."""

@@ -10,7 +10,19 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError, StoreLost
+from .base import (
+    COLUMNS,
+    DUMP_ORDER,
+    JSON_COLUMNS,
+    AuditEntry,
+    CompletionRecord,
+    HandlerRun,
+    Key,
+    Rows,
+    Store,
+    StoreError,
+    StoreLost,
+)
 from .files import (
     DirectoryLock,
     Identities,
@@ -495,6 +507,28 @@ class SQLiteStore(Store):
 
         return self._run(write)
 
+    # -- copying ----------------------------------------------------------------------------------
+
+    def dump(self) -> Rows:
+        def read(db: sqlite3.Connection) -> Rows:
+            if not db.in_transaction:
+                db.execute("BEGIN")  # one snapshot for every table, read-only opens included
+            return {table: [_decoded(table, tuple(r)) for r in db.execute(_DUMP[table])] for table in COLUMNS}
+
+        return self._run(read)
+
+    def load(self, rows: Rows) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            if _has_rows(db):
+                raise StoreError(f"store {self.path} is not empty: copy only into a new store")
+            for table, columns in COLUMNS.items():
+                db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    (_encoded(table, row) for row in rows.get(table, [])),
+                )
+
+        self._run(write)
+
     def close(self) -> None:
         try:
             self.check()  # a loss nobody noticed yet: empty the -wal now (see _lost_message)
@@ -505,6 +539,33 @@ class SQLiteStore(Store):
             if self._dirlock is not None:
                 self._dirlock.close()
                 self._dirlock = None
+
+
+_DUMP = {t: f"SELECT {', '.join(c)} FROM {t} ORDER BY {DUMP_ORDER[t]}" for t, c in COLUMNS.items()}  # noqa: S608
+
+
+def _decoded(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row as dump() gives it: JSON columns parsed, dry_run a bool."""
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    if table in JSON_COLUMNS:
+        values[JSON_COLUMNS[table]] = json.loads(values[JSON_COLUMNS[table]])
+    if table == "audit":
+        values["dry_run"] = bool(values["dry_run"])
+    return tuple(values.values())
+
+
+def _encoded(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of dump() as this file's columns hold it (the inverse of _decoded)."""
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    if table in JSON_COLUMNS:
+        values[JSON_COLUMNS[table]] = json.dumps(values[JSON_COLUMNS[table]], sort_keys=True)
+    if table == "audit":
+        values["dry_run"] = int(values["dry_run"])
+    return tuple(values.values())
+
+
+def _has_rows(db: sqlite3.Connection) -> bool:
+    return any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in COLUMNS)  # noqa: S608
 
 
 def _instance_filter(instance: str | None) -> tuple[str, tuple[str, ...]]:
