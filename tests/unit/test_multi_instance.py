@@ -312,3 +312,36 @@ def test_report_of_one_instance_or_all(tmp_path):
     assert app.routes["/api/report"]({"instance": "b"}, {})[0] == 503
     assert app.routes["/api/report"]({"instance": "zz"}, {})[0] == 400
     app.stop()
+
+
+# -- the ledger follows a rename ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "recorded_as, yaml_item",
+    [
+        ("box1", "{name: seedbox, url: 'http://127.0.0.1:1', previous_names: [box1]}"),
+        ("", "{name: seedbox, url: 'http://127.0.0.1:1'}"),  # written before instances had names
+    ],
+    ids=["previous-name", "unnamed-rows"],
+)
+def test_a_renamed_instance_keeps_its_ledger_and_handles_nothing_twice(tmp_path, recorded_as, yaml_item):
+    from exporter.store import open_store
+
+    store = open_store(str(tmp_path / "data"))
+    store.take_baseline([("old", 1)], 10.0, recorded_as)
+    store.add_completion(("done", 2), {"name": "done"}, [], 20.0, recorded_as)
+    store.close()
+    cfg = (
+        "completion: {handlers: [{name: tag, type: add_tags, tags: [x]}]}\n"
+        f"instances:\n  - {yaml_item}\n  - {{name: other, url: 'http://127.0.0.1:2'}}\n"
+    )
+    app = App(settings_of(tmp_path, cfg))
+    try:
+        app.actions.build_jobs()
+        shared = app.actions.store
+        assert shared.instances() == {"seedbox"}
+        assert shared.known_completions("seedbox") == {("old", 1), ("done", 2)}
+        assert shared.baseline_taken("seedbox") and not shared.baseline_taken("other")
+    finally:
+        app.stop()
