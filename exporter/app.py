@@ -1,29 +1,35 @@
-"""Wires one running service: settings -> the mirror -> collectors, routes and the scheduled jobs."""
+"""Wires one running service: settings -> one mirror per qBittorrent -> collectors, routes and the jobs."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from functools import partial
 
 from prometheus_client import disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 
-from .actions.scheduler import build_actions
+from .actions.scheduler import Actions, Watched
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
+from .collectors.instances import Scrape
 from .collectors.ratio import RatioCollector
 from .collectors.server import ServerCollector
 from .collectors.torrents import PerTorrentCollector, TorrentsCollector
 from .config import Settings
+from .config.instances import InstanceSettings
 from .http.routes import Route, Sources, build_routes
 from .http.server import ServerLimits, WebServer
 from .managers.ratio_index import SharedRatioIndex
 from .model import Snapshot
-from .qbt.connection import Connection, ConnectionSettings
+from .qbt.connection import Connection
 from .qbt.mirror import Mirror
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -32,35 +38,27 @@ disable_created_metrics()
 
 # Builds a collector from the Snapshot of one scrape.
 SnapshotCollector = Callable[[Snapshot], Collector]
+# At most this many qBittorrents are synced at once by one scrape.
+SYNC_WORKERS = 8
 
 
-def connection_settings(settings: Settings) -> ConnectionSettings:
-    return ConnectionSettings(
-        url=settings.qbittorrent_url,
-        username=settings.qbittorrent_username,
-        password=settings.qbittorrent_password,
-        api_key=settings.qbittorrent_api_key,
-        ca_file=settings.qbittorrent_ca_file,
-        insecure_skip_verify=settings.qbittorrent_insecure_skip_verify,
-        timeout=settings.qbittorrent_timeout,
-        full_sync_timeout=settings.qbittorrent_full_sync_timeout,
-    )
-
-
-def make_mirror(settings: Settings) -> Mirror:
+def make_mirror(inst: InstanceSettings) -> Mirror:
     return Mirror(
-        Connection(connection_settings(settings)),
-        name=settings.qbittorrent_name,
-        min_age=settings.qbittorrent_min_sync_age,
-        full_resync_interval=settings.qbittorrent_full_resync_interval,
+        Connection(inst.connection),
+        name=inst.name,
+        min_age=inst.min_sync_age,
+        full_resync_interval=inst.full_resync_interval,
     )
 
 
-class App:
-    def __init__(self, settings: Settings, mirror: Mirror | None = None) -> None:
+class Instance:
+    """Everything the service keeps for one qBittorrent: its mirror, ratio index, collectors and counters."""
+
+    def __init__(self, settings: InstanceSettings, per_torrent: bool, mirror: Mirror | None = None) -> None:
         self.settings = settings
+        self.name = settings.name
         self.mirror = mirror or make_mirror(settings)
-        # Counters and gauges of what the service itself does (actions, completions, job runs).
+        # Counters and gauges of what the service itself does for it (actions, completions, job runs).
         self.events = CollectorRegistry(auto_describe=False)
         # One ratio index per mirror: the ratio collector and the control job read the same one.
         self.ratio = SharedRatioIndex(settings.trackers, settings.seeding)
@@ -69,38 +67,112 @@ class App:
             TorrentsCollector,
             partial(RatioCollector, index=self.ratio),
         ]
-        if settings.metrics_per_torrent:
+        if per_torrent:
             self.snapshot_collectors.append(PerTorrentCollector)
-        # Scheduled jobs (control, completion), or None when none is configured or --actions.enabled=false.
-        self.actions = build_actions(settings.jobs, self.mirror, self.events, self.ratio)
+
+    def families(self, snapshot: Snapshot | None) -> list[Metric]:
+        """What one scrape shows of this instance for `snapshot` (None: qBittorrent down), unlabelled."""
+        parts: list[Collector] = [ExporterCollector(self.mirror.stats)]
+        if snapshot is not None:
+            parts += [make(snapshot) for make in self.snapshot_collectors]
+        parts.append(RegistryCollector(self.events))
+        return list(ScrapeCollector(parts).collect())
+
+
+def build_info() -> Metric:
+    build = GaugeMetricFamily(
+        "qbittorrent_exporter_build_info", "qbittorrent-monitor version; always 1.", labels=["version"]
+    )
+    build.add_metric([__version__], 1)
+    return build
+
+
+class App:
+    def __init__(
+        self, settings: Settings, mirrors: Mapping[str, Mirror] | None = None, mirror: Mirror | None = None
+    ) -> None:
+        """`mirrors` (by instance name), or `mirror` for the only instance, replace the ones it would make."""
+        self.settings = settings
+        given = dict(mirrors or {})
+        if mirror is not None:
+            given[settings.instances[0].name] = mirror
+        self.instances: dict[str, Instance] = {
+            i.name: Instance(i, settings.metrics_per_torrent, given.get(i.name)) for i in settings.instances
+        }
+        self._pool = ThreadPoolExecutor(
+            max_workers=min(SYNC_WORKERS, len(self.instances)), thread_name_prefix="sync"
+        )
+        self._inflight: dict[str, Future[Snapshot | None]] = {}
+        self._inflight_lock = threading.Lock()
+        # The service's own series that are about no one qBittorrent (the store's errors).
+        self.events = CollectorRegistry(auto_describe=False)
+        # Scheduled jobs (control, completion) of every instance that has them; None when none does.
+        self.actions = Actions.build(
+            [
+                Watched(i.name, i.settings.jobs, i.mirror, i.events, i.ratio, i.settings.previous_names)
+                for i in self.instances.values()
+            ],
+            settings.data_dir,
+            self.events,
+        )
         actions = self.actions
         self.routes: dict[str, Route] = build_routes(
             settings.web_telemetry_path,
             Sources(
                 scrape=self.scrape,
-                snapshot=self.mirror.refresh,
-                last_error=lambda: self.mirror.stats.last_error,
-                policies=settings.trackers,
-                seeding=settings.seeding,
+                snapshot=lambda name: self.refresh([name])[name],
+                last_error=lambda name: self.instances[name].mirror.stats.last_error,
+                instances={name: i.settings.url for name, i in self.instances.items()},
+                policies={
+                    name: (i.settings.trackers, i.settings.seeding) for name, i in self.instances.items()
+                },
                 clock=time.time,
                 store=(lambda: actions.store) if actions is not None else None,
-                completions=actions is not None and actions.completion.configured,
+                completions=actions is not None and actions.has("completion"),
             ),
         )
         self.web: WebServer | None = None
 
-    def registry(self, snapshot: Snapshot | None) -> CollectorRegistry:
-        """A fresh registry with everything one scrape shows for `snapshot` (None: qBittorrent down)."""
-        parts: list[Collector] = [ExporterCollector(self.mirror.stats)]
-        if snapshot is not None:
-            parts += [make(snapshot) for make in self.snapshot_collectors]
-        parts.append(RegistryCollector(self.events))
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(ScrapeCollector(parts))
-        return registry
+    @property
+    def mirror(self) -> Mirror:
+        """The mirror, when the service watches exactly one qBittorrent (tests, the demo, the report)."""
+        if len(self.instances) != 1:
+            raise ValueError("this service watches several qBittorrents: use App.instances")
+        return next(iter(self.instances.values())).mirror
 
-    def scrape(self) -> CollectorRegistry:
-        return self.registry(self.mirror.refresh())
+    # -- scraping ---------------------------------------------------------------------------
+
+    def refresh(self, names: Iterable[str], timeout: float | None = None) -> dict[str, Snapshot | None]:
+        """Refresh these instances' mirrors concurrently. One still syncing after `timeout` shows what it
+        has: its last snapshot (its sync goes on, and the next scrape waits for the same one); one that
+        fails (its own request timeout, a refused login) shows up 0, and never holds the others back."""
+        futures = {name: self._refresh_future(name) for name in names}
+        wait_for_futures(futures.values(), timeout=timeout)
+        return {
+            name: f.result() if f.done() else self.instances[name].mirror.latest()
+            for name, f in futures.items()
+        }
+
+    def _refresh_future(self, name: str) -> Future[Snapshot | None]:
+        """The sync of `name` in flight, or a new one: never two at once for one qBittorrent, so one
+        that hangs holds one worker, not one per scrape."""
+        with self._inflight_lock:
+            future = self._inflight.get(name)
+            if future is None or future.done():
+                future = self._inflight[name] = self._pool.submit(self.instances[name].mirror.refresh)
+            return future
+
+    def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
+        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
+        by_instance = {name: self.instances[name].families(snap) for name, snap in snapshots.items()}
+        return Scrape(by_instance, [build_info(), *self.events.collect()])
+
+    def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
+        """collect() as a fresh prometheus_client registry."""
+        return self.collect(snapshots).registry()
+
+    def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> Scrape:
+        return self.collect(self.refresh(self.instances if names is None else names, timeout))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -114,17 +186,21 @@ class App:
         self.web.start()
         host, _ = self.settings.web_listen_address
         log.info(
-            "listening on %s://%s:%d%s",
+            "listening on %s://%s:%d%s; watching %s",
             self.web.scheme,
             host,
             self.web.port,
             self.settings.web_telemetry_path,
+            ", ".join(self.instances),
         )
-        threading.Thread(target=self.mirror.refresh, name="first-sync", daemon=True).start()
+        for name in self.instances:  # first syncs in the background: the port answers at once
+            self._refresh_future(name)
 
     def stop(self) -> None:
         if self.actions is not None:
             self.actions.stop()  # lets a running job finish its current action
         if self.web is not None:
             self.web.stop()
-        self.mirror.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for instance in self.instances.values():
+            instance.mirror.close()

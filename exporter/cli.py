@@ -30,6 +30,7 @@ from typing import Any
 from . import demo
 from .app import App, make_mirror
 from .config import OPTIONS, ConfigError, Settings, build_settings
+from .config.instances import InstanceSettings, describe
 from .durations import parse_duration
 from .history import COMPLETION_STATUSES, audit_dicts, audit_line, completion_dicts, completion_line
 from .logs import setup_logging
@@ -98,13 +99,22 @@ def run_service(settings: Settings, args: argparse.Namespace) -> int:
 
 def check_config(settings: Settings, args: argparse.Namespace) -> int:
     print("config OK" + (f": {settings.config_file}" if settings.config_file else ""))
+    for inst in settings.instances:
+        print("  " + describe(inst))
     return 0
 
 
 # -- report ------------------------------------------------------------------------------------
 
 
+def _instance_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--instance", default="", metavar="NAME", help="Only this qBittorrent (default: all)."
+    )
+
+
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    _instance_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text", help="Output format.")
     parser.add_argument(
         "--limit",
@@ -115,17 +125,43 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _instances(settings: Settings, args: argparse.Namespace) -> list[InstanceSettings] | None:
+    """The instances --instance selects (all without it); None, with a message, for an unknown name."""
+    if not args.instance:
+        return list(settings.instances)
+    chosen = [i for i in settings.instances if i.name == args.instance]
+    if not chosen:
+        known = ", ".join(i.name for i in settings.instances)
+        print(
+            f"qbittorrent-monitor: --instance: no qBittorrent named {args.instance!r} (known: {known})",
+            file=sys.stderr,
+        )
+        return None
+    return chosen
+
+
 def run_report(settings: Settings, args: argparse.Namespace) -> int:
-    mirror = make_mirror(settings)
-    try:
-        snapshot = mirror.refresh()
-        if snapshot is None:
-            print(f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error}", file=sys.stderr)
-            return 1
-        report = build_report(snapshot, settings.trackers, settings.seeding, limit=args.limit)
-    finally:
-        mirror.close()
-    print(json.dumps(report, indent=1) if args.format == "json" else format_report(report), end="")
+    chosen = _instances(settings, args)
+    if chosen is None:
+        return 2
+    reports = []
+    for inst in chosen:
+        mirror = make_mirror(inst)
+        try:
+            snapshot = mirror.refresh()
+            if snapshot is None:
+                print(
+                    f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error} ({inst.name})",
+                    file=sys.stderr,
+                )
+                return 1
+            reports.append(build_report(snapshot, inst.trackers, inst.seeding, limit=args.limit))
+        finally:
+            mirror.close()
+    if args.format == "json":
+        print(json.dumps(reports[0] if len(reports) == 1 else {"reports": reports}, indent=1))
+    else:
+        print("\n".join(format_report(r) for r in reports), end="")
     return 0
 
 
@@ -133,6 +169,7 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    _instance_argument(parser)
     parser.add_argument("--since", default="24h", help="How far back, e.g. 1h, 24h, 7d (default 24h).")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
@@ -187,7 +224,8 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
                 raise StoreError(f"no store in {settings.data_dir}")
             store = open_store(settings.data_dir)
             try:
-                print(f"{store.retry_dead(time.time())} dead-letter handler run(s) queued again")
+                n = store.retry_dead(time.time(), args.instance or None)
+                print(f"{n} dead-letter handler run(s) queued again")
             finally:
                 store.close()
         except StoreError as exc:
@@ -197,7 +235,7 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
     return _read_store(
         settings,
         args,
-        lambda store, since: completion_dicts(store, time.time(), since, args.status),
+        lambda store, since: completion_dicts(store, time.time(), since, args.status, args.instance or None),
         completion_line,
         "completion(s)",
     )
@@ -205,7 +243,11 @@ def run_completions(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     return _read_store(
-        settings, args, lambda store, since: audit_dicts(store, time.time(), since), audit_line, "action(s)"
+        settings,
+        args,
+        lambda store, since: audit_dicts(store, time.time(), since, instance=args.instance or None),
+        audit_line,
+        "action(s)",
     )
 
 

@@ -2,7 +2,8 @@
 
 It starts two throwaway qBittorrents on 127.0.0.1 (exporter/sandbox.py): a hidden seeder, and the demo
 instance with a few real torrents in different states (one really downloading from the seeder, at a
-limited speed); then the exporter watching the demo instance, with every scheduled action in dry run
+limited speed); then the exporter watching both (two instances, `demo` and `seeder`; the jobs act on
+`demo` only), with every scheduled action in dry run
 (they decide, log and count, and write nothing). It prints the URLs and runs until Ctrl-C, then stops
 everything and removes its directory (kept when --demo.dir is given).
 
@@ -108,8 +109,20 @@ def add_torrents(seeder: QBittorrentProcess, demo: QBittorrentProcess, work: Pat
     d.auth_log_out()
 
 
-def demo_config(work: Path) -> Path:
+def demo_config(work: Path, demo: QBittorrentProcess, seeder: QBittorrentProcess) -> Path:
+    """Both qBittorrents watched (the seeder too: a second instance); actions on the demo one only."""
+    (work / "password.txt").write_text(demo.password + "\n")
+    (work / "seeder-password.txt").write_text(seeder.password + "\n")
     config = {
+        "instances": [
+            {"name": "demo", "url": demo.url, "password_file": str(work / "password.txt")},
+            {
+                "name": "seeder",
+                "url": seeder.url,
+                "password_file": str(work / "seeder-password.txt"),
+                "actions": False,
+            },
+        ],
         "trackers": {
             "default": {"min_ratio": 1.0, "min_seed_time": "72h"},
             "127.0.0.1": {"min_ratio": 0.8, "points": {"model": "gazelle"}},
@@ -184,20 +197,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"qbittorrent-monitor demo: {exc}")
             return 1
         add_torrents(seeder, demo, work)
-        (work / "password.txt").write_text(demo.password + "\n")
         address = listen_address(settings)
         try:
             demo_settings = build_settings(
                 {
-                    "qbittorrent.url": demo.url,
-                    "qbittorrent.password-file": str(work / "password.txt"),
                     "web.listen-address": address,
                     "data.dir": str(work / "store"),
                     "actions.dry-run": "true",
                     "log.level": settings.log_level,
                 },
                 {},
-                str(demo_config(work)),
+                str(demo_config(work, demo, seeder)),
             )
         except ConfigError as exc:
             print(f"qbittorrent-monitor demo: {exc}")
@@ -212,7 +222,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             )
             app = None
             return 1
-        until(lambda: app.mirror.latest() is not None, timeout=10)
+        until(lambda: all(i.mirror.latest() is not None for i in app.instances.values()), timeout=10)
         print_urls(address, demo, work, keep=bool(args.demo_dir))
         stop.wait()
         return 0
@@ -235,7 +245,8 @@ def print_urls(address: str, demo: QBittorrentProcess, work: Path, keep: bool) -
         "",
         "qbittorrent-monitor demo is running. Ctrl-C stops it" + ("." if keep else f" and removes {work}."),
         "",
-        f"  metrics      {base}/metrics",
+        f'  metrics      {base}/metrics           (both qBittorrents: qbittorrent="demo" and "seeder")',
+        f"  one of them  {base}/probe?target=demo",
         f"  report       {base}/api/report        (seeding allocation, points per tracker)",
         f"  completions  {base}/api/completions",
         f"  qBittorrent  {demo.url}    (user {demo.username}, password {demo.password})",

@@ -22,7 +22,9 @@ import yaml
 from prometheus_client.registry import CollectorRegistry
 
 from .app import App
+from .collectors.instances import LABEL
 from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings, limits
+from .config import instances as instances_module
 from .generated import write_or_check
 from .model import AppInfo, Snapshot, SyncStats
 from .qbt.maindata import MaindataState
@@ -155,17 +157,18 @@ def _scrape(per_torrent: bool) -> dict[str, MetricDoc]:
         config.write_text(yaml.safe_dump(EXAMPLE_CONFIG))
         flags = {"metrics.per-torrent": str(per_torrent), "data.dir": str(Path(tmp) / "data")}
         app = App(build_settings(flags, {}, str(config)))
-        app.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
+        [instance] = app.instances.values()
+        instance.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
         try:
-            families = list(app.registry(example_snapshot()).collect())
+            families = list(app.registry({instance.name: example_snapshot()}).collect())
         finally:
-            app.mirror.close()
+            app.stop()
     docs = {}
     for f in families:
         name = f.name + "_total" if f.type == "counter" else f.name
         labels = sorted({label for s in f.samples for label in s.labels if label not in ("le", "quantile")})
-        if not f.samples:
-            labels = sorted(_labelnames([app.events], f.name))
+        if not f.samples:  # a counter of events that have not happened yet: ask its registry
+            labels = sorted({*_labelnames([instance.events], f.name), LABEL})
         docs[name] = MetricDoc(name, f.type, tuple(labels), " ".join(f.documentation.split()))
     return docs
 
@@ -209,6 +212,12 @@ def render_metrics() -> str:
         "are hosts only (announce URLs carry passkeys). While qBittorrent is unreachable, only "
         "`qbittorrent_up`",
         "(0) and the `qbittorrent_exporter_*` metrics are shown. Alerts on these: [alerts.md](alerts.md).",
+        "",
+        'Every series about a qBittorrent carries `qbittorrent="<name>"` (the instance\'s configured name;',
+        "with the flags, `--qbittorrent.name`, by default host:port of its URL), also with one instance, and",
+        "so do the exporter's own series about it; only `qbittorrent_exporter_build_info` and the store's",
+        "errors do not. `/metrics` shows every instance, `/probe?target=NAME` one (the multi-target",
+        "pattern).",
         "",
         "Prometheus renames the `job` label of the scheduled-job metrics (`control`, `completion`) to",
         '`exported_job`, since `job` is its own scrape-job label: query `{exported_job="control"}`.',
@@ -284,6 +293,8 @@ def render_configuration() -> str:
         title = " and ".join(f"`{n}:`" for n in names) + (" sections" if len(names) > 1 else " section")
         doc = inspect.cleandoc(sys.modules[module].__doc__ or "")
         out += [f"## {title}", "", f"Parsed by `{module}`.", "", doc, ""]
+    doc = inspect.cleandoc(instances_module.__doc__ or "")
+    out += ["## `instances:` section", "", f"Parsed by `{instances_module.__name__}`.", "", doc, ""]
     out += ["## Limits", "", inspect.cleandoc(limits.__doc__ or ""), "", "| what | largest |", "|---|---|"]
     out += [f"| {what} | {largest} |" for what, largest in limits.LIMITS] + [""]
     return "\n".join(out)

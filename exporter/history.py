@@ -18,6 +18,7 @@ AUDIT_LIMIT = 10_000
 
 def completion_dict(r: CompletionRecord) -> dict[str, Any]:
     return {
+        "instance": r.instance,
         "hash": r.hash,
         "name": r.torrent.get("name", ""),
         "category": r.torrent.get("category", ""),
@@ -38,9 +39,11 @@ def completion_dict(r: CompletionRecord) -> dict[str, Any]:
     }
 
 
-def completion_dicts(store: Store, now: float, since: float, status: str = "") -> list[dict[str, Any]]:
-    """Completions detected in the last `since` seconds, newest first."""
-    return [completion_dict(r) for r in store.history(now - since, status)]
+def completion_dicts(
+    store: Store, now: float, since: float, status: str = "", instance: str | None = None
+) -> list[dict[str, Any]]:
+    """Completions detected in the last `since` seconds (of one instance, or all), newest first."""
+    return [completion_dict(r) for r in store.history(now - since, status, instance=instance)]
 
 
 def completion_line(c: dict[str, Any]) -> str:
@@ -53,7 +56,8 @@ def completion_line(c: dict[str, Any]) -> str:
         or "-"
     )
     return (
-        f"{_when(c['detected_at'])}  {c['status']:<7}  {c['hash'][:12]}  {c['category'] or '-':<12}  "
+        f"{_when(c['detected_at'])}  {c['status']:<7}  {c['instance'] or '-'}  {c['hash'][:12]}  "
+        f"{c['category'] or '-':<12}  "
         f"{c['name']}  [{runs}]"
     )
 
@@ -61,6 +65,7 @@ def completion_line(c: dict[str, Any]) -> str:
 def audit_dict(e: AuditEntry) -> dict[str, Any]:
     return {
         "at": e.at,
+        "instance": e.instance,
         "action": e.action,
         "hash": e.hash,
         "name": e.name,
@@ -70,15 +75,18 @@ def audit_dict(e: AuditEntry) -> dict[str, Any]:
     }
 
 
-def audit_dicts(store: Store, now: float, since: float, limit: int = AUDIT_LIMIT) -> list[dict[str, Any]]:
-    """Audit rows of the last `since` seconds, oldest first."""
-    return [audit_dict(e) for e in store.audit_log(now - since, limit)]
+def audit_dicts(
+    store: Store, now: float, since: float, limit: int = AUDIT_LIMIT, instance: str | None = None
+) -> list[dict[str, Any]]:
+    """Audit rows of the last `since` seconds (of one instance, or all), oldest first."""
+    return [audit_dict(e) for e in store.audit_log(now - since, limit, instance)]
 
 
 def audit_line(a: dict[str, Any]) -> str:
     dry = " (dry run)" if a["dry_run"] else ""
     target = f"{a['hash'][:12]}  {a['name']}" if a["hash"] else a["name"]
-    return f"{_when(a['at'])}  {a['result']:<5}  {a['action']}{dry}  {target}: {a['reason']}"
+    where = a["instance"] or "-"
+    return f"{_when(a['at'])}  {where}  {a['result']:<5}  {a['action']}{dry}  {target}: {a['reason']}"
 
 
 def _when(at: float) -> str:

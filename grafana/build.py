@@ -4,7 +4,15 @@
     python grafana/build.py --check  # exit 1 if a committed dashboard is out of date
 
 Each panel is one row: title, unit, description and its PromQL queries. Every dashboard gets the
-template variables datasource, job, instance (and category or tracker where its panels use them).
+template variables datasource, job, instance, qbittorrent (and category or tracker where its panels use
+them).
+
+One exporter may watch several qBittorrents; each of their series carries `qbittorrent="<name>"`. The
+qbittorrent variable is multi-select with "All" by default, and every query keeps the label: sums are
+`sum by (qbittorrent, ...)` and legends start with {{qbittorrent}}, so that several selected qBittorrents
+stay apart. Its "All" is the regex .*, which also matches series without the label (an exporter older
+than multi-instance).
+
 Grafana cannot run here, so tests/e2e/test_dashboards.py runs every query of every panel, with the
 variables substituted, against a live Prometheus scraping a real exporter and qBittorrent.
 
@@ -25,7 +33,10 @@ HERE = Path(__file__).resolve().parent
 DASHBOARDS = HERE / "dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 # Every query filters on these; {F} in a query below expands to them.
-F = 'job=~"$job", instance=~"$instance"'
+F = 'job=~"$job", instance=~"$instance", qbittorrent=~"$qbittorrent"'
+# The scrape target alone, {T}: for Prometheus's own series of a scrape (scrape_duration_seconds), which
+# have no qbittorrent label, so that picking one qBittorrent does not hide them.
+T = 'job=~"$job", instance=~"$instance"'
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class Panel:
 
 
 def q(expr: str, legend: str = "") -> tuple[str, str]:
-    return expr.replace("{F}", F), legend
+    return expr.replace("{F}", F).replace("{T}", T), legend
 
 
 OVERVIEW = [
@@ -49,7 +60,7 @@ OVERVIEW = [
         "qBittorrent reachable",
         "none",
         "1 when the exporter's last sync with qBittorrent succeeded (qbittorrent_up).",
-        (q("qbittorrent_up{{F}}", "{{instance}}"),),
+        (q("qbittorrent_up{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=4,
         height=4,
@@ -66,7 +77,7 @@ OVERVIEW = [
         "Connection",
         "none",
         "qBittorrent's connection status: connected, firewalled (no incoming connections) or disconnected.",
-        (q("qbittorrent_connection_status{{F}} == 1", "{{status}}"),),
+        (q("qbittorrent_connection_status{{F}} == 1", "{{qbittorrent}} {{status}}"),),
         kind="stat",
         width=4,
         height=4,
@@ -76,7 +87,12 @@ OVERVIEW = [
         "Version",
         "none",
         "qBittorrent, Web API and libtorrent versions.",
-        (q("qbittorrent_info{{F}}", "{{version}} (API {{webapi_version}}, libtorrent {{libtorrent}})"),),
+        (
+            q(
+                "qbittorrent_info{{F}}",
+                "{{qbittorrent}}: {{version}} (API {{webapi_version}}, libtorrent {{libtorrent}})",
+            ),
+        ),
         kind="stat",
         width=4,
         height=4,
@@ -86,7 +102,7 @@ OVERVIEW = [
         "Global ratio",
         "none",
         "All-time share ratio reported by qBittorrent (absent until something was downloaded).",
-        (q("qbittorrent_global_ratio{{F}}", "{{instance}}"),),
+        (q("qbittorrent_global_ratio{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=4,
         height=4,
@@ -95,7 +111,7 @@ OVERVIEW = [
         "Free space",
         "bytes",
         "Free space on the disk of qBittorrent's default save path.",
-        (q("qbittorrent_free_space_bytes{{F}}", "{{instance}}"),),
+        (q("qbittorrent_free_space_bytes{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=4,
         height=4,
@@ -105,7 +121,7 @@ OVERVIEW = [
         "percentunit",
         "Share of the exporter's syncs with qBittorrent that failed over 5m "
         "(recording rule instance:qbittorrent_exporter_sync_errors:ratio_rate5m).",
-        (q("instance:qbittorrent_exporter_sync_errors:ratio_rate5m{{F}}", "{{instance}}"),),
+        (q("instance:qbittorrent_exporter_sync_errors:ratio_rate5m{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=4,
         height=4,
@@ -116,7 +132,7 @@ OVERVIEW = [
             "short",
             f"Torrents with status {status}, all categories "
             "(recording rule instance_status:qbittorrent_torrents:sum)." + note,
-            (q('instance_status:qbittorrent_torrents:sum{{F}, status="' + status + '"}', "{{instance}}"),),
+            (q('instance_status:qbittorrent_torrents:sum{{F}, status="' + status + '"}', "{{qbittorrent}}"),),
             kind="stat",
             width=6,
             height=4,
@@ -133,8 +149,8 @@ OVERVIEW = [
         "binBps",
         "Current upload and download speed of qBittorrent, as it reports them.",
         (
-            q("qbittorrent_upload_speed_bytes{{F}}", "upload {{instance}}"),
-            q("qbittorrent_download_speed_bytes{{F}}", "download {{instance}}"),
+            q("qbittorrent_upload_speed_bytes{{F}}", "{{qbittorrent}} upload"),
+            q("qbittorrent_download_speed_bytes{{F}}", "{{qbittorrent}} download"),
         ),
     ),
     Panel(
@@ -143,8 +159,8 @@ OVERVIEW = [
         "Upload and download averaged over 5 minutes from the all-time "
         "byte counters (recording rules instance:qbittorrent_*_bytes:rate5m).",
         (
-            q("instance:qbittorrent_uploaded_bytes:rate5m{{F}}", "upload {{instance}}"),
-            q("instance:qbittorrent_downloaded_bytes:rate5m{{F}}", "download {{instance}}"),
+            q("instance:qbittorrent_uploaded_bytes:rate5m{{F}}", "{{qbittorrent}} upload"),
+            q("instance:qbittorrent_downloaded_bytes:rate5m{{F}}", "{{qbittorrent}} download"),
         ),
     ),
     Panel(
@@ -152,34 +168,54 @@ OVERVIEW = [
         "short",
         "Torrents per coarse status (downloading, seeding, stalled, paused, "
         "queued, checking, errored, metadata, moving), for the selected categories.",
-        (q('sum by (status) (qbittorrent_torrents{{F}, category=~"$category"})', "{{status}}"),),
+        (
+            q(
+                'sum by (qbittorrent, status) (qbittorrent_torrents{{F}, category=~"$category"})',
+                "{{qbittorrent}} {{status}}",
+            ),
+        ),
     ),
     Panel(
         "Torrents by state now",
         "short",
         "Torrents per qBittorrent state (5.x names), for the selected "
         "categories; states with no torrent are hidden.",
-        (q('sum by (state) (qbittorrent_torrents{{F}, category=~"$category"}) > 0', "{{state}}"),),
+        (
+            q(
+                'sum by (qbittorrent, state) (qbittorrent_torrents{{F}, category=~"$category"}) > 0',
+                "{{qbittorrent}} {{state}}",
+            ),
+        ),
         kind="bargauge",
     ),
     Panel(
         "Torrents by category",
         "short",
         'Torrents per category ("" = none) (recording rule instance_category:qbittorrent_torrents:sum).',
-        (q('instance_category:qbittorrent_torrents:sum{{F}, category=~"$category"}', "{{category}}"),),
+        (
+            q(
+                'instance_category:qbittorrent_torrents:sum{{F}, category=~"$category"}',
+                "{{qbittorrent}} {{category}}",
+            ),
+        ),
     ),
     Panel(
         "Size by category",
         "bytes",
         "Total size of the selected files of each category's torrents.",
-        (q('qbittorrent_category_size_bytes{{F}, category=~"$category"}', "{{category}}"),),
+        (q('qbittorrent_category_size_bytes{{F}, category=~"$category"}', "{{qbittorrent}} {{category}}"),),
     ),
     Panel(
         "Uploaded by category",
         "bytes",
         "Bytes uploaded by the torrents of each category that are present "
         "now (drops when torrents are removed).",
-        (q('qbittorrent_category_uploaded_bytes{{F}, category=~"$category"}', "{{category}}"),),
+        (
+            q(
+                'qbittorrent_category_uploaded_bytes{{F}, category=~"$category"}',
+                "{{qbittorrent}} {{category}}",
+            ),
+        ),
     ),
     Panel(
         "Free space and trend",
@@ -187,8 +223,8 @@ OVERVIEW = [
         "Free space on the save path's disk, and where the trend of the "
         "last 6 hours puts it in 24 hours (the QBittorrentFreeSpaceRunningOut alert fires below 0).",
         (
-            q("qbittorrent_free_space_bytes{{F}}", "free {{instance}}"),
-            q("predict_linear(qbittorrent_free_space_bytes{{F}}[6h], 86400)", "in 24h {{instance}}"),
+            q("qbittorrent_free_space_bytes{{F}}", "{{qbittorrent}} free"),
+            q("predict_linear(qbittorrent_free_space_bytes{{F}}[6h], 86400)", "{{qbittorrent}} in 24h"),
         ),
     ),
     Panel(
@@ -196,8 +232,8 @@ OVERVIEW = [
         "short",
         "Open peer connections and DHT nodes.",
         (
-            q("qbittorrent_peer_connections{{F}}", "peers {{instance}}"),
-            q("qbittorrent_dht_nodes{{F}}", "DHT nodes {{instance}}"),
+            q("qbittorrent_peer_connections{{F}}", "{{qbittorrent}} peers"),
+            q("qbittorrent_dht_nodes{{F}}", "{{qbittorrent}} DHT nodes"),
         ),
     ),
     Panel(
@@ -206,8 +242,8 @@ OVERVIEW = [
         "How long a sync with qBittorrent and a whole scrape take "
         "(scrape_duration_seconds is Prometheus's own).",
         (
-            q("qbittorrent_exporter_sync_duration_seconds{{F}}", "sync {{instance}}"),
-            q("scrape_duration_seconds{{F}}", "scrape {{instance}}"),
+            q("qbittorrent_exporter_sync_duration_seconds{{F}}", "{{qbittorrent}} sync"),
+            q("scrape_duration_seconds{{T}}", "scrape {{instance}}"),
         ),
     ),
 ]
@@ -219,8 +255,11 @@ TRACKERS = [
         "Ratio (uploaded/downloaded of the tracker's torrents present in "
         "qBittorrent) against the minimum ratio configured for the tracker.",
         (
-            q('qbittorrent_tracker_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} ratio"),
-            q('qbittorrent_tracker_min_ratio{{F}, tracker=~"$tracker"}', "{{tracker}} minimum"),
+            q('qbittorrent_tracker_ratio{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}} ratio"),
+            q(
+                'qbittorrent_tracker_min_ratio{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}} minimum",
+            ),
         ),
     ),
     Panel(
@@ -231,7 +270,7 @@ TRACKERS = [
         (
             q(
                 'instance_tracker:qbittorrent_tracker_ratio_headroom:sub{{F}, tracker=~"$tracker"}',
-                "{{tracker}}",
+                "{{qbittorrent}} {{tracker}}",
             ),
         ),
         kind="bargauge",
@@ -240,52 +279,72 @@ TRACKERS = [
         "Bonus points per hour",
         "short",
         "Estimated bonus points earned per hour on each tracker, by the tracker's points model.",
-        (q('qbittorrent_bonus_points_per_hour{{F}, tracker=~"$tracker"}', "{{tracker}} ({{model}})"),),
+        (
+            q(
+                'qbittorrent_bonus_points_per_hour{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}} ({{model}})",
+            ),
+        ),
     ),
     Panel(
         "Bonus points per hour, all trackers",
         "short",
         "Sum of the estimated earning rates (recording rule instance:qbittorrent_bonus_points_per_hour:sum).",
-        (q("instance:qbittorrent_bonus_points_per_hour:sum{{F}}", "{{instance}}"),),
+        (q("instance:qbittorrent_bonus_points_per_hour:sum{{F}}", "{{qbittorrent}}"),),
         kind="stat",
     ),
     Panel(
         "Bonus points estimate error",
         "percentunit",
         "(estimate - reported) / reported, for trackers whose reported_points_per_hour is configured.",
-        (q('qbittorrent_bonus_points_estimate_error_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (
+            q(
+                'qbittorrent_bonus_points_estimate_error_ratio{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}}",
+            ),
+        ),
     ),
     Panel(
         "Hit-and-run risk",
         "short",
         "Completed torrents that have not seeded for the tracker's "
         "min_seed_time and are not seeding now (stopped, queued, errored).",
-        (q('qbittorrent_hnr_risk_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (q('qbittorrent_hnr_risk_torrents{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}}"),),
     ),
     Panel(
         "Idle seeds",
         "short",
         "Seeding torrents with no upload for longer than the configured idle window.",
-        (q('qbittorrent_seeding_torrents_idle{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (q('qbittorrent_seeding_torrents_idle{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}}"),),
     ),
     Panel(
         "Seeding torrents",
         "short",
         "Complete torrents seeding now, per tracker.",
-        (q('qbittorrent_tracker_seeding_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (q('qbittorrent_tracker_seeding_torrents{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}}"),),
     ),
     Panel(
         "Seeds uploading now",
         "percentunit",
         "Fraction of each tracker's seeding torrents that are uploading right now.",
-        (q('qbittorrent_tracker_seeds_uploading_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (
+            q(
+                'qbittorrent_tracker_seeds_uploading_ratio{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}}",
+            ),
+        ),
     ),
     Panel(
         "Upload efficiency",
         "none",
         "Bytes uploaded per byte stored, over each tracker's torrents present "
         "now: how much the disk space spent on a tracker pays back.",
-        (q('qbittorrent_tracker_upload_efficiency_ratio{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (
+            q(
+                'qbittorrent_tracker_upload_efficiency_ratio{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}}",
+            ),
+        ),
     ),
     Panel(
         "Seeding slots",
@@ -293,23 +352,23 @@ TRACKERS = [
         "Seeding slots in use against the number the seeding allocation "
         "recommends, and seeds that would earn more than the lowest-value active one.",
         (
-            q("qbittorrent_seeding_slots_active{{F}}", "active"),
-            q("qbittorrent_seeding_slots_recommended{{F}}", "recommended"),
-            q("qbittorrent_seeding_misallocated_torrents{{F}}", "misallocated"),
+            q("qbittorrent_seeding_slots_active{{F}}", "{{qbittorrent}} active"),
+            q("qbittorrent_seeding_slots_recommended{{F}}", "{{qbittorrent}} recommended"),
+            q("qbittorrent_seeding_misallocated_torrents{{F}}", "{{qbittorrent}} misallocated"),
         ),
     ),
     Panel(
         "Torrents per tracker",
         "short",
         "Torrents per tracker host.",
-        (q('qbittorrent_tracker_torrents{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (q('qbittorrent_tracker_torrents{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}}"),),
     ),
     Panel(
         "Uploaded per tracker",
         "bytes",
         "Bytes uploaded by each tracker's torrents present now (a gauge: it "
         "drops when torrents are removed).",
-        (q('qbittorrent_tracker_uploaded_bytes{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (q('qbittorrent_tracker_uploaded_bytes{{F}, tracker=~"$tracker"}', "{{qbittorrent}} {{tracker}}"),),
     ),
 ]
 
@@ -320,9 +379,9 @@ ACTIONS = [
         "Actions taken on torrents (or that a dry run would take) per interval, by action and result.",
         (
             q(
-                "sum by (action, result, dry_run) "
+                "sum by (qbittorrent, action, result, dry_run) "
                 "(increase(qbittorrent_exporter_actions_total{{F}}[$__rate_interval]))",
-                "{{action}} {{result}} dry_run={{dry_run}}",
+                "{{qbittorrent}} {{action}} {{result}} dry_run={{dry_run}}",
             ),
         ),
     ),
@@ -332,10 +391,10 @@ ACTIONS = [
         "Torrent completions detected per interval, by category.",
         (
             q(
-                "sum by (category) (increase(qbittorrent_exporter_completions_total{{F}, "
+                "sum by (qbittorrent, category) (increase(qbittorrent_exporter_completions_total{{F}, "
                 'category=~"$category"}'
                 "[$__rate_interval]))",
-                "{{category}}",
+                "{{qbittorrent}} {{category}}",
             ),
         ),
     ),
@@ -346,9 +405,10 @@ ACTIONS = [
         "(ok, error = will retry, dead = gave up, dry_run).",
         (
             q(
-                "sum by (handler, result) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}}"
+                "sum by (qbittorrent, handler, result) "
+                "(increase(qbittorrent_exporter_completion_handler_runs_total{{F}}"
                 "[$__rate_interval]))",
-                "{{handler}} {{result}}",
+                "{{qbittorrent}} {{handler}} {{result}}",
             ),
         ),
     ),
@@ -358,9 +418,10 @@ ACTIONS = [
         "Failed completion handler attempts (error or dead) over the last hour, per handler.",
         (
             q(
-                "sum by (handler) (increase(qbittorrent_exporter_completion_handler_runs_total{{F}, "
+                "sum by (qbittorrent, handler) "
+                "(increase(qbittorrent_exporter_completion_handler_runs_total{{F}, "
                 'result=~"error|dead"}[1h]))',
-                "{{handler}}",
+                "{{qbittorrent}} {{handler}}",
             ),
         ),
         kind="bargauge",
@@ -369,7 +430,7 @@ ACTIONS = [
         "Completion backlog",
         "short",
         "Completions whose handlers are not all done: pending plus dead-letter.",
-        (q("qbittorrent_exporter_completion_backlog{{F}}", "{{instance}}"),),
+        (q("qbittorrent_exporter_completion_backlog{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=6,
     ),
@@ -378,7 +439,7 @@ ACTIONS = [
         "short",
         "Downloads without progress for the configured stall_after (the "
         "control job's stall ladder works on these).",
-        (q("qbittorrent_exporter_stalled_torrents{{F}}", "{{instance}}"),),
+        (q("qbittorrent_exporter_stalled_torrents{{F}}", "{{qbittorrent}}"),),
         kind="stat",
         width=6,
     ),
@@ -387,14 +448,24 @@ ACTIONS = [
         "none",
         "1 while the ratio emergency holds for a tracker: its downloads are "
         "stopped until its ratio recovers.",
-        (q('qbittorrent_exporter_ratio_emergency_active{{F}, tracker=~"$tracker"}', "{{tracker}}"),),
+        (
+            q(
+                'qbittorrent_exporter_ratio_emergency_active{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}}",
+            ),
+        ),
     ),
     Panel(
         "Time since last job success",
         "s",
         "Seconds since each scheduled job (control, completion) last "
         "succeeded. exported_job is the exporter's job label, renamed by Prometheus.",
-        (q("time() - qbittorrent_exporter_job_last_success_timestamp_seconds{{F}}", "{{exported_job}}"),),
+        (
+            q(
+                "time() - qbittorrent_exporter_job_last_success_timestamp_seconds{{F}}",
+                "{{qbittorrent}} {{exported_job}}",
+            ),
+        ),
     ),
     Panel(
         "Job runs",
@@ -402,9 +473,9 @@ ACTIONS = [
         "Scheduled job runs per interval by result (ok, error, skipped = qBittorrent unreachable).",
         (
             q(
-                "sum by (exported_job, result) "
+                "sum by (qbittorrent, exported_job, result) "
                 "(increase(qbittorrent_exporter_job_runs_total{{F}}[$__rate_interval]))",
-                "{{exported_job}} {{result}}",
+                "{{qbittorrent}} {{exported_job}} {{result}}",
             ),
         ),
     ),
@@ -412,7 +483,7 @@ ACTIONS = [
         "Job duration",
         "s",
         "Duration of the last run of each scheduled job.",
-        (q("qbittorrent_exporter_job_duration_seconds{{F}}", "{{exported_job}}"),),
+        (q("qbittorrent_exporter_job_duration_seconds{{F}}", "{{qbittorrent}} {{exported_job}}"),),
     ),
 ]
 
@@ -449,6 +520,14 @@ def variables(extra: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
     out.append(variable("job", "label_values(qbittorrent_up, job)", "Job", False))
     out.append(variable("instance", 'label_values(qbittorrent_up{job=~"$job"}, instance)', "Instance", True))
+    out.append(
+        variable(
+            "qbittorrent",
+            'label_values(qbittorrent_up{job=~"$job", instance=~"$instance"}, qbittorrent)',
+            "qBittorrent",
+            True,
+        )
+    )
     if "category" in extra:
         out.append(
             variable("category", f"label_values(qbittorrent_torrents{{{F}}}, category)", "Category", True)

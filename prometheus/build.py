@@ -9,7 +9,13 @@ This is the project's "mixin config" (as in node_exporter's node-mixin): every s
 tests/unit/test_rules.py runs the --check, `promtool check rules` and `promtool test rules
 prometheus/tests/*.yml` (a firing and a quiet case for every alert).
 
-Expressions are %-format templates over CONFIG: `qbittorrent_up{%(selector)s} == 0`.
+Expressions are %-format templates over CONFIG: `qbittorrent_up{%(selector)s} == 0`, plus `%(qbt_labels)s`,
+the labels that tell one qBittorrent from another (QBT_LABELS).
+
+One exporter may watch several qBittorrents: each of their series carries `qbittorrent="<name>"`. The
+rules keep that label through every aggregation and vector match, so that they work unchanged for one
+qBittorrent and for many, and for both scrape shapes of deploy/: `/metrics` (instance = the exporter,
+one scrape for all its qBittorrents) and `/probe?target=<name>` (instance relabelled to the name).
 """
 
 from __future__ import annotations
@@ -76,6 +82,13 @@ CONFIG: dict[str, tuple[Any, str]] = {
 }
 C = {name: value for name, (value, _) in CONFIG.items()}
 
+# What identifies one qBittorrent: the scrape target (job, instance) and the name the exporter gives it.
+# Every `sum by` keeps these and every `on (...)` joins on them: two qBittorrents never add up, and a
+# tracker used by two of them is two ratios. Not a CONFIG entry: MIN_RATIO and THE_QBT name them too.
+QBT_LABELS = "job, instance, qbittorrent"
+# What the %-templates of expressions and descriptions are formatted with.
+FORMAT = {**C, "qbt_labels": QBT_LABELS}
+
 
 def seconds(duration: str) -> int:
     """ "5m" -> 300: Prometheus durations of one unit, for thresholds compared with time()."""
@@ -86,21 +99,33 @@ def seconds(duration: str) -> int:
 def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
     return {
         "alert": name,
-        "expr": expr % C,
-        "for": for_ % C,
+        "expr": expr % FORMAT,
+        "for": for_ % FORMAT,
         "labels": {"severity": severity},
         "annotations": {
             "summary": summary,
-            "description": description % C,
+            "description": description % FORMAT,
             "runbook_url": f"{C['runbook_url']}#{name.lower()}",
         },
     }
 
 
-# Go template: the alert's tracker's qbittorrent_tracker_min_ratio, looked up when the alert fires.
+# Go templates naming the qBittorrent an alert is about, from its labels. THE_QBT, in descriptions:
+#   "qBittorrent home behind exporter:9713"   qbittorrent="home", scraped at the exporter's /metrics
+#   "qBittorrent home"                        scraped at /probe?target=home: instance is the name itself
+#   "exporter:9713"                           no qbittorrent label (an exporter older than multi-instance)
+THE_QBT = (
+    "{{ with $labels.qbittorrent }}qBittorrent {{ . }}{{ if ne . $labels.instance }} behind "
+    "{{ $labels.instance }}{{ end }}{{ else }}{{ $labels.instance }}{{ end }}"
+)
+# QBT_NAME, in summaries: " home" (after the word qBittorrent), nothing without the label.
+QBT_NAME = "{{ with $labels.qbittorrent }} {{ . }}{{ end }}"
+
+# Go template: the qbittorrent_tracker_min_ratio of the alert's qBittorrent and tracker, looked up when the
+# alert fires. A missing qbittorrent label renders as "", which matches the series without it.
 MIN_RATIO = (
-    '{{ with printf "qbittorrent_tracker_min_ratio{job=%%q, instance=%%q, tracker=%%q}" $labels.job '
-    "$labels.instance "
+    '{{ with printf "qbittorrent_tracker_min_ratio{job=%%q, instance=%%q, qbittorrent=%%q, tracker=%%q}" '
+    "$labels.job $labels.instance $labels.qbittorrent "
     "$labels.tracker | query }}{{ . | first | value }}{{ end }}"
 )
 
@@ -123,24 +148,23 @@ ALERTS = [
                 "qbittorrent_up{%(selector)s} == 0",
                 "%(unreachable_for)s",
                 "critical",
-                "qBittorrent is unreachable.",
-                "The exporter {{ $labels.instance }} has not synced with qBittorrent for %(unreachable_for)s "
+                "qBittorrent" + QBT_NAME + " is unreachable.",
+                "The exporter has not synced with " + THE_QBT + " for %(unreachable_for)s "
                 "(qbittorrent_up = {{ $value }}): qBittorrent is down, refuses the login, or times out.",
             ),
             alert(
                 "QBittorrentSyncErrors",
-                "(\n  sum by (job, instance) "
+                "(\n  sum by (%(qbt_labels)s) "
                 "(rate(qbittorrent_exporter_sync_errors_total{%(selector)s}[%(sync_error_window)s]))\n"
-                "/\n  (sum by (job, instance) "
+                "/\n  (sum by (%(qbt_labels)s) "
                 "(rate(qbittorrent_exporter_syncs_total{%(selector)s}[%(sync_error_window)s]))\n"
-                "   + sum by (job, instance) "
+                "   + sum by (%(qbt_labels)s) "
                 "(rate(qbittorrent_exporter_sync_errors_total{%(selector)s}[%(sync_error_window)s])))\n"
-                ") > %(sync_error_ratio)s\nand on (job, instance) qbittorrent_up{%(selector)s} == 1\n",
+                ") > %(sync_error_ratio)s\nand on (%(qbt_labels)s) qbittorrent_up{%(selector)s} == 1\n",
                 "%(sync_error_for)s",
                 "warning",
-                "Syncs with qBittorrent keep failing.",
-                "{{ $value | humanizePercentage }} of the syncs of {{ $labels.instance }} failed over the "
-                "last "
+                "Syncs with qBittorrent" + QBT_NAME + " keep failing.",
+                "{{ $value | humanizePercentage }} of the syncs with " + THE_QBT + " failed over the last "
                 "%(sync_error_window)s while qBittorrent is still answering (timeouts or bad responses).",
             ),
         ],
@@ -153,9 +177,8 @@ ALERTS = [
                 'qbittorrent_connection_status{status="firewalled", %(selector)s} == 1',
                 "%(firewalled_for)s",
                 "warning",
-                "qBittorrent is firewalled.",
-                "qBittorrent behind {{ $labels.instance }} has had no incoming connections for "
-                "%(firewalled_for)s: "
+                "qBittorrent" + QBT_NAME + " is firewalled.",
+                THE_QBT + " has had no incoming connections for %(firewalled_for)s: "
                 "peers cannot connect to it, which hurts upload and ratio.",
             ),
             alert(
@@ -163,9 +186,8 @@ ALERTS = [
                 'qbittorrent_connection_status{status="disconnected", %(selector)s} == 1',
                 "%(disconnected_for)s",
                 "critical",
-                "qBittorrent has no network connection.",
-                "qBittorrent behind {{ $labels.instance }} has reported `disconnected` for "
-                "%(disconnected_for)s.",
+                "qBittorrent" + QBT_NAME + " has no network connection.",
+                THE_QBT + " has reported `disconnected` for %(disconnected_for)s.",
             ),
             alert(
                 "QBittorrentNoDHTNodes",
@@ -173,9 +195,8 @@ ALERTS = [
                 "and max_over_time(qbittorrent_dht_nodes{%(selector)s}[%(dht_seen_window)s]) > 0\n",
                 "%(dht_for)s",
                 "warning",
-                "qBittorrent's DHT has no nodes.",
-                "qBittorrent behind {{ $labels.instance }} had DHT nodes in the last %(dht_seen_window)s but "
-                "has had "
+                "qBittorrent" + QBT_NAME + "'s DHT has no nodes.",
+                THE_QBT + " had DHT nodes in the last %(dht_seen_window)s but has had "
                 "none for %(dht_for)s: trackerless torrents cannot find peers.",
             ),
         ],
@@ -188,9 +209,8 @@ ALERTS = [
                 "qbittorrent_free_space_bytes{%(selector)s} < %(free_space_min_bytes)s",
                 "%(free_space_for)s",
                 "warning",
-                "qBittorrent's download disk is almost full.",
-                "Only {{ $value | humanize1024 }}B are free on the default save path of {{ $labels.instance "
-                "}} "
+                "qBittorrent" + QBT_NAME + "'s download disk is almost full.",
+                "Only {{ $value | humanize1024 }}B are free on the default save path of " + THE_QBT + " "
                 "(threshold {{ %(free_space_min_bytes)s | humanize1024 }}B).",
             ),
             alert(
@@ -199,12 +219,12 @@ ALERTS = [
                 "%(free_space_horizon_seconds)s) < 0",
                 "%(free_space_trend_for)s",
                 "warning",
-                "qBittorrent's download disk is predicted to fill up.",
-                "At the rate of the last %(free_space_trend_window)s, the default save path of {{ "
-                "$labels.instance }} "
+                "qBittorrent" + QBT_NAME + "'s download disk is predicted to fill up.",
+                "At the rate of the last %(free_space_trend_window)s, the default save path of "
+                + THE_QBT
+                + " "
                 "runs out of space within {{ %(free_space_horizon_seconds)s | humanizeDuration }} (predicted "
-                "free space then: "
-                "{{ $value | humanize1024 }}B).",
+                "free space then: {{ $value | humanize1024 }}B).",
             ),
         ],
     },
@@ -213,21 +233,21 @@ ALERTS = [
         "rules": [
             alert(
                 "QBittorrentTorrentsErrored",
-                'sum by (job, instance, state) (qbittorrent_torrents{status="errored", %(selector)s}) > 0',
+                'sum by (%(qbt_labels)s, state) (qbittorrent_torrents{status="errored", %(selector)s}) > 0',
                 "%(errored_for)s",
                 "warning",
-                "Torrents are in error.",
-                "{{ $value }} torrents of {{ $labels.instance }} have been in state {{ $labels.state }} for "
+                "Torrents are in error on qBittorrent" + QBT_NAME + ".",
+                "{{ $value }} torrents of " + THE_QBT + " have been in state {{ $labels.state }} for "
                 "%(errored_for)s (I/O error, or their files are missing).",
             ),
             alert(
                 "QBittorrentDownloadsStalled",
-                'sum by (job, instance) (qbittorrent_torrents{status="stalled", %(selector)s}) >= '
+                'sum by (%(qbt_labels)s) (qbittorrent_torrents{status="stalled", %(selector)s}) >= '
                 "%(stalled_min_torrents)s",
                 "%(stalled_for)s",
                 "warning",
-                "Downloads are stalled.",
-                "{{ $value }} downloads of {{ $labels.instance }} have made no progress (stalledDL) for "
+                "Downloads are stalled on qBittorrent" + QBT_NAME + ".",
+                "{{ $value }} downloads of " + THE_QBT + " have made no progress (stalledDL) for "
                 "%(stalled_for)s: no peers, or a dead tracker.",
             ),
         ],
@@ -237,47 +257,48 @@ ALERTS = [
         "rules": [
             alert(
                 "QBittorrentTrackerRatioBelowMinimum",
-                "qbittorrent_tracker_ratio{%(selector)s} < on (job, instance, tracker) "
+                "qbittorrent_tracker_ratio{%(selector)s} < on (%(qbt_labels)s, tracker) "
                 "qbittorrent_tracker_min_ratio{%(selector)s}",
                 "%(ratio_for)s",
                 "critical",
-                "A tracker's ratio is below its minimum.",
-                'The ratio on {{ $labels.tracker }} is {{ $value | printf "%%.3f" }}, below the tracker\'s '
-                "minimum of " + MIN_RATIO + "; the account risks a download ban.",
+                "A tracker's ratio on qBittorrent" + QBT_NAME + " is below its minimum.",
+                "The ratio on {{ $labels.tracker }} of "
+                + THE_QBT
+                + ' is {{ $value | printf "%%.3f" }}, below '
+                "the tracker's minimum of " + MIN_RATIO + "; the account risks a download ban.",
             ),
             alert(
                 "QBittorrentTrackerRatioNearMinimum",
-                "qbittorrent_tracker_ratio{%(selector)s} >= on (job, instance, tracker) "
+                "qbittorrent_tracker_ratio{%(selector)s} >= on (%(qbt_labels)s, tracker) "
                 "qbittorrent_tracker_min_ratio{%(selector)s}\n"
-                "and qbittorrent_tracker_ratio{%(selector)s} < on (job, instance, tracker) "
+                "and qbittorrent_tracker_ratio{%(selector)s} < on (%(qbt_labels)s, tracker) "
                 "(qbittorrent_tracker_min_ratio{%(selector)s} + %(ratio_near_margin)s)\n"
-                "and on (job, instance, tracker) qbittorrent_tracker_min_ratio{%(selector)s} > 0\n",
+                "and on (%(qbt_labels)s, tracker) qbittorrent_tracker_min_ratio{%(selector)s} > 0\n",
                 "%(ratio_for)s",
                 "warning",
-                "A tracker's ratio is close to its minimum.",
-                'The ratio on {{ $labels.tracker }} is {{ $value | printf "%%.3f" }}, within '
-                "%(ratio_near_margin)s of the "
-                "tracker's minimum of " + MIN_RATIO + ".",
+                "A tracker's ratio on qBittorrent" + QBT_NAME + " is close to its minimum.",
+                "The ratio on {{ $labels.tracker }} of "
+                + THE_QBT
+                + ' is {{ $value | printf "%%.3f" }}, within '
+                "%(ratio_near_margin)s of the tracker's minimum of " + MIN_RATIO + ".",
             ),
             alert(
                 "QBittorrentRatioEmergencyActive",
                 "qbittorrent_exporter_ratio_emergency_active{%(selector)s} == 1",
                 "%(ratio_emergency_for)s",
                 "warning",
-                "Downloads from a tracker are stopped to protect its ratio.",
-                "qbittorrent-monitor {{ $labels.instance }} has stopped the downloads of {{ $labels.tracker "
-                "}} because "
-                "its ratio fell below the minimum; they resume when the ratio recovers.",
+                "Downloads from a tracker on qBittorrent" + QBT_NAME + " are stopped to protect its ratio.",
+                "qbittorrent-monitor has stopped the downloads of {{ $labels.tracker }} on " + THE_QBT + " "
+                "because its ratio fell below the minimum; they resume when the ratio recovers.",
             ),
             alert(
                 "QBittorrentHitAndRunRisk",
                 "qbittorrent_hnr_risk_torrents{%(selector)s} > 0",
                 "%(hnr_for)s",
                 "warning",
-                "Torrents risk a hit-and-run.",
-                "{{ $value }} completed torrents of {{ $labels.tracker }} are not seeding although they have "
-                "not yet "
-                "seeded for the tracker's minimum seed time.",
+                "Torrents on qBittorrent" + QBT_NAME + " risk a hit-and-run.",
+                "{{ $value }} completed torrents of {{ $labels.tracker }} on " + THE_QBT + " are not seeding "
+                "although they have not yet seeded for the tracker's minimum seed time.",
             ),
         ],
     },
@@ -286,13 +307,15 @@ ALERTS = [
         "rules": [
             alert(
                 "QBittorrentCompletionHandlersFailing",
-                "sum by (job, instance, handler) (increase(qbittorrent_exporter_completion_handler_runs_total"
+                "sum by (%(qbt_labels)s, handler) "
+                "(increase(qbittorrent_exporter_completion_handler_runs_total"
                 '{result=~"error|dead", %(selector)s}[%(handler_failure_window)s])) > 0',
                 "%(handler_failure_for)s",
                 "warning",
-                "Completion handlers are failing.",
-                "The completion handler {{ $labels.handler }} of {{ $labels.instance }} failed {{ $value | "
-                "humanize }} "
+                "Completion handlers of qBittorrent" + QBT_NAME + " are failing.",
+                "The completion handler {{ $labels.handler }} of "
+                + THE_QBT
+                + " failed {{ $value | humanize }} "
                 "times in the last %(handler_failure_window)s.",
             ),
             alert(
@@ -302,10 +325,10 @@ ALERTS = [
                 "> 0\n",
                 "%(backlog_for)s",
                 "warning",
-                "Completions are piling up unhandled.",
-                "{{ $labels.instance }} has {{ $value }} completions pending or dead-lettered, and the "
-                "number has grown over the last "
-                "%(backlog_growth_window)s.",
+                "Completions of qBittorrent" + QBT_NAME + " are piling up unhandled.",
+                THE_QBT
+                + " has {{ $value }} completions pending or dead-lettered, and the number has grown over "
+                "the last %(backlog_growth_window)s.",
             ),
             alert(
                 "QBittorrentActionJobNotSucceeding",
@@ -318,8 +341,8 @@ ALERTS = [
                 + "\n",
                 "%(job_for)s",
                 "warning",
-                "A scheduled job has stopped succeeding.",
-                "The {{ $labels.exported_job }} job of {{ $labels.instance }} last succeeded "
+                "A scheduled job of qBittorrent" + QBT_NAME + " has stopped succeeding.",
+                "The {{ $labels.exported_job }} job of " + THE_QBT + " last succeeded "
                 "{{ $value | humanizeDuration }} ago (thresholds: "
                 + ", ".join(f"{job} {age}" for job, age in C["job_max_age"].items())
                 + ").",
@@ -328,18 +351,20 @@ ALERTS = [
     },
 ]
 
-# What the dashboards reuse. Names follow Prometheus's level:metric:operations convention.
+# What the dashboards reuse. Names follow Prometheus's level:metric:operations convention; the level
+# `instance` stands for one watched qBittorrent (the QBT_LABELS every rule keeps), as it did before one
+# exporter could watch several: renaming the rules would break the queries built on them for nothing.
 RECORDING = [
     {
         "name": "qbittorrent.recording",
         "rules": [
             {
                 "record": "instance_status:qbittorrent_torrents:sum",
-                "expr": "sum by (job, instance, status) (qbittorrent_torrents{%(selector)s})",
+                "expr": "sum by (%(qbt_labels)s, status) (qbittorrent_torrents{%(selector)s})",
             },
             {
                 "record": "instance_category:qbittorrent_torrents:sum",
-                "expr": "sum by (job, instance, category) (qbittorrent_torrents{%(selector)s})",
+                "expr": "sum by (%(qbt_labels)s, category) (qbittorrent_torrents{%(selector)s})",
             },
             {
                 "record": "instance:qbittorrent_uploaded_bytes:rate5m",
@@ -351,20 +376,20 @@ RECORDING = [
             },
             {
                 "record": "instance:qbittorrent_exporter_sync_errors:ratio_rate5m",
-                "expr": "sum by (job, instance) "
+                "expr": "sum by (%(qbt_labels)s) "
                 "(rate(qbittorrent_exporter_sync_errors_total{%(selector)s}[5m]))\n"
-                "/\n(sum by (job, instance) (rate(qbittorrent_exporter_syncs_total{%(selector)s}[5m]))\n"
-                " + sum by (job, instance) "
+                "/\n(sum by (%(qbt_labels)s) (rate(qbittorrent_exporter_syncs_total{%(selector)s}[5m]))\n"
+                " + sum by (%(qbt_labels)s) "
                 "(rate(qbittorrent_exporter_sync_errors_total{%(selector)s}[5m])))\n",
             },
             {
                 "record": "instance_tracker:qbittorrent_tracker_ratio_headroom:sub",
                 "expr": "qbittorrent_tracker_ratio{%(selector)s}\n"
-                "- on (job, instance, tracker) qbittorrent_tracker_min_ratio{%(selector)s}\n",
+                "- on (%(qbt_labels)s, tracker) qbittorrent_tracker_min_ratio{%(selector)s}\n",
             },
             {
                 "record": "instance:qbittorrent_bonus_points_per_hour:sum",
-                "expr": "sum by (job, instance) (qbittorrent_bonus_points_per_hour{%(selector)s})",
+                "expr": "sum by (%(qbt_labels)s) (qbittorrent_bonus_points_per_hour{%(selector)s})",
             },
         ],
     },
@@ -377,7 +402,7 @@ def recording_rules() -> dict[str, Any]:
         groups.append(
             {
                 "name": group["name"],
-                "rules": [{"record": r["record"], "expr": r["expr"] % C} for r in group["rules"]],
+                "rules": [{"record": r["record"], "expr": r["expr"] % FORMAT} for r in group["rules"]],
             }
         )
     return {"groups": groups}
@@ -419,6 +444,11 @@ def render_docs() -> str:
         "`python prometheus/build.py` from the table below, and unit-tested with `promtool test rules`",
         "(`prometheus/tests/`). What to do when one fires: [runbooks.md](runbooks.md).",
         "",
+        'One exporter can watch several qBittorrents; each of their series carries `qbittorrent="<name>"`.',
+        f"Every aggregation and vector match keeps `{QBT_LABELS}`, so the rules work for one",
+        "qBittorrent and for many, scraped at `/metrics` or at `/probe?target=<name>` (deploy/ has both).",
+        "Alert summaries and descriptions name the qBittorrent.",
+        "",
         "## Thresholds (`CONFIG` in prometheus/build.py)",
         "",
         "| name | value | meaning |",
@@ -430,9 +460,8 @@ def render_docs() -> str:
     for group in ALERTS:
         for r in group["rules"]:
             link = f"[{r['alert']}](runbooks.md#{r['alert'].lower()})"
-            out.append(
-                f"| {link} | {r['labels']['severity']} | {r['for']} | {cell(r['annotations']['summary'])} |"
-            )
+            summary = r["annotations"]["summary"].replace(QBT_NAME, " `<qbittorrent>`")  # the label's value
+            out.append(f"| {link} | {r['labels']['severity']} | {r['for']} | {cell(summary)} |")
     out += ["", "## Recording rules", "", "| record | expression |", "|---|---|"]
     for group in recording_rules()["groups"]:
         out += [f"| `{r['record']}` | `{cell(' '.join(r['expr'].split()))}` |" for r in group["rules"]]

@@ -10,7 +10,6 @@ Handlers of one completion are independent: one failing never holds back the oth
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 
@@ -20,9 +19,8 @@ from ..qbt.mirror import Mirror
 from ..store import AuditEntry, HandlerRun, Store
 from .handlers import Handler, HandlerError
 from .metrics import ActionMetrics
+from .perform import InstanceLog
 from .settings import CompletionSettings
-
-log = logging.getLogger("exporter.actions")
 
 
 class CompletionJob:
@@ -39,6 +37,7 @@ class CompletionJob:
         clock: Callable[[], float],
     ) -> None:
         self.settings, self.mirror, self.store, self.metrics = settings, mirror, store, metrics
+        self.log = InstanceLog(mirror.name)
         self.handlers, self.clock = handlers, clock
         self.dry_run = dry_run_all or settings.dry_run
         self.filters = [(h.name, h.filter) for h in settings.handlers]
@@ -60,7 +59,7 @@ class CompletionJob:
             seen, new = take_baseline(snapshot, now, self.settings.backfill)
             self.store.take_baseline(seen, now)
             self.known.update(seen)
-            log.info(
+            self.log.info(
                 "completion baseline: %d torrents already complete are not new; "
                 "%d inside the backfill window",
                 len(seen),
@@ -75,7 +74,7 @@ class CompletionJob:
             self.store.add_completion(key, rec, names, now)
             self.known.add(key)
             self.metrics.completions.labels(t.category).inc()
-            log.info(
+            self.log.info(
                 "completed: %s %r (category %r); handlers: %s",
                 t.hash,
                 t.name,
@@ -99,11 +98,12 @@ class CompletionJob:
             self._finish(run, "dry_run", "", True)
             return
         try:
-            handler.run(run.torrent, f"{run.hash}:{run.completion_on}:{run.handler}")
+            # The instance is part of the id: the same torrent may complete on two qBittorrents.
+            handler.run(run.torrent, f"{run.instance}:{run.hash}:{run.completion_on}:{run.handler}")
         except HandlerError as exc:
             error = str(exc)
         except Exception as exc:  # a bug in one handler must not stop the others
-            log.debug("handler %s raised", run.handler, exc_info=True)
+            self.log.debug("handler %s raised", run.handler, exc_info=True)
             error = f"unexpected {type(exc).__name__}"
         else:
             self._finish(run, "ok", "", False)
@@ -121,11 +121,11 @@ class CompletionJob:
         name = run.torrent.get("name", "")
         attempt = run.attempts + 1
         if result == "ok":
-            log.info("handler %s done for %s %r (attempt %d)", run.handler, run.hash, name, attempt)
+            self.log.info("handler %s done for %s %r (attempt %d)", run.handler, run.hash, name, attempt)
         elif result == "dry_run":
-            log.info("dry run: would run handler %s for %s %r", run.handler, run.hash, name)
+            self.log.info("dry run: would run handler %s for %s %r", run.handler, run.hash, name)
         elif result == "error":
-            log.warning(
+            self.log.warning(
                 "handler %s failed for %s %r (attempt %d): %s; retrying in %.0fs",
                 run.handler,
                 run.hash,
@@ -135,7 +135,7 @@ class CompletionJob:
                 retry_at - now,
             )
         else:
-            log.error(
+            self.log.error(
                 "handler %s gave up for %s %r after %d attempts: %s (dead-letter)",
                 run.handler,
                 run.hash,

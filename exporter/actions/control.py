@@ -10,7 +10,6 @@ only, so a dry run never changes what a real run will do later.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -24,10 +23,8 @@ from ..qbt.connection import Connection, QBittorrentError
 from ..qbt.mirror import Mirror
 from ..store import Store
 from .metrics import ActionMetrics
-from .perform import Performer
+from .perform import InstanceLog, Performer
 from .settings import ControlSettings
-
-log = logging.getLogger("exporter.actions")
 
 
 class StateMap:
@@ -64,6 +61,7 @@ class ControlJob:
         ratio: SharedRatioIndex,
     ) -> None:
         self.settings, self.mirror, self.connection = settings, mirror, connection
+        self.log = InstanceLog(mirror.name)
         self.metrics, self.policies, self.performer, self.clock = metrics, policies, performer, clock
         self.stall_dry = dry_run_all or settings.dry_run or settings.stalled.dry_run
         self.emergency_dry = dry_run_all or settings.dry_run or settings.ratio_emergency.dry_run
@@ -107,7 +105,7 @@ class ControlJob:
         dry = "dry run: " if self.emergency_dry else ""
         for scope in plan.entered:
             r = plan.ratios[scope]
-            log.warning(
+            self.log.warning(
                 "%sratio emergency on %s: ratio %.3f is below %.3f; stopping its downloads",
                 dry,
                 scope,
@@ -117,7 +115,7 @@ class ControlJob:
             self.scopes.set(scope, {"since": now})
         for scope in plan.lifted:
             lifted = plan.ratios.get(scope)
-            log.info(
+            self.log.info(
                 "%sratio emergency on %s is over (ratio %s); resuming the downloads it stopped",
                 dry,
                 scope,
@@ -197,10 +195,12 @@ class ControlJob:
         try:
             prefs = self.connection.preferences()
         except QBittorrentError as exc:
-            log.warning("seeding slots: cannot read qBittorrent's preferences (%s): %s", exc.reason, exc)
+            self.log.warning("seeding slots: cannot read qBittorrent's preferences (%s): %s", exc.reason, exc)
             return
         if not prefs.get("queueing_enabled") and not self._warned_queueing:
-            log.warning("seeding slots: queueing is off in qBittorrent, so max_active_uploads has no effect")
+            self.log.warning(
+                "seeding slots: queueing is off in qBittorrent, so max_active_uploads has no effect"
+            )
             self._warned_queueing = True
         last = self.slot_changes.data.get("last")
         plan = plan_slots(

@@ -83,12 +83,6 @@ class ActionMetrics:
             ["job"],
             registry=registry,
         )
-        self.store_errors = Counter(
-            "qbittorrent_exporter_store_errors",
-            "Times the store was found lost under the running service, by reason: deleted, replaced.",
-            ["reason"],
-            registry=registry,
-        )
 
     def declare(self, jobs: tuple[str, ...], handlers: tuple[str, ...]) -> None:
         """Create the series that would otherwise appear only after their first event."""
@@ -96,8 +90,20 @@ class ActionMetrics:
             for result in JOB_RESULTS:
                 self.job_runs.labels(job, result)
             self.job_duration.labels(job)
-        for reason in LOST_REASONS:
-            self.store_errors.labels(reason)
         for handler in handlers:
             for result in ("ok", "error", "dead"):
                 self.handler_runs.labels(handler, result)
+
+
+class StoreMetrics:
+    """The store's own counter: one store serves every instance, so its series has no qbittorrent label."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.errors = Counter(
+            "qbittorrent_exporter_store_errors",
+            "Times the store was found lost under the running service, by reason: deleted, replaced.",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in LOST_REASONS:
+            self.errors.labels(reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from ..managers.control import Action
 from ..qbt.connection import QBittorrentError
@@ -18,9 +19,23 @@ from .metrics import ActionMetrics
 log = logging.getLogger("exporter.actions")
 
 
+class InstanceLog(logging.LoggerAdapter[logging.Logger]):
+    """The actions' log lines of one qBittorrent: "<instance>: ..." (and an `instance` field in JSON logs)."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__(log, {"instance": instance})
+
+    def process(self, msg: object, kwargs: Any) -> tuple[object, Any]:
+        kwargs.setdefault("extra", {}).update(self.extra or {})
+        return f"{(self.extra or {}).get('instance')}: {msg}", kwargs
+
+
 class Performer:
-    def __init__(self, store: Store, metrics: ActionMetrics, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, metrics: ActionMetrics, clock: Callable[[], float], instance: str = ""
+    ) -> None:
         self.store, self.metrics, self.clock = store, metrics, clock
+        self.log = InstanceLog(instance)
 
     def perform(self, action: Action, call: Callable[[], object], dry_run: bool) -> bool:
         """Run `call` for `action` (unless dry_run); True if it succeeded or would have."""
@@ -51,9 +66,11 @@ class Performer:
         prefix = "dry run: would " if dry_run else ""
         target = f"{action.hash} {action.name!r}" if action.hash else repr(action.name)
         if error:
-            log.warning("%s%s failed for %s (%s): %s", prefix, action.action, target, action.reason, error)
+            self.log.warning(
+                "%s%s failed for %s (%s): %s", prefix, action.action, target, action.reason, error
+            )
         else:
-            log.info("%s%s %s: %s", prefix, action.action, target, action.reason)
+            self.log.info("%s%s %s: %s", prefix, action.action, target, action.reason)
         reason = f"{action.reason}; {error}" if error else action.reason
         self.store.audit(
             AuditEntry(self.clock(), action.action, action.hash, action.name, reason, result, dry_run)

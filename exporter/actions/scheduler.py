@@ -1,13 +1,16 @@
-"""Actions: the `control` and `completion` jobs on an APScheduler BackgroundScheduler.
+"""Actions: the `control` and `completion` jobs of every watched qBittorrent, on one APScheduler.
 
-Built by the App (build_actions) when a `control:` or `completion:` section is configured and
---actions.enabled is true (the kill switch: false runs no job at all, so nothing is written to qBittorrent).
-start() opens the store (a bad store stops the service from starting), then schedules each job with a
-stable id, coalesce=True and max_instances=1, first run right away. stop() (SIGTERM) tells running
-jobs to finish their current action and waits for them.
+Built by the App (`Actions.build`) for the instances that have a `control:` or `completion:` section and
+actions enabled (the kill switch --actions.enabled=false, or `actions: false` on an instance, runs no job
+for it, so nothing is written to that qBittorrent). start() opens the one store (a bad store stops the
+service from starting), then schedules each job with a stable id (`control:<instance>`), coalesce=True
+and max_instances=1, first run right away. stop() (SIGTERM) tells running jobs to finish their current
+action and waits for them.
 
-Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time
-of the last successful run. A job that raises is counted as `error` and runs again next interval.
+Each instance has its own jobs, metrics (in its own registry: the scrape labels them with
+qbittorrent="<name>"), ledger rows and action state: a ratio emergency on one never touches another.
+Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time of the
+last successful run. A job that raises is counted as `error` and runs again next interval.
 
 Before each run the store is checked (Store.check): once its files are deleted or replaced under the
 service, no job acts any more (what it did could not be recorded, and after a restart it would be
@@ -21,7 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -34,7 +38,7 @@ from ..store import Store, StoreLost, open_store
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
-from .metrics import ActionMetrics
+from .metrics import ActionMetrics, StoreMetrics
 from .perform import Performer
 from .settings import JobsSettings
 
@@ -47,86 +51,175 @@ class Job(Protocol):
     def run(self, stopping: threading.Event) -> str: ...
 
 
-class Actions:
-    """`ratio` is the mirror's SharedRatioIndex (the ratio collector reads the same one)."""
+@dataclass(frozen=True)
+class Watched:
+    """One qBittorrent as the jobs see it. `ratio` is its mirror's SharedRatioIndex (the ratio
+    collector reads the same one); `registry` is where its counters go."""
 
+    name: str
+    settings: JobsSettings
+    mirror: Mirror
+    registry: CollectorRegistry
+    ratio: SharedRatioIndex
+    previous_names: tuple[str, ...] = ()  # its rows in the store under these names are its own
+
+
+class InstanceJobs:
+    """The jobs of one instance and their counters."""
+
+    def __init__(self, watched: Watched, clock: Callable[[], float]) -> None:
+        self.watched, self.clock = watched, clock
+        self.name, self.settings = watched.name, watched.settings
+        self.metrics = ActionMetrics(watched.registry)
+        self.metrics.declare(
+            self.settings.configured, tuple(h.name for h in self.settings.completion.handlers)
+        )
+        self.jobs: dict[str, Job] = {}
+
+    def build(self, shared: Store) -> dict[str, Job]:
+        s, w, dry = self.settings, self.watched, self.settings.dry_run
+        store = shared.scoped(self.name)
+        connection = w.mirror.connection
+        if s.control.configured:
+            performer = Performer(store, self.metrics, self.clock, self.name)
+            self.jobs["control"] = ControlJob(
+                s.control,
+                dry,
+                w.mirror,
+                connection,
+                store,
+                self.metrics,
+                s.trackers,
+                performer,
+                self.clock,
+                w.ratio,
+            )
+        if s.completion.configured:
+            built = {h.name: handlers.build(h, connection) for h in s.completion.handlers}
+            self.jobs["completion"] = CompletionJob(
+                s.completion, dry, w.mirror, store, self.metrics, built, self.clock
+            )
+        return self.jobs
+
+    def interval(self, job: str) -> float:
+        return self.settings.control.interval if job == "control" else self.settings.completion.interval
+
+
+class Actions:
     def __init__(
         self,
+        watched: Iterable[Watched],
+        data_dir: str,
+        registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`registry`: the service's own (the store's counters are not about one qBittorrent)."""
+        self.data_dir, self.clock = data_dir, clock
+        self.instances = {w.name: InstanceJobs(w, clock) for w in watched}
+        self.store_metrics = StoreMetrics(registry)
+        self.stopping = threading.Event()
+        self.store: Store | None = None
+        self.scheduler: BackgroundScheduler | None = None
+        self._lost_reported = False  # the store's loss is logged and counted once (two jobs may find it)
+        self._report_lock = threading.Lock()
+
+    @classmethod
+    def build(cls, watched: Iterable[Watched], data_dir: str, registry: CollectorRegistry) -> Actions | None:
+        """The Actions of this service: the instances with a configured job and actions enabled (None if
+        there is none). A disabled instance that has jobs configured is logged once."""
+        acting = []
+        for w in watched:
+            configured = w.settings.configured
+            if configured and not w.settings.enabled:
+                log.warning(
+                    "actions are off for %s: its %s job(s) do not run; nothing is written to it",
+                    w.name,
+                    " and ".join(configured),
+                )
+            elif configured:
+                acting.append(w)
+        return cls(acting, data_dir, registry) if acting else None
+
+    @classmethod
+    def one(
+        cls,
         settings: JobsSettings,
         mirror: Mirror,
         registry: CollectorRegistry,
         ratio: SharedRatioIndex | None = None,
         clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings, self.mirror, self.clock = settings, mirror, clock
-        self.control, self.completion = settings.control, settings.completion
-        self.ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
-        self.metrics = ActionMetrics(registry)
-        self.metrics.declare(settings.configured, tuple(h.name for h in self.completion.handlers))
-        self.stopping = threading.Event()
-        self.store: Store | None = None
-        self._lost_reported = False  # the store's loss is logged and counted once (two jobs may find it)
-        self._report_lock = threading.Lock()
-        self.jobs: dict[str, Job] = {}
-        self.scheduler: BackgroundScheduler | None = None
+    ) -> Actions:
+        """The jobs of one qBittorrent (named as its mirror), whatever they are configured to do: for
+        tests and the bench, which build one instance's jobs without an App."""
+        ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
+        return cls(
+            [Watched(mirror.name, settings, mirror, registry, ratio)], settings.data_dir, registry, clock
+        )
 
-    def build_jobs(self) -> dict[str, Job]:
-        """Open the store and build the configured jobs (start() schedules them; tests call run)."""
-        self.store = open_store(self.settings.data_dir, exclusive=True)
-        dry = self.settings.dry_run
-        connection = self.mirror.connection
-        jobs: dict[str, Job] = {}
-        if self.control.configured:
-            performer = Performer(self.store, self.metrics, self.clock)
-            jobs["control"] = ControlJob(
-                self.control,
-                dry,
-                self.mirror,
-                connection,
-                self.store,
-                self.metrics,
-                self.settings.trackers,
-                performer,
-                self.clock,
-                self.ratio,
+    def has(self, job: str) -> bool:
+        """Some instance runs this job ("control" or "completion")."""
+        return any(job in i.settings.configured for i in self.instances.values())
+
+    def build_jobs(self) -> dict[tuple[str, str], Job]:
+        """Open the store and build every instance's jobs, keyed (instance, job): start() schedules
+        them; tests and the bench call run() directly."""
+        self.store = open_store(self.data_dir, exclusive=True)
+        self._claim_rows(self.store)
+        return {
+            (i.name, name): job for i in self.instances.values() for name, job in i.build(self.store).items()
+        }
+
+    def _claim_rows(self, store: Store) -> None:
+        """Renamed instances take their rows (previous_names); rows from before instances existed go to
+        the first instance, which is the one qBittorrent such a store can have known."""
+        present = store.instances()
+        for i in self.instances.values():
+            for old in i.watched.previous_names:
+                if old in present:
+                    moved = store.rename_instance(old, i.name)
+                    log.warning("store: the rows of %s now belong to %s (%d completions)", old, i.name, moved)
+        if "" in present and self.instances:
+            first = next(iter(self.instances))
+            moved = store.rename_instance("", first)
+            log.warning(
+                "store: rows written before instances had names now belong to %s (%d completions)",
+                first,
+                moved,
             )
-        if self.completion.configured:
-            built = {h.name: handlers.build(h, connection) for h in self.completion.handlers}
-            jobs["completion"] = CompletionJob(
-                self.completion, dry, self.mirror, self.store, self.metrics, built, self.clock
-            )
-        self.jobs = jobs
-        return jobs
 
     def start(self) -> None:
         jobs = self.build_jobs()
-        intervals = {"control": self.control.interval, "completion": self.completion.interval}
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        for name, job in jobs.items():
+        for (instance, name), job in jobs.items():
             self.scheduler.add_job(
                 self.run,
                 "interval",
-                seconds=intervals[name],
-                args=[job],
-                id=name,
-                name=name,
+                seconds=self.instances[instance].interval(name),
+                args=[job, instance],
+                id=f"{name}:{instance}",
+                name=f"{name}:{instance}",
                 next_run_time=datetime.now(UTC),
             )
         self.scheduler.start()
-        mode = " (dry run: nothing is written)" if self.settings.dry_run else ""
-        log.info(
-            "actions: jobs %s started, store %s%s",
-            ", ".join(f"{n} every {intervals[n]:g}s" for n in jobs),
-            self.settings.data_dir,
-            mode,
-        )
+        for i in self.instances.values():
+            mode = " (dry run: nothing is written)" if i.settings.dry_run else ""
+            log.info(
+                "actions for %s: %s%s",
+                i.name,
+                ", ".join(f"{n} every {i.interval(n):g}s" for n in i.jobs),
+                mode,
+            )
+        log.info("actions: store in %s", self.data_dir)
 
-    def run(self, job: Job) -> str:
-        """One instrumented run of `job`; never raises. `store_lost` if the store is gone: found by
-        the check before the run, or by the store itself on any call during it."""
+    def run(self, job: Job, instance: str | None = None) -> str:
+        """One instrumented run of `job` of `instance` (default: the only one); never raises. `store_lost`
+        if the store is gone: found by the check before the run, or by the store itself during it."""
+        if instance is None:
+            [instance] = self.instances
+        metrics = self.instances[instance].metrics
         started = time.perf_counter()
         try:
             if self.store is not None:
@@ -136,12 +229,12 @@ class Actions:
             self._report_lost(exc)
             result = "store_lost"
         except Exception:
-            log.exception("job %s failed", job.name)
+            log.exception("job %s of %s failed", job.name, instance)
             result = "error"
-        self.metrics.job_runs.labels(job.name, result).inc()
-        self.metrics.job_duration.labels(job.name).set(time.perf_counter() - started)
+        metrics.job_runs.labels(job.name, result).inc()
+        metrics.job_duration.labels(job.name).set(time.perf_counter() - started)
         if result == "ok":
-            self.metrics.job_last_success.labels(job.name).set(time.time())
+            metrics.job_last_success.labels(job.name).set(time.time())
         return result
 
     def _report_lost(self, exc: StoreLost) -> None:
@@ -151,7 +244,7 @@ class Actions:
                 return
             self._lost_reported = True
         log.error("actions stopped: %s", exc)
-        self.metrics.store_errors.labels(exc.reason).inc()
+        self.store_metrics.errors.labels(exc.reason).inc()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -160,19 +253,3 @@ class Actions:
         if self.store is not None:
             self.store.close()
             self.store = None
-
-
-def build_actions(
-    settings: JobsSettings, mirror: Mirror, registry: CollectorRegistry, ratio: SharedRatioIndex | None = None
-) -> Actions | None:
-    """The Actions of this service, or None when no job is configured or --actions.enabled=false."""
-    configured = settings.configured
-    if not configured:
-        return None
-    if not settings.enabled:
-        log.warning(
-            "--actions.enabled=false: the %s job(s) do not run; nothing is written to qBittorrent",
-            " and ".join(configured),
-        )
-        return None
-    return Actions(settings, mirror, registry, ratio)

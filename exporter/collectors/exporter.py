@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ..model import SyncStats
-from ..version import __version__
 
 
 class ExporterCollector:
@@ -27,11 +26,6 @@ class ExporterCollector:
         yield GaugeMetricFamily(
             "qbittorrent_up", "1 if the last sync with qBittorrent succeeded.", value=int(st.up)
         )
-        build = GaugeMetricFamily(
-            "qbittorrent_exporter_build_info", "qbittorrent-monitor version; always 1.", labels=["version"]
-        )
-        build.add_metric([__version__], 1)
-        yield build
         yield GaugeMetricFamily(
             "qbittorrent_exporter_sync_duration_seconds",
             "Duration of the last sync with qBittorrent.",

@@ -116,7 +116,12 @@ OPTIONS: tuple[Option, ...] = (
         f"Re-download the full state this often (at most {duration_text(MAX_INTERVAL)}), in case a "
         "delta was missed.",
     ),
-    Option("qbittorrent.name", "", parse_str, "Name of this instance in logs (default: the URL)."),
+    Option(
+        "qbittorrent.name",
+        "",
+        parse_str,
+        'Name of this qBittorrent: its qbittorrent="..." label and in logs (default: host:port of the URL).',
+    ),
     Option(
         "web.listen-address",
         f":{DEFAULT_PORT}",

@@ -10,7 +10,7 @@ says why; no error ever repeats a secret's value.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..actions.settings import CompletionSettings, ControlSettings, JobsSettings
@@ -18,6 +18,15 @@ from ..http.server import WebConfig
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from .actions import parse_completion, parse_control
 from .files import load_yaml, read_secret
+from .instances import (
+    CONNECTION_KEYS,
+    FLAG_NAME,
+    InstanceSettings,
+    check_name,
+    connection_of,
+    default_name,
+    parse_instances,
+)
 from .options import OPTIONS
 from .policy import parse_seeding, parse_trackers
 from .values import DEFAULT_PORT, ConfigError, unknown_key
@@ -65,6 +74,8 @@ class Settings:
     control: ControlSettings = field(default_factory=ControlSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     web: WebConfig = field(default_factory=WebConfig)
+    # The watched qBittorrents: from `instances:`, or the one the --qbittorrent.* flags describe.
+    instances: tuple[InstanceSettings, ...] = ()
 
     @property
     def jobs(self) -> JobsSettings:
@@ -86,7 +97,7 @@ def _flatten_yaml(data: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, An
     values: dict[str, Any] = {}
     found: dict[str, Any] = {}
     for position, (key, value) in enumerate(data.items(), 1):
-        if key in SECTIONS:
+        if key in SECTIONS or key == "instances":
             found[key] = value
         elif key in groups:
             if not isinstance(value, dict) and value is not None:
@@ -98,7 +109,7 @@ def _flatten_yaml(data: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, An
                     raise unknown_key(key, sub, sub_position, known, "setting")
                 values[option.name] = raw
         else:
-            raise unknown_key("", key, position, groups | set(SECTIONS), "section")
+            raise unknown_key("", key, position, groups | set(SECTIONS) | {"instances"}, "section")
     return values, found
 
 
@@ -145,4 +156,43 @@ def build_settings(flags: Mapping[str, Any], env: Mapping[str, str], config_file
     ):
         raise ConfigError("web.telemetry-path", "must start with / and not be /, /healthz or /readyz")
     web = load_web_config(values["web_config_file"]) if values["web_config_file"] else WebConfig()
-    return Settings(config_file=config_file, web=web, **parsed, **values)
+    settings = Settings(config_file=config_file, web=web, **parsed, **values)
+    if "instances" in raw_sections:
+        given = [
+            o
+            for o in OPTIONS
+            if o.name.startswith("qbittorrent.")
+            and (o.name in flags or o.env in env or o.name in file_values)
+        ]
+        if given:
+            where = (
+                given[0].flag
+                if given[0].name in flags
+                else given[0].env
+                if given[0].env in env
+                else (given[0].name.replace("-", "_"))
+            )
+            raise ConfigError(
+                where, "describes one qBittorrent, but `instances:` lists them: use one or the other"
+            )
+        instances = parse_instances(raw_sections["instances"], env, SECTIONS, parsed, settings.jobs)
+    else:
+        instances = (_flag_instance(settings),)
+    return replace(settings, instances=instances)
+
+
+def _flag_instance(settings: Settings) -> InstanceSettings:
+    """The one qBittorrent the --qbittorrent.* options describe."""
+    name = check_name(
+        settings.qbittorrent_name or default_name(settings.qbittorrent_url), "qbittorrent.name", FLAG_NAME
+    )
+    values = {key: getattr(settings, f"qbittorrent_{key}") for key in CONNECTION_KEYS}
+    return InstanceSettings(
+        name=name,
+        connection=connection_of(values),
+        min_sync_age=settings.qbittorrent_min_sync_age,
+        full_resync_interval=settings.qbittorrent_full_resync_interval,
+        trackers=settings.trackers,
+        seeding=settings.seeding,
+        jobs=settings.jobs,
+    )

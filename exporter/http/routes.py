@@ -1,12 +1,13 @@
 """Every HTTP route of the service, in one table (`build_routes`).
 
     /                  links to the others
-    /metrics           the scrape (path from --web.telemetry-path)
+    /metrics           the scrape of every qBittorrent (path from --web.telemetry-path)
+    /probe             ?target=NAME or URL: one configured qBittorrent (the multi-target pattern)
     /healthz           liveness: the process answers (no authentication)
-    /readyz            readiness: the first sync is done, qBittorrent is reachable, the store is not lost
-    /api/report        the seeding-slot recommendation, explained (?limit=N)
-    /api/completions   completion history (?since=24h&status=dead), when the completion job runs
-    /api/audit         the audit log of every action (?since=24h), when a job runs
+    /readyz            readiness: every qBittorrent has synced and is reachable, the store is not lost
+    /api/report        the seeding-slot recommendation, explained (?limit=N, ?instance=NAME)
+    /api/completions   completion history (?since=24h&status=dead&instance=NAME), when a completion job runs
+    /api/audit         the audit log of every action (?since=24h&instance=NAME), when a job runs
 
 A route is a function (query, headers) -> (status, content type, body, extra headers); it gets what it
 reads through `Sources`, never the App.
@@ -16,20 +17,26 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
 
+from ..collectors.instances import Scrape
 from ..durations import parse_duration
 from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_dicts
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
 from ..store import Store, StoreError
+from . import exposition
+
+# Without X-Prometheus-Scrape-Timeout-Seconds, a scrape answers within this (Prometheus's default is 10 s).
+DEFAULT_SCRAPE_TIMEOUT = 8.0
+SCRAPE_MARGIN = 0.5  # seconds kept for encoding and the network (at most a quarter of the timeout)
 
 # A route answers (status, content type, body bytes, extra headers) for (query, headers).
 Response = tuple[int, str, bytes, Mapping[str, str]]
@@ -46,22 +53,24 @@ def as_json(status: int, payload: Any) -> Response:
 
 @dataclass(frozen=True)
 class Sources:
-    """What the routes read. `store()` is None until the jobs have opened it; `store` itself is None
-    when no job runs (then the /api/completions and /api/audit routes do not exist)."""
+    """What the routes read, per watched qBittorrent (by name). `store()` is None until the jobs have
+    opened it; `store` itself is None when no job runs (then /api/completions and /api/audit do not exist)."""
 
-    scrape: Callable[[], CollectorRegistry]  # a fresh registry with everything one scrape shows
-    snapshot: Callable[[], Snapshot | None]  # the mirror, refreshed; None while qBittorrent is down
-    last_error: Callable[[], str]
-    policies: TrackerPolicies
-    seeding: SeedingSettings
+    scrape: Callable[[Iterable[str] | None, float | None], Scrape]  # (names or all, timeout)
+    snapshot: Callable[[str], Snapshot | None]  # that mirror, refreshed; None while it is down
+    last_error: Callable[[str], str]
+    instances: Mapping[str, str]  # name -> its configured URL, in configuration order
+    policies: Mapping[str, tuple[TrackerPolicies, SeedingSettings]]
     clock: Callable[[], float]
     store: Callable[[], Store | None] | None = None
-    completions: bool = False  # the completion job runs: /api/completions exists
+    completions: bool = False  # a completion job runs: /api/completions exists
+    scrape_timeout: float = DEFAULT_SCRAPE_TIMEOUT  # when Prometheus does not say (its default is 10 s)
 
 
 def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
     routes: dict[str, Route] = {
-        telemetry_path: lambda query, headers: _metrics(src, headers),
+        telemetry_path: lambda query, headers: _metrics(src, None, headers),
+        "/probe": lambda query, headers: _probe(src, query, headers),
         "/healthz": lambda query, headers: text(200, "ok\n"),
         "/readyz": lambda query, headers: _ready(src),
         "/api/report": lambda query, headers: _report(src, query),
@@ -71,9 +80,48 @@ def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
         if src.completions:
             routes["/api/completions"] = lambda query, headers: completions_route(store(), src.clock, query)
         routes["/api/audit"] = lambda query, headers: audit_route(store(), src.clock, query)
-    links = {telemetry_path: "metrics", "/healthz": "liveness", "/readyz": "readiness"}
+    links = {
+        telemetry_path: "metrics",
+        "/probe": "?target=NAME: one qBittorrent",
+        "/healthz": "liveness",
+        "/readyz": "readiness",
+    }
     links.update({p: "" for p in routes if p.startswith("/api/")})
     return {"/": _landing_page("qbittorrent-monitor", links), **routes}
+
+
+def scrape_timeout(headers: Mapping[str, str], default: float) -> float:
+    """How long this scrape may take: Prometheus's X-Prometheus-Scrape-Timeout-Seconds minus a margin
+    for encoding and the network, else `default`."""
+    raw = next((v for k, v in headers.items() if k.lower() == "x-prometheus-scrape-timeout-seconds"), None)
+    try:
+        given = float(raw) if raw is not None else math.nan
+    except ValueError:
+        given = math.nan
+    if not math.isfinite(given) or given <= 0:
+        return default
+    return max(given - min(SCRAPE_MARGIN, given / 4), 0.05)
+
+
+def resolve_target(src: Sources, target: str) -> str | None:
+    """The configured instance a /probe target names (its name or its configured URL), else None."""
+    if target in src.instances:
+        return target
+    wanted = target.strip().rstrip("/")
+    return next((name for name, url in src.instances.items() if url == wanted), None)
+
+
+def instance_query(src: Sources, query: Mapping[str, str]) -> tuple[list[str] | None, str]:
+    """(instances selected by ?instance=NAME, all when absent; error text when NAME is unknown)."""
+    wanted = unquote(query.get("instance", ""))
+    if not wanted:
+        return list(src.instances), ""
+    if wanted not in src.instances:
+        return (
+            None,
+            f"instance: no qBittorrent named {wanted!r} is configured (known: {', '.join(src.instances)})",
+        )
+    return [wanted], ""
 
 
 def _landing_page(title: str, links: Mapping[str, str]) -> Route:
@@ -87,9 +135,28 @@ def _landing_page(title: str, links: Mapping[str, str]) -> Route:
     return lambda query, headers: text(200, body, "text/html; charset=utf-8")
 
 
-def _metrics(src: Sources, headers: Mapping[str, str]) -> Response:
-    encoder, content_type = choose_encoder(headers.get("Accept") or "")
-    return 200, content_type, encoder(src.scrape()), {}
+def _metrics(src: Sources, names: list[str] | None, headers: Mapping[str, str]) -> Response:
+    scrape = src.scrape(names, scrape_timeout(headers, src.scrape_timeout))
+    accept = headers.get("Accept") or ""
+    if not accept or "text/plain" in accept or "*/*" in accept:
+        return (
+            200,
+            exposition.CONTENT_TYPE,
+            exposition.encode(scrape),
+            {},
+        )  # the fast path (Prometheus offers it)
+    encoder, content_type = choose_encoder(accept)
+    return 200, content_type, encoder(scrape.registry()), {}
+
+
+def _probe(src: Sources, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+    target = unquote(query.get("target", ""))
+    if not target:
+        return text(400, "target: missing: /probe?target=NAME (a configured name or URL)\n")
+    name = resolve_target(src, target)
+    if name is None:  # never fetched: only what the configuration names is ever contacted
+        return text(400, "target: not a configured qBittorrent name or URL\n")
+    return _metrics(src, [name], headers)
 
 
 def _ready(src: Sources) -> Response:
@@ -99,9 +166,13 @@ def _ready(src: Sources) -> Response:
             store.check()
     except StoreError as exc:  # lost: the jobs stopped acting, only a restart brings them back
         return text(503, f"not ready: {exc}\n")
-    if src.snapshot() is not None:
+    down = [name for name in src.instances if src.snapshot(name) is None]
+    if not down:
         return text(200, "ready\n")
-    return text(503, f"not ready: {src.last_error() or 'first sync with qBittorrent not done yet'}\n")
+    reasons = "; ".join(
+        f"{n}: {src.last_error(n) or 'first sync with qBittorrent not done yet'}" for n in down
+    )
+    return text(503, f"not ready: {reasons}\n")
 
 
 def _report(src: Sources, query: Mapping[str, str]) -> Response:
@@ -109,10 +180,22 @@ def _report(src: Sources, query: Mapping[str, str]) -> Response:
         limit = parse_limit(query.get("limit", str(DEFAULT_LIMIT)))
     except ValueError:
         return as_json(400, {"error": "limit must be a whole number >= 0"})
-    snapshot = src.snapshot()
-    if snapshot is None:
-        return as_json(503, {"error": f"qBittorrent is not reachable: {src.last_error()}"})
-    return as_json(200, build_report(snapshot, src.policies, src.seeding, limit))
+    names, error = instance_query(src, query)
+    if names is None:
+        return as_json(400, {"error": error})
+    reports = []
+    for name in names:
+        snapshot = src.snapshot(name)
+        if snapshot is None:
+            reports.append(
+                {"instance": name, "error": f"qBittorrent is not reachable: {src.last_error(name)}"}
+            )
+        else:
+            reports.append(build_report(snapshot, *src.policies[name], limit))
+    if len(reports) == 1:  # one qBittorrent selected (?instance=, or the only one): its report itself
+        one = reports[0]
+        return as_json(503 if "error" in one else 200, one if "error" not in one else {"error": one["error"]})
+    return as_json(200 if any("error" not in r for r in reports) else 503, {"reports": reports})
 
 
 def _since(query: Mapping[str, str]) -> float:
@@ -129,7 +212,8 @@ def completions_route(store: Store | None, clock: Callable[[], float], query: Ma
         since = _since(query)
     except ValueError as exc:
         return text(400, f"since: {exc}\n")
-    return as_json(200, {"completions": completion_dicts(store, clock(), since, status)})
+    instance = unquote(query.get("instance", "")) or None
+    return as_json(200, {"completions": completion_dicts(store, clock(), since, status, instance)})
 
 
 def audit_route(store: Store | None, clock: Callable[[], float], query: Mapping[str, str]) -> Response:
@@ -139,4 +223,5 @@ def audit_route(store: Store | None, clock: Callable[[], float], query: Mapping[
         since = _since(query)
     except ValueError as exc:
         return text(400, f"since: {exc}\n")
-    return as_json(200, {"audit": audit_dicts(store, clock(), since, AUDIT_LIMIT)})
+    instance = unquote(query.get("instance", "")) or None
+    return as_json(200, {"audit": audit_dicts(store, clock(), since, AUDIT_LIMIT, instance)})

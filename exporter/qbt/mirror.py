@@ -78,9 +78,10 @@ class Mirror:
             return self._snapshot if self.stats.up else None
 
     def latest(self) -> Snapshot | None:
-        """The last good Snapshot without syncing (None while down)."""
-        with self._lock:
-            return self._snapshot if self.stats.up else None
+        """The last good Snapshot without syncing (None while down). Never waits for a sync in progress:
+        it reads two attributes, each replaced whole by the sync, so the worst case is one sync late."""
+        snapshot, up = self._snapshot, self.stats.up
+        return snapshot if up else None
 
     def _sync(self, now: float) -> None:
         self._last_attempt = now
@@ -95,7 +96,7 @@ class Mirror:
             except PayloadError as exc:
                 raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
         except QBittorrentError as exc:
-            self._fail(exc, now)
+            self._fail(exc)
         else:
             if full:
                 self._last_full = now
@@ -113,12 +114,13 @@ class Mirror:
         finally:
             self.stats.last_duration = time.perf_counter() - started
 
-    def _fail(self, exc: QBittorrentError, now: float) -> None:
+    def _fail(self, exc: QBittorrentError) -> None:
         self._state.rid = 0  # resync in full next time: our rid may no longer mean anything
         self.stats.errors[exc.reason] = self.stats.errors.get(exc.reason, 0) + 1
         backoff = self.login_backoff if exc.reason in ("auth", "banned") else self.connect_backoff
         delay = backoff.next_delay()
-        self._retry_at = now + delay
+        # From the end of the failed attempt: a slow failure (a timeout) still gets its whole backoff.
+        self._retry_at = self._monotonic() + delay
         message = (
             f"sync with qBittorrent at {self.name} failed ({exc.reason}): {exc}; next attempt in {delay:.0f}s"
         )

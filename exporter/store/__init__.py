@@ -1,4 +1,6 @@
-"""Durable state of the action jobs (the interface and records: base.py; the SQLite backend: sqlite.py)."""
+"""Durable state of the action jobs (the interface and records: base.py; the backends: sqlite.py, the
+embedded default, and postgres.py, a database that several services can share; copying between them:
+copy.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,31 @@ from .base import LOST_REASONS, AuditEntry, CompletionRecord, HandlerRun, Key, S
 from .sqlite import SCHEMA_VERSION, SQLiteStore
 
 FILE_NAME = "qbittorrent-monitor.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
 
 
-def open_store(data_dir: str, readonly: bool = False, exclusive: bool = False) -> Store:
-    """The store in `data_dir` (SQLite); the service opens it `exclusive` (one service per store)."""
-    return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly, exclusive=exclusive)
+def open_store(
+    data_dir: str, url: str = "", password: str = "", readonly: bool = False, exclusive: bool = False
+) -> Store:
+    """The store `url` names, or without one the SQLite file in `data_dir`; the service opens it `exclusive`.
+
+    `url`: postgresql://user@host:5432/db (`password` is the role's, from store.password_file), or
+    sqlite:///path/to/file.db."""
+    if not url:
+        return SQLiteStore(Path(data_dir) / FILE_NAME, readonly=readonly, exclusive=exclusive)
+    if url.startswith(POSTGRES_SCHEMES):
+        # Imported here: psycopg takes ~0.2 s to import, which every command of an SQLite user would pay.
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, password=password, readonly=readonly, exclusive=exclusive)
+    if url.startswith(SQLITE_SCHEME):
+        path = Path("/" + url.removeprefix(SQLITE_SCHEME))
+        return SQLiteStore(path, readonly=readonly, exclusive=exclusive)
+    scheme = url.partition("://")[0] if "://" in url else "none"
+    raise StoreError(
+        f"store.url: unsupported scheme {scheme!r} (postgresql://user@host:port/db or sqlite:///path)"
+    )
 
 
 __all__ = [

@@ -3,8 +3,14 @@
 `Store` is what the jobs use; backends (sqlite.py, beside this file) implement it and import only
 this module; `exporter.store.open_store` picks one. Nothing outside this package writes SQL.
 
+Every row belongs to one watched qBittorrent (`instance`, its configured name): the jobs of each
+instance see only their own rows through `Scoped` (`store.scoped(name)`), so that the same torrent on
+two instances is two completions, and one instance's emergency state never touches another's. Reading
+methods take `instance=None` for all of them. `rename_instance` moves an instance's rows to a new name
+(a rename declared with `previous_names`: nothing is handled twice).
+
 What is kept:
-- completions: one row per (hash, completion_on). status is `baseline` (complete before the first
+- completions: one row per (instance, hash, completion_on). status is `baseline` (complete before the first
   start, never handled), `pending` (handlers still to run), `done` or `dead` (a handler gave up);
   `torrent` holds the torrent's fields at completion time as JSON, so a handler can still run after
   the torrent is gone.
@@ -19,16 +25,49 @@ A store that is corrupt, empty, from a newer version, or not writable is a `Stor
 service refuses to start rather than silently losing the ledger. A store lost while the service runs
 (its files deleted or replaced) is a `StoreLost` from `check()` and from every call after it: the
 service stops acting rather than recording into files a restart would not read.
+
+`dump` and `load` move every row as plain values (`COLUMNS`), so that `copy.copy_store` can copy a store
+from one backend to another without knowing either.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Key = tuple[str, int]  # (hash, completion_on)
+
+# What dump() and load() carry: each table's columns, in the order of the rows' values; JSON columns
+# (torrent, value) as Python values, dry_run as bool. Tables are in the order load() writes them.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "baselines": ("instance", "at"),
+    "completions": ("instance", "hash", "completion_on", "detected_at", "status", "torrent"),
+    "handler_runs": (
+        "instance",
+        "hash",
+        "completion_on",
+        "handler",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "updated_at",
+    ),
+    "action_state": ("instance", "kind", "key", "value"),
+    "audit": ("instance", "at", "action", "hash", "name", "reason", "result", "dry_run"),  # in order
+}
+JSON_COLUMNS = {"completions": "torrent", "action_state": "value"}
+# The order dump() gives each table's rows in: its key; the audit log's in the order appended.
+DUMP_ORDER = {
+    "baselines": "instance",
+    "completions": "instance, hash, completion_on",
+    "handler_runs": "instance, hash, completion_on, handler",
+    "action_state": "instance, kind, key",
+    "audit": "id",
+}
+Rows = dict[str, list[tuple[Any, ...]]]  # table -> its rows (COLUMNS)
 
 
 class StoreError(Exception):
@@ -57,6 +96,7 @@ class HandlerRun:
     next_attempt_at: float
     last_error: str
     torrent: Mapping[str, Any]
+    instance: str = ""
 
     @property
     def key(self) -> Key:
@@ -71,6 +111,7 @@ class CompletionRecord:
     status: str  # pending | done | dead
     torrent: Mapping[str, Any]
     handlers: tuple[HandlerRun, ...]
+    instance: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,61 +123,77 @@ class AuditEntry:
     reason: str
     result: str  # ok | error
     dry_run: bool
+    instance: str = ""
 
 
 class Store(ABC):
-    """What the jobs need from durable storage. Every method is atomic and thread-safe."""
+    """What the jobs need from durable storage. Every method is atomic and thread-safe.
+
+    Writes and per-instance reads take the instance's name (`instance=""` is the one unnamed instance of
+    stores written before instances existed); reads across instances take `instance=None` for all."""
 
     # -- completion ledger
     @abstractmethod
-    def baseline_taken(self) -> bool: ...
+    def baseline_taken(self, instance: str = "") -> bool: ...
 
     @abstractmethod
-    def take_baseline(self, keys: Iterable[Key], at: float) -> None:
+    def take_baseline(self, keys: Iterable[Key], at: float, instance: str = "") -> None:
         """Record already-complete torrents as seen (never handled) and mark the baseline taken."""
 
     @abstractmethod
-    def known_completions(self) -> set[Key]: ...
+    def known_completions(self, instance: str = "") -> set[Key]: ...
 
     @abstractmethod
     def add_completion(
-        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float
+        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float, instance: str = ""
     ) -> None:
         """One completion and a pending row per handler, in one transaction (`done` if no handler)."""
 
     @abstractmethod
-    def due_runs(self, now: float, limit: int) -> list[HandlerRun]: ...
+    def due_runs(self, now: float, limit: int, instance: str = "") -> list[HandlerRun]: ...
 
     @abstractmethod
     def finish_run(
         self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0
     ) -> None:
-        """Record one attempt: status `done`, `dead`, or `pending` again with `retry_at`."""
+        """Record one attempt (of run.instance): status `done`, `dead`, or `pending` again with `retry_at`."""
 
     @abstractmethod
-    def retry_dead(self, at: float) -> int:
+    def retry_dead(self, at: float, instance: str | None = None) -> int:
         """Put every dead handler run back to pending (attempts from 0); returns how many."""
 
     @abstractmethod
-    def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]: ...
+    def history(
+        self, since: float, status: str = "", limit: int = 1000, instance: str | None = None
+    ) -> list[CompletionRecord]: ...
 
     @abstractmethod
-    def backlog(self) -> int:
+    def backlog(self, instance: str = "") -> int:
         """Completions not done: pending plus dead-letter."""
 
     # -- action state and audit
     @abstractmethod
-    def state(self, kind: str) -> dict[str, Any]: ...
+    def state(self, kind: str, instance: str = "") -> dict[str, Any]: ...
 
     @abstractmethod
-    def put_state(self, kind: str, key: str, value: Any | None) -> None:
+    def put_state(self, kind: str, key: str, value: Any | None, instance: str = "") -> None:
         """Set (or with None, delete) one entry of an action-state map."""
 
     @abstractmethod
-    def audit(self, entry: AuditEntry) -> None: ...
+    def audit(self, entry: AuditEntry) -> None:
+        """Append one row (of entry.instance)."""
 
     @abstractmethod
-    def audit_log(self, since: float, limit: int = 1000) -> list[AuditEntry]: ...
+    def audit_log(self, since: float, limit: int = 1000, instance: str | None = None) -> list[AuditEntry]: ...
+
+    # -- instances
+    @abstractmethod
+    def instances(self) -> set[str]:
+        """The names that have rows."""
+
+    @abstractmethod
+    def rename_instance(self, old: str, new: str) -> int:
+        """Give every row of `old` to `new` (which must have none yet); returns how many completions moved."""
 
     # -- health
     @abstractmethod
@@ -145,5 +202,88 @@ class Store(ABC):
         deleted or replaced; a database server: another database answers); from then on every other
         method raises it too. Cheap: the jobs call it before every run, /readyz on every probe."""
 
+    # -- copying
+    @abstractmethod
+    def dump(self) -> Rows:
+        """Every row of every instance, table by table (`COLUMNS`), read in one transaction."""
+
+    @abstractmethod
+    def load(self, rows: Rows) -> None:
+        """Write `rows` (from `dump`) in one transaction; StoreError if this store has any row."""
+
     @abstractmethod
     def close(self) -> None: ...
+
+    def scoped(self, instance: str) -> Scoped:
+        """This store as one instance's jobs see it."""
+        return Scoped(self, instance)
+
+
+class Scoped(Store):
+    """One instance's view of a store: every call is about `instance`, whatever the caller passes."""
+
+    def __init__(self, store: Store, instance: str) -> None:
+        self.store, self.instance = store, instance
+
+    def baseline_taken(self, instance: str = "") -> bool:
+        return self.store.baseline_taken(self.instance)
+
+    def take_baseline(self, keys: Iterable[Key], at: float, instance: str = "") -> None:
+        self.store.take_baseline(keys, at, self.instance)
+
+    def known_completions(self, instance: str = "") -> set[Key]:
+        return self.store.known_completions(self.instance)
+
+    def add_completion(
+        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float, instance: str = ""
+    ) -> None:
+        self.store.add_completion(key, torrent, handlers, at, self.instance)
+
+    def due_runs(self, now: float, limit: int, instance: str = "") -> list[HandlerRun]:
+        return self.store.due_runs(now, limit, self.instance)
+
+    def finish_run(
+        self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0
+    ) -> None:
+        self.store.finish_run(replace(run, instance=self.instance), status, at, error, retry_at)
+
+    def retry_dead(self, at: float, instance: str | None = None) -> int:
+        return self.store.retry_dead(at, self.instance)
+
+    def history(
+        self, since: float, status: str = "", limit: int = 1000, instance: str | None = None
+    ) -> list[CompletionRecord]:
+        return self.store.history(since, status, limit, self.instance)
+
+    def backlog(self, instance: str = "") -> int:
+        return self.store.backlog(self.instance)
+
+    def state(self, kind: str, instance: str = "") -> dict[str, Any]:
+        return self.store.state(kind, self.instance)
+
+    def put_state(self, kind: str, key: str, value: Any | None, instance: str = "") -> None:
+        self.store.put_state(kind, key, value, self.instance)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self.store.audit(replace(entry, instance=self.instance))
+
+    def audit_log(self, since: float, limit: int = 1000, instance: str | None = None) -> list[AuditEntry]:
+        return self.store.audit_log(since, limit, self.instance)
+
+    def instances(self) -> set[str]:
+        return {self.instance} & self.store.instances()
+
+    def rename_instance(self, old: str, new: str) -> int:
+        raise StoreError("an instance's view of the store cannot rename instances")
+
+    def check(self) -> None:
+        self.store.check()
+
+    def dump(self) -> Rows:
+        raise StoreError("an instance's view of the store cannot be copied: copy the store")
+
+    def load(self, rows: Rows) -> None:
+        raise StoreError("an instance's view of the store cannot be copied into: copy the store")
+
+    def close(self) -> None:
+        """The store itself stays open: its owner closes it."""

@@ -10,7 +10,19 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError, StoreLost
+from .base import (
+    COLUMNS,
+    DUMP_ORDER,
+    JSON_COLUMNS,
+    AuditEntry,
+    CompletionRecord,
+    HandlerRun,
+    Key,
+    Rows,
+    Store,
+    StoreError,
+    StoreLost,
+)
 from .files import (
     DirectoryLock,
     Identities,
@@ -45,6 +57,36 @@ MIGRATIONS: tuple[str, ...] = (
         hash TEXT NOT NULL, name TEXT NOT NULL, reason TEXT NOT NULL, result TEXT NOT NULL,
         dry_run INTEGER NOT NULL);
     CREATE INDEX audit_by_time ON audit (at);
+    """,
+    # version 2: every row belongs to an instance (its configured name; '' for rows of version 1)
+    """
+    CREATE TABLE completions_v2 (
+        instance TEXT NOT NULL, hash TEXT NOT NULL, completion_on INTEGER NOT NULL, detected_at REAL NOT NULL,
+        status TEXT NOT NULL, torrent TEXT NOT NULL, PRIMARY KEY (instance, hash, completion_on));
+    INSERT INTO completions_v2 SELECT '', hash, completion_on, detected_at, status, torrent FROM completions;
+    DROP TABLE completions;
+    ALTER TABLE completions_v2 RENAME TO completions;
+    CREATE INDEX completions_by_time ON completions (detected_at) WHERE status != 'baseline';
+    CREATE TABLE handler_runs_v2 (
+        instance TEXT NOT NULL, hash TEXT NOT NULL, completion_on INTEGER NOT NULL, handler TEXT NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL,
+        PRIMARY KEY (instance, hash, completion_on, handler));
+    INSERT INTO handler_runs_v2 SELECT '', hash, completion_on, handler, status, attempts, next_attempt_at,
+        last_error, updated_at FROM handler_runs;
+    DROP TABLE handler_runs;
+    ALTER TABLE handler_runs_v2 RENAME TO handler_runs;
+    CREATE INDEX handler_runs_due ON handler_runs (instance, next_attempt_at) WHERE status = 'pending';
+    CREATE TABLE action_state_v2 (
+        instance TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (instance, kind, key));
+    INSERT INTO action_state_v2 SELECT '', kind, key, value FROM action_state;
+    DROP TABLE action_state;
+    ALTER TABLE action_state_v2 RENAME TO action_state;
+    ALTER TABLE audit ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+    CREATE TABLE baselines (instance TEXT PRIMARY KEY, at REAL NOT NULL);
+    INSERT INTO baselines SELECT '', CAST(value AS REAL) FROM meta WHERE key = 'baseline_at';
+    DELETE FROM meta WHERE key = 'baseline_at';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -223,56 +265,69 @@ class SQLiteStore(Store):
 
     # -- completion ledger -----------------------------------------------------------------------
 
-    def baseline_taken(self) -> bool:
+    def baseline_taken(self, instance: str = "") -> bool:
         return (
-            self._run(lambda db: db.execute("SELECT 1 FROM meta WHERE key = 'baseline_at'").fetchone())
+            self._run(
+                lambda db: db.execute("SELECT 1 FROM baselines WHERE instance = ?", (instance,)).fetchone()
+            )
             is not None
         )
 
-    def take_baseline(self, keys: Iterable[Key], at: float) -> None:
+    def take_baseline(self, keys: Iterable[Key], at: float, instance: str = "") -> None:
         def write(db: sqlite3.Connection) -> None:
             db.executemany(
-                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, 'baseline', '{}')",
-                ((h, c, at) for h, c in keys),
+                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, 'baseline', '{}')",
+                ((instance, h, c, at) for h, c in keys),
             )
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('baseline_at', ?)", (repr(at),))
+            db.execute("INSERT OR REPLACE INTO baselines VALUES (?, ?)", (instance, at))
 
         self._run(write)
 
-    def known_completions(self) -> set[Key]:
+    def known_completions(self, instance: str = "") -> set[Key]:
         return self._run(
-            lambda db: {(r[0], r[1]) for r in db.execute("SELECT hash, completion_on FROM completions")}
+            lambda db: {
+                (r[0], r[1])
+                for r in db.execute(
+                    "SELECT hash, completion_on FROM completions WHERE instance = ?", (instance,)
+                )
+            }
         )
 
     def add_completion(
-        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float
+        self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float, instance: str = ""
     ) -> None:
         names = list(handlers)
 
         def write(db: sqlite3.Connection) -> None:
             added = db.execute(
-                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?)",
-                (*key, at, "pending" if names else "done", json.dumps(dict(torrent), sort_keys=True)),
+                "INSERT OR IGNORE INTO completions VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    instance,
+                    *key,
+                    at,
+                    "pending" if names else "done",
+                    json.dumps(dict(torrent), sort_keys=True),
+                ),
             )
             if added.rowcount != 1:
                 return  # already in the ledger: its handlers were queued then
             db.executemany(
-                "INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, 'pending', 0, ?, '', ?)",
-                ((*key, name, at, at) for name in names),
+                "INSERT OR IGNORE INTO handler_runs VALUES (?, ?, ?, ?, 'pending', 0, ?, '', ?)",
+                ((instance, *key, name, at, at) for name in names),
             )
 
         self._run(write)
 
-    def due_runs(self, now: float, limit: int) -> list[HandlerRun]:
+    def due_runs(self, now: float, limit: int, instance: str = "") -> list[HandlerRun]:
         return self._run(
             lambda db: [
                 _run_of(r)
                 for r in db.execute(
-                    "SELECT r.*, c.torrent FROM handler_runs r JOIN completions c USING (hash, "
-                    "completion_on) "
-                    "WHERE r.status = 'pending' AND r.next_attempt_at <= ? "
+                    "SELECT r.*, c.torrent FROM handler_runs r "
+                    "JOIN completions c USING (instance, hash, completion_on) "
+                    "WHERE r.instance = ? AND r.status = 'pending' AND r.next_attempt_at <= ? "
                     "ORDER BY r.next_attempt_at, r.hash, r.handler LIMIT ?",
-                    (now, limit),
+                    (instance, now, limit),
                 )
             ]
         )
@@ -282,99 +337,124 @@ class SQLiteStore(Store):
     ) -> None:
         if status not in ("done", "dead", "pending"):
             raise ValueError(f"bad handler run status {status!r}")
+        key = (run.instance, *run.key)
 
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE handler_runs SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
-                "last_error = ?, updated_at = ? WHERE hash = ? AND completion_on = ? AND handler = ?",
-                (status, retry_at if status == "pending" else at, error[:500], at, *run.key, run.handler),
+                "last_error = ?, updated_at = ? "
+                "WHERE instance = ? AND hash = ? AND completion_on = ? AND handler = ?",
+                (status, retry_at if status == "pending" else at, error[:500], at, *key, run.handler),
             )
             statuses = {
                 r[0]
                 for r in db.execute(
-                    "SELECT status FROM handler_runs WHERE hash = ? AND completion_on = ?", run.key
+                    "SELECT status FROM handler_runs WHERE instance = ? AND hash = ? AND completion_on = ?",
+                    key,
                 )
             }
             overall = "pending" if "pending" in statuses else "dead" if "dead" in statuses else "done"
             db.execute(
-                "UPDATE completions SET status = ? WHERE hash = ? AND completion_on = ?", (overall, *run.key)
+                "UPDATE completions SET status = ? WHERE instance = ? AND hash = ? AND completion_on = ?",
+                (overall, *key),
             )
 
         self._run(write)
 
-    def retry_dead(self, at: float) -> int:
+    def retry_dead(self, at: float, instance: str | None = None) -> int:
+        where, args = _instance_filter(instance)
+
         def write(db: sqlite3.Connection) -> int:
             n = db.execute(
                 "UPDATE handler_runs SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-                "updated_at = ? WHERE status = 'dead'",
-                (at, at),
+                f"updated_at = ? WHERE status = 'dead'{where}",
+                (at, at, *args),
             ).rowcount
-            db.execute("UPDATE completions SET status = 'pending' WHERE status = 'dead'")
+            db.execute(f"UPDATE completions SET status = 'pending' WHERE status = 'dead'{where}", args)
             return n
 
         return self._run(write)
 
-    def history(self, since: float, status: str = "", limit: int = 1000) -> list[CompletionRecord]:
+    def history(
+        self, since: float, status: str = "", limit: int = 1000, instance: str | None = None
+    ) -> list[CompletionRecord]:
+        where, args = _instance_filter(instance)
+
         def read(db: sqlite3.Connection) -> list[CompletionRecord]:
-            sql = "SELECT * FROM completions WHERE status != 'baseline' AND detected_at >= ?"
-            args: list[Any] = [since]
+            sql = f"SELECT * FROM completions WHERE status != 'baseline' AND detected_at >= ?{where}"
+            params: list[Any] = [since, *args]
             if status:
-                sql, args = sql + " AND status = ?", [*args, status]
-            rows = db.execute(sql + " ORDER BY detected_at DESC, hash LIMIT ?", (*args, limit)).fetchall()
+                sql, params = sql + " AND status = ?", [*params, status]
+            rows = db.execute(
+                sql + " ORDER BY detected_at DESC, instance, hash LIMIT ?", (*params, limit)
+            ).fetchall()
             out = []
             for r in rows:
                 torrent = json.loads(r["torrent"])
                 runs = tuple(
                     _run_of(x, torrent)
                     for x in db.execute(
-                        "SELECT * FROM handler_runs WHERE hash = ? AND completion_on = ? ORDER BY handler",
-                        (r["hash"], r["completion_on"]),
+                        "SELECT * FROM handler_runs WHERE instance = ? AND hash = ? AND completion_on = ? "
+                        "ORDER BY handler",
+                        (r["instance"], r["hash"], r["completion_on"]),
                     )
                 )
                 out.append(
                     CompletionRecord(
-                        r["hash"], r["completion_on"], r["detected_at"], r["status"], torrent, runs
+                        r["hash"],
+                        r["completion_on"],
+                        r["detected_at"],
+                        r["status"],
+                        torrent,
+                        runs,
+                        r["instance"],
                     )
                 )
             return out
 
         return self._run(read)
 
-    def backlog(self) -> int:
+    def backlog(self, instance: str = "") -> int:
         return self._run(
             lambda db: db.execute(
-                "SELECT count(*) FROM completions WHERE status IN ('pending', 'dead')"
+                "SELECT count(*) FROM completions WHERE instance = ? AND status IN ('pending', 'dead')",
+                (instance,),
             ).fetchone()[0]
         )
 
     # -- action state and audit ------------------------------------------------------------------
 
-    def state(self, kind: str) -> dict[str, Any]:
+    def state(self, kind: str, instance: str = "") -> dict[str, Any]:
         return self._run(
             lambda db: {
                 r[0]: json.loads(r[1])
-                for r in db.execute("SELECT key, value FROM action_state WHERE kind = ?", (kind,))
+                for r in db.execute(
+                    "SELECT key, value FROM action_state WHERE instance = ? AND kind = ?", (instance, kind)
+                )
             }
         )
 
-    def put_state(self, kind: str, key: str, value: Any | None) -> None:
+    def put_state(self, kind: str, key: str, value: Any | None, instance: str = "") -> None:
         if value is None:
             self._run(
-                lambda db: db.execute("DELETE FROM action_state WHERE kind = ? AND key = ?", (kind, key))
+                lambda db: db.execute(
+                    "DELETE FROM action_state WHERE instance = ? AND kind = ? AND key = ?",
+                    (instance, kind, key),
+                )
             )
         else:
             self._run(
                 lambda db: db.execute(
-                    "INSERT OR REPLACE INTO action_state VALUES (?, ?, ?)",
-                    (kind, key, json.dumps(value, sort_keys=True)),
+                    "INSERT OR REPLACE INTO action_state VALUES (?, ?, ?, ?)",
+                    (instance, kind, key, json.dumps(value, sort_keys=True)),
                 )
             )
 
     def audit(self, entry: AuditEntry) -> None:
         self._run(
             lambda db: db.execute(
-                "INSERT INTO audit (at, action, hash, name, reason, result, dry_run) VALUES (?, ?, ?, ?, ?, "
-                "?, ?)",
+                "INSERT INTO audit (at, action, hash, name, reason, result, dry_run, instance) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.at,
                     entry.action,
@@ -383,19 +463,71 @@ class SQLiteStore(Store):
                     entry.reason,
                     entry.result,
                     int(entry.dry_run),
+                    entry.instance,
                 ),
             )
         )
 
-    def audit_log(self, since: float, limit: int = 1000) -> list[AuditEntry]:
+    def audit_log(self, since: float, limit: int = 1000, instance: str | None = None) -> list[AuditEntry]:
+        where, args = _instance_filter(instance)
         return self._run(
             lambda db: [
                 AuditEntry(
-                    r["at"], r["action"], r["hash"], r["name"], r["reason"], r["result"], bool(r["dry_run"])
+                    r["at"],
+                    r["action"],
+                    r["hash"],
+                    r["name"],
+                    r["reason"],
+                    r["result"],
+                    bool(r["dry_run"]),
+                    r["instance"],
                 )
-                for r in db.execute("SELECT * FROM audit WHERE at >= ? ORDER BY id LIMIT ?", (since, limit))
+                for r in db.execute(
+                    f"SELECT * FROM audit WHERE at >= ?{where} ORDER BY id LIMIT ?", (since, *args, limit)
+                )
             ]
         )
+
+    # -- instances ----------------------------------------------------------------------------------
+
+    def instances(self) -> set[str]:
+        tables = ("completions", "handler_runs", "action_state", "audit", "baselines")
+        return self._run(
+            lambda db: {r[0] for t in tables for r in db.execute(f"SELECT DISTINCT instance FROM {t}")}  # noqa: S608
+        )
+
+    def rename_instance(self, old: str, new: str) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            if db.execute("SELECT 1 FROM completions WHERE instance = ? LIMIT 1", (new,)).fetchone():
+                raise StoreError(f"cannot give the rows of {old!r} to {new!r}: {new!r} has rows of its own")
+            moved = db.execute("UPDATE completions SET instance = ? WHERE instance = ?", (new, old)).rowcount
+            for table in ("handler_runs", "action_state", "audit", "baselines"):
+                db.execute(f"UPDATE {table} SET instance = ? WHERE instance = ?", (new, old))  # noqa: S608
+            return moved
+
+        return self._run(write)
+
+    # -- copying ----------------------------------------------------------------------------------
+
+    def dump(self) -> Rows:
+        def read(db: sqlite3.Connection) -> Rows:
+            if not db.in_transaction:
+                db.execute("BEGIN")  # one snapshot for every table, read-only opens included
+            return {table: [_decoded(table, tuple(r)) for r in db.execute(_DUMP[table])] for table in COLUMNS}
+
+        return self._run(read)
+
+    def load(self, rows: Rows) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            if _has_rows(db):
+                raise StoreError(f"store {self.path} is not empty: copy only into a new store")
+            for table, columns in COLUMNS.items():
+                db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    (_encoded(table, row) for row in rows.get(table, [])),
+                )
+
+        self._run(write)
 
     def close(self) -> None:
         try:
@@ -409,6 +541,38 @@ class SQLiteStore(Store):
                 self._dirlock = None
 
 
+_DUMP = {t: f"SELECT {', '.join(c)} FROM {t} ORDER BY {DUMP_ORDER[t]}" for t, c in COLUMNS.items()}  # noqa: S608
+
+
+def _decoded(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row as dump() gives it: JSON columns parsed, dry_run a bool."""
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    if table in JSON_COLUMNS:
+        values[JSON_COLUMNS[table]] = json.loads(values[JSON_COLUMNS[table]])
+    if table == "audit":
+        values["dry_run"] = bool(values["dry_run"])
+    return tuple(values.values())
+
+
+def _encoded(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of dump() as this file's columns hold it (the inverse of _decoded)."""
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    if table in JSON_COLUMNS:
+        values[JSON_COLUMNS[table]] = json.dumps(values[JSON_COLUMNS[table]], sort_keys=True)
+    if table == "audit":
+        values["dry_run"] = int(values["dry_run"])
+    return tuple(values.values())
+
+
+def _has_rows(db: sqlite3.Connection) -> bool:
+    return any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in COLUMNS)  # noqa: S608
+
+
+def _instance_filter(instance: str | None) -> tuple[str, tuple[str, ...]]:
+    """An `AND instance = ?` clause and its argument, or nothing for every instance."""
+    return ("", ()) if instance is None else (" AND instance = ?", (instance,))
+
+
 def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> HandlerRun:
     return HandlerRun(
         hash=row["hash"],
@@ -419,4 +583,5 @@ def _run_of(row: sqlite3.Row, torrent: Mapping[str, Any] | None = None) -> Handl
         next_attempt_at=row["next_attempt_at"],
         last_error=row["last_error"],
         torrent=torrent if torrent is not None else json.loads(row["torrent"]),
+        instance=row["instance"],
     )

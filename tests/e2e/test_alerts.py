@@ -58,16 +58,18 @@ def test_errored_torrent_fires_the_errored_alert_at_the_receiver(
         )
         alert = alerts[0]
         instance = f"127.0.0.1:{exporter.port}"
+        qbt_name = f"127.0.0.1:{qbt.webui_port}"  # the default name of the flags' qBittorrent: host:port
         assert alert["labels"] == {
             "alertname": "QBittorrentTorrentsErrored",
             "severity": "warning",
             "state": "error",
             "job": scrape_job_name(),
             "instance": instance,
+            "qbittorrent": qbt_name,
         }
         assert alert["annotations"]["description"] == (
-            f"1 torrents of {instance} have been in state error for 5m (I/O error, or their files are "
-            f"missing)."
+            f"1 torrents of qBittorrent {qbt_name} behind {instance} have been in state error for 5m "
+            "(I/O error, or their files are missing)."
         )
         assert alert["annotations"]["runbook_url"].endswith("/docs/runbooks.md#qbittorrenttorrentserrored")
         # qBittorrent is up all along: the unreachable alert must not have fired.
@@ -88,6 +90,7 @@ def test_stopping_qbittorrent_fires_the_unreachable_alert_at_the_receiver(
             what="Prometheus scraping qBittorrent up",
         )
         assert delivered_alerts(receiver, "QBittorrentUnreachable") == [], "fired while qBittorrent was up"
+        qbt_name = f"127.0.0.1:{qbt.webui_port}"
 
         qbt.stop()
 
@@ -102,6 +105,7 @@ def test_stopping_qbittorrent_fires_the_unreachable_alert_at_the_receiver(
             "severity": "critical",
             "job": scrape_job_name(),
             "instance": instance,
+            "qbittorrent": qbt_name,  # which qBittorrent: the default name of the flags' one is its host:port
         }
         assert "(qbittorrent_up = 0)" in alerts[0]["annotations"]["description"]
         # The exporter itself is still scraped: that is a different alert, and it must stay quiet.

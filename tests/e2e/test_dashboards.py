@@ -1,7 +1,8 @@
 """The Grafana dashboards, without Grafana: structure checks, then every panel's PromQL run against a live
 Prometheus that scrapes the real exporter watching a real qbittorrent-nox.
 
-The live setup makes every panel's data exist: a second qBittorrent seeds a torrent that the watched one
+The live setup makes every panel's data exist, with two watched instances (so that the `qbittorrent`
+variable is checked on several): a second qBittorrent, the seeder, seeds a torrent that the watched one
 downloads (completion, ratio, bonus points, seeding), a torrent with a dead tracker stalls (stall ladder,
 in dry run), the ratio emergency holds for the tracker (dry run), and a completion webhook gets HTTP 500
 (handler failures). A query error, or an empty result, fails the test with the panel's title.
@@ -107,8 +108,10 @@ def substitute(expr: str, values: dict[str, str]) -> str:
     return expr
 
 
-def exporter_config(tmp_path: Path, receiver_url: str) -> Path:
+def exporter_config(tmp_path: Path, receiver_url: str, watched: dict, seeder: dict) -> Path:
+    """Two instances, so that every panel is also checked with the qbittorrent variable on several."""
     config = {
+        "instances": [{"name": "watched", **watched}, {"name": "seeder", "actions": False, **seeder}],
         "trackers": {
             "default": {"min_ratio": 1.0, "min_seed_time": "72h"},
             "127.0.0.1": {"min_ratio": 1.0, "points": {"model": "gazelle"}, "reported_points_per_hour": 0.5},
@@ -138,14 +141,15 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     tmp_path: Path, qbt_factory, password_file, prometheus, receiver
 ):
     seeder, watched = qbt_factory("seeder"), qbt_factory("watched")
+
+    def instance(q) -> dict:
+        return {"url": q.url, "password_file": str(password_file)}
+
+    config = exporter_config(tmp_path, receiver.url("/fail"), instance(watched), instance(seeder))
     exporter = ExporterProcess(
         args=[
-            "--qbittorrent.url",
-            watched.url,
-            "--qbittorrent.password-file",
-            str(password_file),
             "--config.file",
-            str(exporter_config(tmp_path, receiver.url("/fail"))),
+            str(config),
             "--data.dir",
             str(tmp_path / "data"),
         ],
@@ -209,6 +213,12 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     except AssertionError:
         pytest.fail("panels with no data:\n" + "\n".join(empty_panels()))
     assert scrape_job_name() in prometheus.api("label/job/values")
+    # The qbittorrent variable sees both instances; the per-instance panels show each (both are up).
+    assert sorted(prometheus.api("label/qbittorrent/values")) == ["seeder", "watched"]
+    assert {r["metric"]["qbittorrent"] for r in prometheus.query("qbittorrent_up == 1")} == {
+        "seeder",
+        "watched",
+    }
     # The exporter's own `job` label (control, completion) arrives as exported_job, which the rules select.
     assert prometheus.query('qbittorrent_exporter_job_last_success_timestamp_seconds{exported_job="control"}')
     assert prometheus.query(

@@ -242,7 +242,9 @@ def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(
         ("emergency_stop", h_down),
         ("emergency_resume", h_down),
     ]
-    assert store.state("emergency_stopped") == {} and store.state("emergency_scope") == {}
+    name = f"127.0.0.1:{b.webui_port}"  # the flags' qBittorrent is named host:port
+    assert store.instances() == {name} and store.audit_log(0, instance=name) == store.audit_log(0)
+    assert store.state("emergency_stopped", name) == {} and store.state("emergency_scope", name) == {}
     store.close()
 
 

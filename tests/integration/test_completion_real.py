@@ -85,7 +85,11 @@ def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothi
     headers, payload = good.requests[0].headers, good.requests[0].json()
     assert payload["event"] == "torrent_completed" and payload["torrent"]["hash"] == h
     assert payload["torrent"]["name"] == "movie.bin" and payload["torrent"]["size"] == 2 * 2**20
-    assert headers["X-Qbittorrent-Monitor-Delivery"] == f"{h}:{payload['torrent']['completion_on']}:notify"
+    instance = payload["torrent"]["instance"]  # the flags' qBittorrent: host:port of its URL
+    assert instance.startswith("127.0.0.1:")
+    assert headers["X-Qbittorrent-Monitor-Delivery"] == (
+        f"{instance}:{h}:{payload['torrent']['completion_on']}:notify"
+    )
     assert headers["X-Qbittorrent-Monitor-Signature"].startswith("sha256=")
     assert len(bad.requests) == 2, "one attempt and one retry, then dead-letter"
 

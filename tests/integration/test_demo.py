@@ -92,11 +92,29 @@ def test_demo_shows_real_metrics_in_every_state_and_cleans_up():
         # The download is real: bytes flow from the local seeder; the exporter's jobs run, in dry run.
         def transferring():
             samples = parse_samples(http_get(base + "/metrics")[1])
-            return (sample(samples, "qbittorrent_download_speed_bytes") or 0) > 0 and samples
+            return (
+                sample(samples, "qbittorrent_download_speed_bytes", qbittorrent="demo") or 0
+            ) > 0 and samples
 
         samples = wait_for(transferring, timeout=30, what="the demo download moving")
-        assert sample(samples, "qbittorrent_exporter_job_runs_total", job="control", result="ok") >= 1
-        assert sample(samples, "qbittorrent_up") == 1
+        runs = sample(
+            samples, "qbittorrent_exporter_job_runs_total", job="control", result="ok", qbittorrent="demo"
+        )
+        assert runs >= 1
+        # Two watched instances: the demo qBittorrent and its seeder; the jobs act on the demo one only.
+        assert sample(samples, "qbittorrent_up", qbittorrent="demo") == 1
+        assert sample(samples, "qbittorrent_up", qbittorrent="seeder") == 1
+        assert (
+            sample(
+                samples,
+                "qbittorrent_exporter_job_runs_total",
+                job="control",
+                result="ok",
+                qbittorrent="seeder",
+            )
+            is None
+        )
+        assert http_get(base + "/probe?target=seeder")[0] == 200
         assert http_get(base + "/api/report")[0] == 200
         assert "dry run" in out.lower()
     finally:

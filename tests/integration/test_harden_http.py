@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.processes import ExporterProcess, http_get
+from tests.kit.processes import ExporterProcess, http_get, parse_samples, sample
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def threads_of(e: ExporterProcess) -> int:
 def timed_scrape(e: ExporterProcess) -> float:
     start = time.monotonic()
     status, body = http_get(e.url + "/metrics", timeout=5)
-    assert status == 200 and "qbittorrent_up 1.0" in body
+    assert status == 200 and sample(parse_samples(body), "qbittorrent_up") == 1
     return time.monotonic() - start
 
 

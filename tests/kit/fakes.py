@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from exporter.model import AppInfo, Snapshot
+from exporter.model import AppInfo, Snapshot, SyncStats
 from exporter.qbt.connection import ConnectionSettings, QBittorrentError
 
 APP = AppInfo("v5.0.2", "2.11.2", "2.0.10.0")
@@ -105,12 +105,23 @@ class FakeMirror:
     """A mirror whose refresh returns `snapshot` as it is now (None: qBittorrent is down), with a
     FakeConnection for the writes."""
 
-    def __init__(self, snapshot: Snapshot | None = None, connection: FakeConnection | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot | None = None, connection: FakeConnection | None = None, name: str = "test"
+    ) -> None:
         self.snapshot = snapshot
         self.connection = connection or FakeConnection()
+        self.name = name
+        self.stats = SyncStats()
 
     def refresh(self) -> Snapshot | None:
+        self.stats.up = self.snapshot is not None
         return self.snapshot
+
+    def latest(self) -> Snapshot | None:
+        return self.snapshot
+
+    def close(self) -> None:
+        pass
 
 
 class Clock:

@@ -46,7 +46,15 @@ def parse_samples(text: str) -> dict[tuple[str, frozenset], float]:
 
 
 def sample(samples: dict, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
+    """The value of the series `name{labels}`; None if absent. The `qbittorrent` label may be left out
+    when the scrape shows one qBittorrent: every series about it carries the same value."""
+    exact = samples.get((name, frozenset(labels.items())))
+    if exact is not None or "qbittorrent" in labels:
+        return exact
+    instances = {value for (_, pairs) in samples for key, value in pairs if key == "qbittorrent"}
+    if len(instances) != 1:
+        return None
+    return samples.get((name, frozenset({**labels, "qbittorrent": instances.pop()}.items())))
 
 
 def http_get(url: str, timeout: float = 10.0, headers: dict | None = None, context=None) -> tuple[int, str]:

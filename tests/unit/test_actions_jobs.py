@@ -14,7 +14,7 @@ from exporter.actions.control import ControlJob
 from exporter.actions.handlers import HandlerError
 from exporter.actions.metrics import ActionMetrics
 from exporter.actions.perform import Performer
-from exporter.actions.scheduler import Actions, build_actions
+from exporter.actions.scheduler import Actions, Watched
 from exporter.actions.settings import (
     CompletionSettings,
     ControlSettings,
@@ -51,6 +51,12 @@ seed = partial(seeding, tracker="t.example", downloaded=1000, completion_on=int(
 @pytest.fixture
 def registry():
     return CollectorRegistry(auto_describe=False)
+
+
+@pytest.fixture
+def store(store):
+    """The jobs here are the instance "test"'s (the FakeMirror's name): they see its view of the store."""
+    return store.scoped("test")
 
 
 def control_job(
@@ -382,7 +388,7 @@ def test_baseline_then_each_new_completion_runs_each_handler_once(store, registr
     )
     job.run(GO)
     job.run(GO)
-    assert hook.runs == [f"new:{int(T0 + 5)}:hook"]
+    assert hook.runs == [f"test:new:{int(T0 + 5)}:hook"]
     assert value(registry, "qbittorrent_exporter_completions_total", category="movies") == 1
     assert (
         value(registry, "qbittorrent_exporter_completion_handler_runs_total", handler="hook", result="ok")
@@ -435,7 +441,7 @@ def test_after_a_crash_only_unfinished_handlers_run_again(store, registry):
     one, two = FakeHandler("one"), FakeHandler("two")
     job = completion_job(FakeMirror(None), store, registry, clock, [one, two])
     assert job.run(GO) == "skipped"  # qBittorrent down: handlers still run
-    assert one.runs == [] and two.runs == ["a:1:two"]
+    assert one.runs == [] and two.runs == ["test:a:1:two"]
     assert store.history(0)[0].status == "done"
 
 
@@ -445,7 +451,7 @@ def test_completions_while_the_service_was_down_are_found_at_the_next_start(stor
     mirror.snapshot = snap(seed("old"), seed("while-down"), generation=7)
     hook = FakeHandler("hook")
     completion_job(mirror, store, CollectorRegistry(), clock, [hook]).run(GO)
-    assert hook.runs == [f"while-down:{int(T0 - 999)}:hook"]
+    assert hook.runs == [f"test:while-down:{int(T0 - 999)}:hook"]
 
 
 def test_backfill_handles_recent_completions_on_first_start(store, registry):
@@ -457,7 +463,7 @@ def test_backfill_handles_recent_completions_on_first_start(store, registry):
     )
     hook = FakeHandler("hook")
     completion_job(mirror, store, registry, clock, [hook], backfill=3600).run(GO)
-    assert hook.runs == [f"recent:{int(T0 - 60)}:hook"]
+    assert hook.runs == [f"test:recent:{int(T0 - 60)}:hook"]
 
 
 def test_dry_run_handlers_are_recorded_but_not_run(store, registry):
@@ -496,7 +502,7 @@ class Boom:
 
 def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path, registry):
     settings = build_settings({"data.dir": str(tmp_path)}, {})
-    actions = Actions(settings.jobs, FakeMirror(None), registry)
+    actions = Actions.one(settings.jobs, FakeMirror(None), registry)
     assert actions.run(Boom()) == "error"
     assert value(registry, "qbittorrent_exporter_job_runs_total", job="control", result="error") == 1
     assert (
@@ -510,22 +516,22 @@ def test_job_runs_are_counted_and_a_raising_job_is_an_error_not_a_crash(tmp_path
 def test_build_actions_is_none_unless_configured_and_enabled(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("completion: {}\n")
-    assert build_actions(build_settings({}, {}).jobs, FakeMirror(), registry) is None
-    assert (
-        build_actions(build_settings({"actions.enabled": "false"}, {}, str(cfg)).jobs, FakeMirror(), registry)
-        is None
-    )
-    actions = build_actions(
-        build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)).jobs, FakeMirror(), registry
-    )
-    assert isinstance(actions, Actions) and actions.settings.configured == ("completion",)
+
+    def build(settings):
+        ratio = SharedRatioIndex(settings.jobs.trackers, settings.jobs.seeding)
+        return Actions.build([Watched("test", settings.jobs, FakeMirror(), registry, ratio)], "d", registry)
+
+    assert build(build_settings({}, {})) is None
+    assert build(build_settings({"actions.enabled": "false"}, {}, str(cfg))) is None
+    actions = build(build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg)))
+    assert isinstance(actions, Actions) and actions.has("completion") and not actions.has("control")
 
 
 def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
     cfg = tmp_path / "c.yml"
     cfg.write_text("control: {interval: 100ms, stalled: {enabled: true}}\ncompletion: {interval: 100ms}\n")
     settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))
-    actions = Actions(settings.jobs, FakeMirror(snap(seed("a"))), registry)
+    actions = Actions.one(settings.jobs, FakeMirror(snap(seed("a"))), registry)
     actions.start()
     try:
         wait_for(
@@ -536,8 +542,8 @@ def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
             timeout=10,
             what="both jobs to run twice",
         )
-        assert {j.id for j in actions.scheduler.get_jobs()} == {"control", "completion"}
-        job = actions.scheduler.get_job("control")
+        assert {j.id for j in actions.scheduler.get_jobs()} == {"control:test", "completion:test"}
+        job = actions.scheduler.get_job("control:test")
         assert job.coalesce is True and job.max_instances == 1
     finally:
         actions.stop()

@@ -30,6 +30,7 @@ def test_route_shows_the_rows_since_oldest_first(store):
     assert [r["action"] for r in rows] == ["emergency_stop", "seeding_slots"]
     assert rows[0] == {
         "at": NOW - 60,
+        "instance": "",
         "action": "emergency_stop",
         "hash": "b" * 40,
         "name": "new.iso",
@@ -55,7 +56,7 @@ def test_command_prints_a_table_and_json(store, tmp_path, capsys):
     assert main(["audit", "--data.dir", str(tmp_path), "--since", "100000d"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "reannounce" in out[0] and "old.iso: no progress for 16m" in out[0]
-    assert "emergency_stop (dry run)" in out[1] and out[1].split()[2] == "error"
+    assert "emergency_stop (dry run)" in out[1] and out[1].split()[3] == "error"
     assert out[-1] == "3 action(s) in the last 100000d"
     assert main(["audit", "--data.dir", str(tmp_path), "--since", "100000d", "--json"]) == 0
     assert [r["name"] for r in json.loads(capsys.readouterr().out)] == [

@@ -155,7 +155,7 @@ def test_golden_exposition_and_promtool(tmp_path):
 
 
 def app_with(answers, clock):
-    settings = build_settings({}, {})
+    settings = build_settings({"qbittorrent.name": "q"}, {})
     mirror = Mirror(FakeConnection(answers), clock=clock, monotonic=clock, connect_backoff=Backoff(1, 30))
     return App(settings, mirror=mirror)
 
@@ -183,17 +183,20 @@ def test_unreachable_qbittorrent_shows_up_0_and_no_state_series():
         clock,
     )
     up = scrape(app)
-    assert "qbittorrent_up 1.0" in up and "qbittorrent_alltime_uploaded_bytes_total 5.0" in up
+    assert 'qbittorrent_up{qbittorrent="q"} 1.0' in up
+    assert 'qbittorrent_alltime_uploaded_bytes_total{qbittorrent="q"} 5.0' in up
     clock.now += 5
     text = scrape(app)
-    assert "qbittorrent_up 0.0" in text
-    assert 'qbittorrent_exporter_sync_errors_total{reason="connection"} 1.0' in text
+    assert 'qbittorrent_up{qbittorrent="q"} 0.0' in text
+    assert 'qbittorrent_exporter_sync_errors_total{qbittorrent="q",reason="connection"} 1.0' in text
     for absent in ("qbittorrent_alltime_uploaded_bytes_total", "qbittorrent_torrents{", "qbittorrent_info{"):
         assert absent not in text  # counters must not look like they reset to zero
     status, _, body, _ = app.routes["/readyz"]({}, {})
     assert status == 503 and b"cannot connect" in body
     clock.now += 5
-    assert "qbittorrent_alltime_uploaded_bytes_total 6.0" in scrape(app)  # recovered by itself
+    assert 'qbittorrent_alltime_uploaded_bytes_total{qbittorrent="q"} 6.0' in scrape(
+        app
+    )  # recovered by itself
     assert app.routes["/readyz"]({}, {})[0] == 200
 
 
@@ -209,8 +212,8 @@ def test_a_failing_collector_does_not_hide_the_others():
 
     clock = Clock()
     app = app_with([{"rid": 1, "full_update": True, "torrents": {"a": {"state": "uploading"}}}], clock)
-    app.snapshot_collectors.append(Broken)
+    app.instances["q"].snapshot_collectors.append(Broken)
     text = scrape(app)
-    assert 'qbittorrent_exporter_collector_success{collector="broken"} 0.0' in text
-    assert 'qbittorrent_exporter_collector_success{collector="torrents"} 1.0' in text
-    assert 'qbittorrent_torrents{category="",state="uploading",status="seeding"} 1.0' in text
+    assert 'qbittorrent_exporter_collector_success{collector="broken",qbittorrent="q"} 0.0' in text
+    assert 'qbittorrent_exporter_collector_success{collector="torrents",qbittorrent="q"} 1.0' in text
+    assert 'qbittorrent_torrents{category="",qbittorrent="q",state="uploading",status="seeding"} 1.0' in text

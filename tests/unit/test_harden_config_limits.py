@@ -454,6 +454,7 @@ class NoQBittorrent:
     """A mirror that never has a snapshot: the jobs skip, the scheduler runs."""
 
     connection = None
+    name = "none"
 
     def refresh(self):
         return None
@@ -462,11 +463,11 @@ class NoQBittorrent:
 def test_jobs_at_the_longest_interval_are_scheduled(tmp_path):
     """The maximum reaches APScheduler, whose interval overflowed at 1e20 (a traceback at start)."""
     settings = settings_from(tmp_path, "control:\n  interval: 1d\ncompletion:\n  interval: 1d\n")
-    actions = Actions(settings.jobs, NoQBittorrent(), CollectorRegistry())  # type: ignore[arg-type]
+    actions = Actions.one(settings.jobs, NoQBittorrent(), CollectorRegistry())  # type: ignore[arg-type]
     actions.start()
     try:
         assert actions.scheduler is not None
         jobs = {job.id: job.trigger.interval.total_seconds() for job in actions.scheduler.get_jobs()}
-        assert jobs == {"control": MAX_INTERVAL, "completion": MAX_INTERVAL}
+        assert jobs == {"control:none": MAX_INTERVAL, "completion:none": MAX_INTERVAL}
     finally:
         actions.stop()

@@ -296,7 +296,8 @@ def test_a_service_whose_store_is_lost_stops_acting_logs_once_counts_and_is_not_
     app = App(build_settings({"data.dir": str(data)}, {}, str(cfg)), mirror=mirror)
     actions = app.actions
     assert actions is not None
-    job = actions.build_jobs()["completion"]
+    [name] = app.instances
+    job = actions.build_jobs()[(name, "completion")]
     try:
         assert actions.run(job) == "ok"  # the baseline
         mirror.snapshot = snap(seed("a"), generation=2)
@@ -319,8 +320,9 @@ def test_a_service_whose_store_is_lost_stops_acting_logs_once_counts_and_is_not_
         other = {"deleted": "replaced", "replaced": "deleted"}[reason]
         assert value(events, "qbittorrent_exporter_store_errors_total", reason=other) == 0
         runs = "qbittorrent_exporter_job_runs_total"
-        assert value(events, runs, job="completion", result="store_lost") == 3
-        assert value(events, runs, job="completion", result="ok") == 2
+        per_instance = app.instances[name].events  # job runs are per qBittorrent, the store's errors not
+        assert value(per_instance, runs, job="completion", result="store_lost") == 3
+        assert value(per_instance, runs, job="completion", result="ok") == 2
 
         status, _, body, _ = app.routes["/readyz"]({}, {})
         assert status == 503 and f"not ready: store {data / FILE_NAME} is lost: {what}" in body.decode()

@@ -79,7 +79,7 @@ def app_with(tmp_path, answers):
     cfg.write_text(CONFIG)
     clock = Clock()
     mirror = Mirror(FakeConnection(answers), clock=clock, monotonic=clock, connect_backoff=Backoff(1, 30))
-    return App(build_settings({}, {}, str(cfg)), mirror=mirror), clock
+    return App(build_settings({"qbittorrent.name": "q"}, {}, str(cfg)), mirror=mirror), clock
 
 
 def test_api_report_route(tmp_path):
@@ -106,13 +106,16 @@ def test_metrics_endpoint_includes_the_ratio_collector(tmp_path):
     app, clock = app_with(tmp_path, [payload(), {"rid": 2}])
     _, _, body, _ = app.routes["/metrics"]({}, {})
     text = body.decode()
-    assert 'qbittorrent_bonus_points_per_hour{model="gazelle",tracker="g.example"} 0.434352' in text
-    assert 'qbittorrent_exporter_collector_success{collector="ratio"} 1.0' in text
-    assert "qbittorrent_seeding_slots_recommended 3.0" in text
+    assert (
+        'qbittorrent_bonus_points_per_hour{model="gazelle",qbittorrent="q",tracker="g.example"} 0.434352'
+        in text
+    )
+    assert 'qbittorrent_exporter_collector_success{collector="ratio",qbittorrent="q"} 1.0' in text
+    assert 'qbittorrent_seeding_slots_recommended{qbittorrent="q"} 3.0' in text
     assert "SECRET" not in text
     clock.now += 5
     assert (
-        "qbittorrent_seeding_slots_active 2.0" in app.routes["/metrics"]({}, {})[2].decode()
+        'qbittorrent_seeding_slots_active{qbittorrent="q"} 2.0' in app.routes["/metrics"]({}, {})[2].decode()
     )  # same index, next scrape
 
 

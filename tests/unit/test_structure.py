@@ -33,7 +33,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "exporter.durations": frozenset(),
     "exporter.model": frozenset(),
     "exporter.managers": frozenset(),
-    "exporter.store": frozenset(),
+    "exporter.store": frozenset({"psycopg", "psycopg_pool"}),  # postgres.py only
     "exporter.qbt": frozenset({"qbittorrentapi", "requests"}),
     "exporter.collectors": frozenset({"prometheus_client"}),
     "exporter.actions": frozenset({"apscheduler", "prometheus_client"}),

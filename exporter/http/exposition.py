@@ -1,0 +1,116 @@
+"""The Prometheus text format (0.0.4) of one scrape, written directly: labels added as it writes.
+
+prometheus_client's generate_latest validates and escapes every label name of every sample and formats
+through several layers: at 50 qBittorrents of a few hundred series each that is most of a scrape's CPU.
+Here the label names are ours (valid by construction), the `qbittorrent` label is inserted as the text is
+written, and only label values that need it are escaped. The output is byte for byte what generate_latest
+writes for Scrape.registry() (tests/unit/test_exposition.py compares them); OpenMetrics and protobuf
+still go through prometheus_client.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from prometheus_client.core import Metric
+
+from ..collectors.instances import LABEL, Scrape
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_TYPES = {
+    "counter": "counter",
+    "gauge": "gauge",
+    "untyped": "untyped",
+    "unknown": "untyped",
+    "histogram": "histogram",
+    "summary": "summary",
+    "info": "gauge",
+    "stateset": "gauge",
+    "gaugehistogram": "histogram",
+}
+
+
+def value_text(value: float) -> str:
+    """prometheus_client's floatToGoString."""
+    d = float(value)
+    if math.isinf(d):
+        return "+Inf" if d > 0 else "-Inf"
+    if d != d:
+        return "NaN"
+    s = repr(d)
+    dot = s.find(".")
+    if d > 0 and dot > 6:
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+def _header(family: Metric) -> tuple[str, str]:
+    name = family.name + ("_total" if family.type == "counter" else "_info" if family.type == "info" else "")
+    doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return name, f"# HELP {name} {doc}\n# TYPE {name} {_TYPES[family.type]}\n"
+
+
+def _template(name: str, keys: tuple[str, ...], instance: str | None) -> tuple[str, tuple[int, ...]]:
+    """'name{a="%s",qbittorrent="<name>",b="%s"} %s%s\n' and which sample label fills each %s."""
+    order = sorted(keys + ((LABEL,) if instance is not None else ()))
+    if not order:
+        return name.replace("%", "%%") + " %s%s\n", ()
+    parts, slots = [], []
+    for k in order:
+        if instance is not None and k == LABEL:
+            parts.append(f'{k}="{_escape(instance)}"'.replace("%", "%%"))
+        else:
+            parts.append(f'{k}="%s"')
+            slots.append(keys.index(k))
+    return name.replace("%", "%%") + "{" + ",".join(parts) + "} %s%s\n", tuple(slots)
+
+
+Templates = dict[tuple[str, tuple[str, ...], str | None], tuple[str, tuple[int, ...]]]
+
+
+def _lines(family: Metric, instance: str | None, out: list[str], templates: Templates) -> None:
+    for s in family.samples:
+        labels = s.labels
+        keys = tuple(labels)
+        found = templates.get((s.name, keys, instance))
+        if found is None:
+            found = templates[(s.name, keys, instance)] = _template(s.name, keys, instance)
+        template, slots = found
+        values = tuple(labels.values())
+        stamp = "" if s.timestamp is None else f" {int(float(s.timestamp) * 1000):d}"
+        out.append(template % (*(_escape(values[i]) for i in slots), value_text(s.value), stamp))
+
+
+def encode(scrape: Scrape) -> bytes:
+    """The text exposition of a scrape, families merged across instances in first-seen order."""
+    groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]] = {}
+    for instance, families in scrape.by_instance.items():
+        _group(groups, instance, families)
+    _group(groups, None, scrape.extra)
+    out: list[str] = []
+    templates: Templates = {}
+    for first, members in groups.values():
+        out.append(_header(first)[1])
+        for owner, family in members:
+            _lines(family, owner, out, templates)
+    return "".join(out).encode()
+
+
+def _group(
+    groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]],
+    instance: str | None,
+    families: Iterable[Metric],
+) -> None:
+    for family in families:
+        entry = groups.get(family.name)
+        if entry is None:
+            entry = groups[family.name] = (family, [])
+        entry[1].append((instance, family))

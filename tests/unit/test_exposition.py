@@ -1,0 +1,79 @@
+"""The fast text writer must write exactly what prometheus_client's generate_latest writes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from exporter.collectors.instances import Scrape
+from exporter.http.exposition import encode, value_text
+
+
+def families(n: float) -> list:
+    up = GaugeMetricFamily("qbittorrent_up", "1 if the last sync succeeded.", value=n)
+    errors = CounterMetricFamily(
+        "qbittorrent_exporter_sync_errors", "Failed syncs,\nby reason \\ kind.", labels=["reason"]
+    )
+    errors.add_metric(["timeout"], 3)
+    errors.add_metric(["auth"], 0)
+    torrents = GaugeMetricFamily("qbittorrent_torrents", "Torrents.", labels=["state", "category", "status"])
+    for i, (category, value) in enumerate(
+        [
+            ("", 1),
+            ('we"ird\\cat\nx', 2.5),
+            ("ünïcode", 1e21),
+            ("big", 123456789.0),
+            ("small", 1e-7),
+            ("neg", -3.0),
+        ]
+    ):
+        torrents.add_metric(["uploading", category, "seeding"], value + i)
+    special = GaugeMetricFamily("qbittorrent_tracker_ratio", "Ratio.", labels=["tracker"])
+    special.add_metric(["a.example"], math.inf)
+    special.add_metric(["b.example"], -math.inf)
+    special.add_metric(["c.example"], math.nan)
+    empty = GaugeMetricFamily("qbittorrent_seeding_slots_active", "No samples this time.", labels=["x"])
+    return [up, errors, torrents, special, empty]
+
+
+@pytest.mark.parametrize("names", [["one"], ["a", "b", "c"], []], ids=["one", "three", "none"])
+def test_the_same_bytes_as_generate_latest(names):
+    build = GaugeMetricFamily("qbittorrent_exporter_build_info", "Version.", labels=["version"])
+    build.add_metric(["1.0"], 1)
+    scrape = Scrape({n: families(i) for i, n in enumerate(names)}, [build])
+    assert encode(scrape) == generate_latest(scrape.registry())
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, 0.5, 1e6, 1234567.0, 12345678.9, 1e300, -1e10, 2**62, math.inf, math.nan]
+)
+def test_values_are_written_as_go_writes_them(value):
+    from prometheus_client.utils import floatToGoString
+
+    assert value_text(value) == floatToGoString(value)
+
+
+def test_a_whole_scrape_of_two_instances_with_every_feature(tmp_path):
+    import yaml
+
+    from exporter.app import App
+    from exporter.config import build_settings
+    from exporter.docsgen import EXAMPLE_CONFIG, example_snapshot
+
+    cfg = tmp_path / "c.yml"
+    config = dict(
+        EXAMPLE_CONFIG,
+        instances=[{"name": "a", "url": "http://127.0.0.1:1"}, {"name": "b", "url": "http://127.0.0.1:2"}],
+    )
+    cfg.write_text(yaml.safe_dump(config))
+    app = App(build_settings({"metrics.per-torrent": "true", "data.dir": str(tmp_path / "d")}, {}, str(cfg)))
+    try:
+        scrape = app.collect({"a": example_snapshot(), "b": None})
+        text = encode(scrape)
+        assert text == generate_latest(scrape.registry())
+        assert b'qbittorrent_torrent_info{category="movies",hash=' in text and b'qbittorrent="a"' in text
+    finally:
+        app.stop()
