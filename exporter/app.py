@@ -44,6 +44,7 @@ def connection_settings(settings: Settings) -> ConnectionSettings:
         insecure_skip_verify=settings.qbittorrent_insecure_skip_verify,
         timeout=settings.qbittorrent_timeout,
         full_sync_timeout=settings.qbittorrent_full_sync_timeout,
+        max_response_size=settings.qbittorrent_max_response_size,
     )
 
 

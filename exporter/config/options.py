@@ -17,6 +17,7 @@ from .values import (
     above_zero,
     choice,
     parse_bool,
+    parse_bytes,
     parse_file,
     parse_listen_address,
     parse_str,
@@ -24,6 +25,18 @@ from .values import (
 )
 
 ENV_PREFIX = "QBITTORRENT_MONITOR_"
+
+
+def _size(minimum: int, maximum: int) -> Callable[[Any], int]:
+    """Whole bytes from a size such as 512MiB (values.parse_bytes), between minimum and maximum."""
+
+    def parse(value: Any) -> int:
+        size = int(parse_bytes(value, ""))
+        if not minimum <= size <= maximum:
+            raise ValueError(f"must be between {minimum / 2**20:g}MiB and {maximum / 2**30:g}GiB")
+        return size
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,8 @@ OPTIONS: tuple[Option, ...] = (
         "qbittorrent.timeout",
         4.0,
         above_zero(parse_duration, 60),
-        "Timeout of one request to qBittorrent. The client tries twice, so keep 2x this under the "
-        "scrape timeout.",
+        "Total time for one request to qBittorrent (a login, a delta sync, a write), the client's "
+        "second attempt included: a deadline, not a per-read timeout.",
     ),
     Option(
         "qbittorrent.full-sync-timeout",
@@ -94,6 +107,14 @@ OPTIONS: tuple[Option, ...] = (
         "Timeout of a full sync (first, periodic, after errors): at 100,000 torrents qBittorrent needs "
         "seconds to build that response. The scrape that triggers one may time out; "
         "the sync still completes.",
+    ),
+    Option(
+        "qbittorrent.max-response-size",
+        "512MiB",
+        _size(2**20, 16 * 2**30),
+        "Largest sync/maindata response read (decompressed); a larger one is a `response` sync error. "
+        "A full sync of 100,000 torrents is about 140 MB.",
+        metavar="SIZE",
     ),
     Option(
         "qbittorrent.min-sync-age",

@@ -46,6 +46,7 @@ class Settings:
     qbittorrent_insecure_skip_verify: bool = False
     qbittorrent_timeout: float = 4.0
     qbittorrent_full_sync_timeout: float = 30.0
+    qbittorrent_max_response_size: int = 512 * 2**20
     qbittorrent_min_sync_age: float = 1.0
     qbittorrent_full_resync_interval: float = 3600.0
     qbittorrent_name: str = ""

@@ -33,7 +33,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "exporter.model": frozenset(),
     "exporter.managers": frozenset(),
     "exporter.store": frozenset(),
-    "exporter.qbt": frozenset({"qbittorrentapi", "requests"}),
+    "exporter.qbt": frozenset({"qbittorrentapi", "requests", "urllib3"}),  # urllib3: requests' transport
     "exporter.collectors": frozenset({"prometheus_client"}),
     "exporter.actions": frozenset({"apscheduler", "prometheus_client"}),
     "exporter.report": frozenset(),
