@@ -79,13 +79,15 @@ class App:
             settings.web_telemetry_path,
             Sources(
                 scrape=self.scrape,
-                snapshot=self.mirror.refresh,
+                snapshot=partial(self.mirror.refresh, timeout=settings.web_scrape_timeout),
                 last_error=lambda: self.mirror.stats.last_error,
                 policies=settings.trackers,
                 seeding=settings.seeding,
                 clock=time.time,
                 store=(lambda: actions.store) if actions is not None else None,
                 completions=actions is not None and actions.completion.configured,
+                scrape_timeout=settings.web_scrape_timeout,
+                scrape_timeout_offset=settings.web_scrape_timeout_offset,
             ),
         )
         self.web: WebServer | None = None
@@ -100,8 +102,9 @@ class App:
         registry.register(ScrapeCollector(parts))
         return registry
 
-    def scrape(self) -> CollectorRegistry:
-        return self.registry(self.mirror.refresh())
+    def scrape(self, timeout: float | None = None) -> CollectorRegistry:
+        """One scrape's registry, waiting at most `timeout` seconds for the mirror's sync."""
+        return self.registry(self.mirror.refresh(timeout))
 
     # -- lifecycle ---------------------------------------------------------------------------
 

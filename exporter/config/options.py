@@ -39,6 +39,18 @@ def _size(minimum: int, maximum: int) -> Callable[[Any], int]:
     return parse
 
 
+def _duration_up_to(maximum: float) -> Callable[[Any], float]:
+    """A duration >= 0 (durations.parse_duration) and at most `maximum` seconds."""
+
+    def parse(value: Any) -> float:
+        seconds = parse_duration(value)
+        if seconds > maximum:
+            raise ValueError(f"must be at most {maximum:g}s")
+        return seconds
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Option:
     name: str  # dotted flag name without "--": "qbittorrent.password-file"
@@ -105,8 +117,8 @@ OPTIONS: tuple[Option, ...] = (
         30.0,
         above_zero(parse_duration, 600),
         "Timeout of a full sync (first, periodic, after errors): at 100,000 torrents qBittorrent needs "
-        "seconds to build that response. The scrape that triggers one may time out; "
-        "the sync still completes.",
+        "seconds to build that response. A scrape does not wait for it past its own deadline "
+        "(--web.scrape-timeout); the sync still completes for the next one.",
     ),
     Option(
         "qbittorrent.max-response-size",
@@ -145,6 +157,21 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option("web.telemetry-path", "/metrics", parse_str, "Path of the metrics endpoint."),
+    Option(
+        "web.scrape-timeout",
+        8.0,
+        above_zero(parse_duration, 120),
+        "Answer a scrape within this when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds "
+        "header (Prometheus always sends one). A slower sync goes on for the next scrape; this one "
+        "shows the last good data, or qbittorrent_up 0 if there is none.",
+    ),
+    Option(
+        "web.scrape-timeout-offset",
+        0.5,
+        _duration_up_to(5),
+        "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds (never below half of it), "
+        "to leave time for building and sending the answer.",
+    ),
     Option(
         "metrics.per-torrent",
         False,

@@ -53,6 +53,8 @@ class Settings:
     web_listen_address: tuple[str, int] = ("0.0.0.0", DEFAULT_PORT)
     web_config_file: str = ""
     web_telemetry_path: str = "/metrics"
+    web_scrape_timeout: float = 8.0
+    web_scrape_timeout_offset: float = 0.5
     metrics_per_torrent: bool = False
     log_level: str = "info"
     log_format: str = "text"

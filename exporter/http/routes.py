@@ -49,7 +49,7 @@ class Sources:
     """What the routes read. `store()` is None until the jobs have opened it; `store` itself is None
     when no job runs (then the /api/completions and /api/audit routes do not exist)."""
 
-    scrape: Callable[[], CollectorRegistry]  # a fresh registry with everything one scrape shows
+    scrape: Callable[[float], CollectorRegistry]  # a fresh registry of one scrape, within the seconds given
     snapshot: Callable[[], Snapshot | None]  # the mirror, refreshed; None while qBittorrent is down
     last_error: Callable[[], str]
     policies: TrackerPolicies
@@ -57,6 +57,8 @@ class Sources:
     clock: Callable[[], float]
     store: Callable[[], Store | None] | None = None
     completions: bool = False  # the completion job runs: /api/completions exists
+    scrape_timeout: float = 8.0  # seconds a scrape may take when the scraper does not say
+    scrape_timeout_offset: float = 0.5  # kept from the scraper's own timeout, for answering
 
 
 def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
@@ -89,7 +91,25 @@ def _landing_page(title: str, links: Mapping[str, str]) -> Route:
 
 def _metrics(src: Sources, headers: Mapping[str, str]) -> Response:
     encoder, content_type = choose_encoder(headers.get("Accept") or "")
-    return 200, content_type, encoder(src.scrape()), {}
+    timeout = scrape_timeout(headers, src.scrape_timeout, src.scrape_timeout_offset)
+    return 200, content_type, encoder(src.scrape(timeout)), {}
+
+
+SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
+MAX_SCRAPE_TIMEOUT = 3600.0  # a bigger header is taken as this (the waits need a finite bound)
+
+
+def scrape_timeout(headers: Mapping[str, str], default: float, offset: float) -> float:
+    """Seconds this scrape may take: the scraper's X-Prometheus-Scrape-Timeout-Seconds minus `offset`
+    (never below half of it), or `default` without a header that is a positive number."""
+    raw = next((v for k, v in headers.items() if k.lower() == SCRAPE_TIMEOUT_HEADER), "")
+    try:
+        seconds = min(float(raw), MAX_SCRAPE_TIMEOUT)
+    except ValueError:
+        return default
+    if not seconds > 0:  # also NaN
+        return default
+    return max(seconds - offset, seconds / 2)
 
 
 def _ready(src: Sources) -> Response:

@@ -1,5 +1,6 @@
-"""Requests to qBittorrent have a total deadline and a size cap. Against loopback stand-ins that
-accept and never answer, drip bytes, log in and then hang on sync/maindata, or send too much.
+"""Scrapes answer within their deadline, whatever qBittorrent does; requests to it have a total deadline
+and a size cap. Against loopback stand-ins that accept and never answer, drip bytes, log in and then hang
+on sync/maindata, or send too much.
 
 Every timing is measured with time.monotonic around the call, and every call runs in a thread joined
 with a bound, so that a regression fails the test instead of hanging it.
@@ -165,6 +166,59 @@ def scrape(app: App, headers: dict[str, str] | None = None) -> dict:
     status, _, body, _ = app.routes["/metrics"]({}, headers or {})
     assert status == 200
     return parse_samples(body.decode())
+
+
+PROMETHEUS_2S = {"X-Prometheus-Scrape-Timeout-Seconds": "2"}  # deadline 2 - 0.5 = 1.5 s
+
+# -- scrapes answer within their deadline --------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["silent", "drip", "hang-maindata"])
+def test_a_scrape_answers_within_the_header_deadline(loopback, mode):
+    server = loopback(mode)
+    app = app_for(server.url)  # default timeouts: 4 s per request, 30 s for a full sync
+    samples, took = bounded(lambda: scrape(app, PROMETHEUS_2S), 1.5 + MARGIN)
+    assert took >= 1.4  # it did wait for the sync, up to its deadline
+    assert sample(samples, "qbittorrent_up") == 0  # nothing synced yet: no state shown
+    assert not any(name == "qbittorrent_info" for name, _ in samples)
+
+
+def test_repeated_scrapes_each_answer_in_time_and_share_one_sync(loopback):
+    """A scraper every 0.5 s against a hung qBittorrent: every answer in time, one request in flight."""
+    server = loopback("silent")
+    app = app_for(server.url)
+    for _ in range(4):
+        _, took = bounded(lambda: scrape(app, {"X-Prometheus-Scrape-Timeout-Seconds": "1"}), 0.5 + MARGIN)
+    assert server.connections == 1  # the first sync is still waiting: no second one was started
+
+
+def test_without_the_header_the_configured_default_applies(loopback):
+    server = loopback("silent")
+    app = app_for(server.url, **{"web.scrape-timeout": "1s"})
+    _, took = bounded(lambda: scrape(app), 1 + MARGIN)
+    assert took >= 0.9
+
+
+def test_the_header_deadline_is_used_rather_than_the_default(loopback):
+    server = loopback("silent")
+    app = app_for(server.url)  # default 8 s
+    _, took = bounded(lambda: scrape(app, {"X-Prometheus-Scrape-Timeout-Seconds": "1.2"}), 0.7 + MARGIN)
+    assert took >= 0.6  # 1.2 - 0.5 offset
+
+
+def test_a_sync_slower_than_the_scrape_finishes_for_the_next_one(loopback):
+    """Logs in, then sync/maindata hangs for longer than the scrape may wait: the scrape answers up 0,
+    the sync fails at its own (full sync) deadline and is counted as a timeout."""
+    server = loopback("hang-maindata")
+    app = app_for(server.url, **{"qbittorrent.full-sync-timeout": "1.5s"})
+    samples, _ = bounded(lambda: scrape(app, {"X-Prometheus-Scrape-Timeout-Seconds": "1"}), 0.5 + MARGIN)
+    assert sample(samples, "qbittorrent_up") == 0
+    assert sample(samples, "qbittorrent_exporter_sync_errors_total", reason="timeout") == 0  # still running
+    # A caller with no deadline (the action jobs) waits for the running sync: it ends at its deadline.
+    result, took = bounded(app.mirror.refresh, 1.5 + MARGIN)
+    assert result is None and took < 1.5
+    samples = scrape(app, PROMETHEUS_2S)  # inside the 1 s backoff: no new sync
+    assert sample(samples, "qbittorrent_exporter_sync_errors_total", reason="timeout") == 1
 
 
 # -- a request to qBittorrent has a total deadline, not one per read ----------------------------
