@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_futures
 from functools import partial
 
 from prometheus_client import disable_created_metrics
@@ -38,8 +35,6 @@ disable_created_metrics()
 
 # Builds a collector from the Snapshot of one scrape.
 SnapshotCollector = Callable[[Snapshot], Collector]
-# At most this many qBittorrents are synced at once by one scrape.
-SYNC_WORKERS = 8
 
 
 def make_mirror(inst: InstanceSettings) -> Mirror:
@@ -99,11 +94,6 @@ class App:
         self.instances: dict[str, Instance] = {
             i.name: Instance(i, settings.metrics_per_torrent, given.get(i.name)) for i in settings.instances
         }
-        self._pool = ThreadPoolExecutor(
-            max_workers=min(SYNC_WORKERS, len(self.instances)), thread_name_prefix="sync"
-        )
-        self._inflight: dict[str, Future[Snapshot | None]] = {}
-        self._inflight_lock = threading.Lock()
         # The service's own series that are about no one qBittorrent (the store's errors).
         self.events = CollectorRegistry(auto_describe=False)
         # Scheduled jobs (control, completion) of every instance that has them; None when none does.
@@ -120,7 +110,7 @@ class App:
             settings.web_telemetry_path,
             Sources(
                 scrape=self.scrape,
-                snapshot=lambda name: self.refresh([name])[name],
+                snapshot=lambda name: self.refresh([name], settings.web_scrape_timeout)[name],
                 last_error=lambda name: self.instances[name].mirror.stats.last_error,
                 instances={name: i.settings.url for name, i in self.instances.items()},
                 policies={
@@ -129,6 +119,8 @@ class App:
                 clock=time.time,
                 store=(lambda: actions.store) if actions is not None else None,
                 completions=actions is not None and actions.has("completion"),
+                scrape_timeout=settings.web_scrape_timeout,
+                scrape_timeout_offset=settings.web_scrape_timeout_offset,
             ),
         )
         self.web: WebServer | None = None
@@ -143,24 +135,18 @@ class App:
     # -- scraping ---------------------------------------------------------------------------
 
     def refresh(self, names: Iterable[str], timeout: float | None = None) -> dict[str, Snapshot | None]:
-        """Refresh these instances' mirrors concurrently. One still syncing after `timeout` shows what it
-        has: its last snapshot (its sync goes on, and the next scrape waits for the same one); one that
-        fails (its own request timeout, a refused login) shows up 0, and never holds the others back."""
-        futures = {name: self._refresh_future(name) for name in names}
-        wait_for_futures(futures.values(), timeout=timeout)
+        """Refresh these instances' mirrors concurrently: every due sync starts (each in its own thread),
+        then each is waited for until the common deadline. One still syncing then shows what it has (its
+        sync goes on for the next scrape); one that fails (its own request deadline, a refused login) shows
+        up 0; none holds the others back."""
+        mirrors = {name: self.instances[name].mirror for name in names}
+        for mirror in mirrors.values():
+            mirror.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
         return {
-            name: f.result() if f.done() else self.instances[name].mirror.latest()
-            for name, f in futures.items()
+            name: m.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+            for name, m in mirrors.items()
         }
-
-    def _refresh_future(self, name: str) -> Future[Snapshot | None]:
-        """The sync of `name` in flight, or a new one: never two at once for one qBittorrent, so one
-        that hangs holds one worker, not one per scrape."""
-        with self._inflight_lock:
-            future = self._inflight.get(name)
-            if future is None or future.done():
-                future = self._inflight[name] = self._pool.submit(self.instances[name].mirror.refresh)
-            return future
 
     def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
         """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
@@ -193,14 +179,13 @@ class App:
             self.settings.web_telemetry_path,
             ", ".join(self.instances),
         )
-        for name in self.instances:  # first syncs in the background: the port answers at once
-            self._refresh_future(name)
+        for instance in self.instances.values():  # first syncs in the background: the port answers at once
+            instance.mirror.start()
 
     def stop(self) -> None:
         if self.actions is not None:
             self.actions.stop()  # lets a running job finish its current action
         if self.web is not None:
             self.web.stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         for instance in self.instances.values():
             instance.mirror.close()

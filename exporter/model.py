@@ -8,6 +8,8 @@ here and nowhere else.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,6 +47,8 @@ _KNOWN = frozenset(KNOWN_STATES)
 
 def normalize_state(raw: Any) -> str:
     """qBittorrent's state string in 5.x spelling; anything unrecognised becomes "unknown"."""
+    if not isinstance(raw, str):
+        return "unknown"
     state = RENAMED_STATES.get(raw, raw)
     return state if state in _KNOWN else "unknown"
 
@@ -60,47 +64,72 @@ def tracker_host(url: Any) -> str:
         host = urlsplit(url.strip()).hostname
     except ValueError:
         return ""
-    return host or ""
+    return clean_text(host or "")
 
 
-def to_int(value: Any, default: int = 0) -> int:
-    """An int from qBittorrent JSON, which sometimes sends numbers as strings."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return default
+# The range of qBittorrent's own integers (qint64): sizes, byte counts, speeds, times. A value outside it
+# is clamped, so that sums of 100,000 of them still convert to a float in the exposition.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """`text` as valid UTF-8: a lone surrogate (a JSON "\\ud800" escape, which UTF-8 cannot encode and
+    the exposition would fail on) becomes U+FFFD. The same string back when it is already valid."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _clamp(value: int) -> int:
+    return INT_MIN if value < INT_MIN else INT_MAX if value > INT_MAX else value
 
 
 def to_float(value: Any) -> float | None:
-    """A float, or None for qBittorrent's "-" and anything else that is not a finite-or-inf number."""
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if result != result else result  # NaN -> None
+    """A finite float from a JSON number or numeric string (bools count as 0/1); None for qBittorrent's
+    "-", NaN, infinities, numbers past float range and anything that is not a number."""
+    if isinstance(value, (int, float, str)):
+        try:
+            result = float(value)
+        except (ValueError, OverflowError):
+            return None
+        return result if math.isfinite(result) else None
+    return None
+
+
+def to_int_or_none(value: Any) -> int | None:
+    """An int in qint64 range (clamped), or None where to_float gives None. qBittorrent sometimes sends
+    numbers as strings; JSON integers past float range are clamped rather than refused."""
+    if isinstance(value, int):  # bool included: True -> 1
+        return _clamp(int(value))
+    number = to_float(value)
+    return None if number is None else _clamp(int(number))
+
+
+def to_int(value: Any, default: int = 0) -> int:
+    """to_int_or_none, with `default` for a value that is not a number."""
+    result = to_int_or_none(value)
+    return default if result is None else result
 
 
 def split_tags(value: Any) -> tuple[str, ...]:
-    """qBittorrent sends tags as "a, b"; 5.x keeps that. Returns a sorted tuple."""
-    if isinstance(value, (list, tuple)):
-        items = value
-    elif isinstance(value, str):
-        items = value.split(",")
-    else:
+    """A torrent's tags, sorted. qBittorrent (4.x and 5.x) sends them as one string, "a, b"; anything
+    else (a list, an object, a number) is not that format and means no tags."""
+    if not isinstance(value, str):
         return ()
-    return tuple(sorted({t.strip() for t in items if isinstance(t, str) and t.strip()}))
+    return tuple(sorted({clean_text(t.strip()) for t in value.split(",") if t.strip()}))
 
 
 def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
+    """Text from a JSON string (made valid UTF-8) or number; "" for null, lists and objects."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, (int, float)):
+        try:
+            return str(value)
+        except ValueError:  # an integer of more than 4300 digits
+            return ""
+    return ""
 
 
 def _float0(value: Any) -> float:
@@ -245,17 +274,15 @@ class ServerState:
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> ServerState:
-        values: dict[str, Any] = {}
-        for f in _SERVER_NUMERIC:
-            number = to_float(raw.get(f))
-            values[f] = None if number is None else (number if f == "global_ratio" else int(number))
+        values: dict[str, Any] = {f: to_int_or_none(raw.get(f)) for f in _SERVER_INTEGERS}
+        values["global_ratio"] = to_float(raw.get("global_ratio"))
         values["connection_status"] = _str(raw.get("connection_status", ""))
         values["queueing"] = _bool(raw.get("queueing", False))
         values["use_alt_speed_limits"] = _bool(raw.get("use_alt_speed_limits", False))
         return cls(**values)
 
 
-_SERVER_NUMERIC = (
+_SERVER_INTEGERS = (
     "alltime_dl",
     "alltime_ul",
     "dl_info_data",
@@ -264,7 +291,6 @@ _SERVER_NUMERIC = (
     "up_info_speed",
     "dl_rate_limit",
     "up_rate_limit",
-    "global_ratio",
     "free_space_on_disk",
     "dht_nodes",
     "total_peer_connections",

@@ -3,6 +3,10 @@
 They never call qBittorrent: the scrape handler refreshes the mirror first and passes the Snapshot
 in. `ScrapeCollector` runs the parts of one scrape, so that one failing part does not hide the others,
 and reports each part's duration and success (as node_exporter does per collector).
+
+prometheus_client encodes the families only after collect() has returned them, outside any part's
+try: a family it cannot encode would turn the whole scrape into a 500. So each part's families are
+checked for what the encoder needs (`check_encodable`) inside that part's try.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ class RegistryCollector:
         return self.registry.collect()
 
 
+def check_encodable(metrics: Iterable[Metric]) -> None:
+    """Raise if the exposition could not encode a sample: a value float() refuses (an int past float
+    range, a non-number) or a label value that is not a string of valid UTF-8 (a lone surrogate)."""
+    for metric in metrics:
+        for sample in metric.samples:
+            if type(sample.value) is not float:
+                float(sample.value)
+            for text in sample.labels.values():
+                if not text.isascii():
+                    text.encode("utf-8")
+
+
 class ScrapeCollector:
     def __init__(self, parts: Iterable[Collector]) -> None:
         self.parts = list(parts)
@@ -55,6 +71,7 @@ class ScrapeCollector:
             started = time.perf_counter()
             try:
                 metrics = list(part.collect())
+                check_encodable(metrics)
                 ok = 1
             except Exception:
                 log.exception("collector %s failed", part.name)

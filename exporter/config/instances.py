@@ -88,6 +88,7 @@ def connection_of(values: Mapping[str, Any]) -> ConnectionSettings:
         insecure_skip_verify=values["insecure_skip_verify"],
         timeout=values["timeout"],
         full_sync_timeout=values["full_sync_timeout"],
+        max_response_size=values["max_response_size"],
     )
 
 
@@ -161,13 +162,12 @@ def _instance(
         if key not in item:
             raise ConfigError(f"{path}.{key}", "is required")
     name = check_name(item["name"], f"{path}.name")
-    values = {key: option.default for key, option in CONNECTION_KEYS.items()}
+    values = {}
     for key, option in CONNECTION_KEYS.items():
-        if key in item:
-            try:
-                values[key] = option.parse(item[key])
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{path}.{key}", str(exc)) from None
+        try:  # a default goes through its parser too ("512MiB" is a size)
+            values[key] = option.parse(item[key] if key in item else option.default)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path}.{key}", str(exc)) from None
     resolve_secrets(values, path, env)
     previous = item.get("previous_names", [])
     if not isinstance(previous, list):

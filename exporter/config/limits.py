@@ -21,6 +21,8 @@ MAX_REQUEST_TIMEOUT = 60.0  # qbittorrent.timeout: two attempts must fit a scrap
 MAX_FULL_SYNC_TIMEOUT = 600.0  # qbittorrent.full_sync_timeout
 MAX_HEADER_TIMEOUT = 600.0  # web.header_timeout
 MAX_IDLE_TIMEOUT = 3600.0  # web.idle_timeout
+MAX_SCRAPE_TIMEOUT = 120.0  # web.scrape_timeout
+MAX_SCRAPE_TIMEOUT_OFFSET = 5.0  # web.scrape_timeout_offset
 MAX_RATIO = 1000.0  # min_ratio, margin, hysteresis
 MAX_BYTES = float(1 << 50)  # 1 PiB: sizes and bytes/s
 MAX_COUNT = 10_000  # actions or handler runs per job run, seeding slots
@@ -48,8 +50,9 @@ LIMITS: tuple[tuple[str, str], ...] = (
         f"{duration_text(MAX_REQUEST_TIMEOUT)}, {duration_text(MAX_FULL_SYNC_TIMEOUT)}",
     ),
     (
-        "`web.header_timeout`, `web.idle_timeout`",
-        f"{duration_text(MAX_HEADER_TIMEOUT)}, {duration_text(MAX_IDLE_TIMEOUT)}",
+        "`web.header_timeout`, `web.idle_timeout`, `web.scrape_timeout`, `web.scrape_timeout_offset`",
+        f"{duration_text(MAX_HEADER_TIMEOUT)}, {duration_text(MAX_IDLE_TIMEOUT)}, "
+        f"{duration_text(MAX_SCRAPE_TIMEOUT)}, {duration_text(MAX_SCRAPE_TIMEOUT_OFFSET)}",
     ),
     ("ratios (`min_ratio`, `margin`, `hysteresis`)", f"{MAX_RATIO:g}"),
     ("sizes and rates (bytes, bytes/s)", f"{int(MAX_BYTES) >> 50} PiB"),

@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import duration_text
+from .fields import parse_bytes
 from .limits import (
     MAX_FULL_SYNC_TIMEOUT,
     MAX_HEADER_TIMEOUT,
     MAX_IDLE_TIMEOUT,
     MAX_INTERVAL,
     MAX_REQUEST_TIMEOUT,
+    MAX_SCRAPE_TIMEOUT,
+    MAX_SCRAPE_TIMEOUT_OFFSET,
 )
 from .values import (
     DEFAULT_PORT,
+    ConfigError,
     choice,
     duration_option,
     parse_bool,
@@ -31,6 +35,21 @@ from .values import (
 )
 
 ENV_PREFIX = "QBITTORRENT_MONITOR_"
+
+
+def _size(minimum: int, maximum: int) -> Callable[[Any], int]:
+    """Whole bytes from a size such as 512MiB (fields.parse_bytes), between minimum and maximum."""
+
+    def parse(value: Any) -> int:
+        try:
+            size = int(parse_bytes(value, ""))
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix(": ")) from None
+        if not minimum <= size <= maximum:
+            raise ValueError(f"must be between {minimum / 2**20:g}MiB and {maximum / 2**30:g}GiB")
+        return size
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -91,16 +110,26 @@ OPTIONS: tuple[Option, ...] = (
         "qbittorrent.timeout",
         4.0,
         duration_option(MAX_REQUEST_TIMEOUT),
-        f"Timeout of one request to qBittorrent (at most {duration_text(MAX_REQUEST_TIMEOUT)}). The "
-        "client tries twice, so keep 2x this under the scrape timeout.",
+        "Total time for one request to qBittorrent (a login, a delta sync, a write), the client's "
+        f"second attempt included (at most {duration_text(MAX_REQUEST_TIMEOUT)}): a deadline, not a "
+        "per-read timeout.",
     ),
     Option(
         "qbittorrent.full-sync-timeout",
         30.0,
         duration_option(MAX_FULL_SYNC_TIMEOUT),
         f"Timeout (at most {duration_text(MAX_FULL_SYNC_TIMEOUT)}) of a full sync (first, periodic, "
-        "after errors): at 100,000 torrents qBittorrent needs seconds to build that response. The "
-        "scrape that triggers one may time out; the sync still completes.",
+        "after errors): at 100,000 torrents qBittorrent needs seconds to build that response. A scrape "
+        "does not wait for it past its own deadline (--web.scrape-timeout); the sync still completes "
+        "for the next one.",
+    ),
+    Option(
+        "qbittorrent.max-response-size",
+        "512MiB",
+        _size(2**20, 16 * 2**30),
+        "Largest sync/maindata response read (decompressed); a larger one is a `response` sync error. "
+        "A full sync of 100,000 torrents is about 140 MB.",
+        metavar="SIZE",
     ),
     Option(
         "qbittorrent.min-sync-age",
@@ -150,6 +179,21 @@ OPTIONS: tuple[Option, ...] = (
         duration_option(MAX_IDLE_TIMEOUT),
         "Time a kept-alive connection may wait for its next request before it is closed (longer than "
         "the scrape interval keeps Prometheus on one connection).",
+    ),
+    Option(
+        "web.scrape-timeout",
+        8.0,
+        duration_option(MAX_SCRAPE_TIMEOUT),
+        "Answer a scrape within this when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds "
+        "header (Prometheus always sends one). A slower sync goes on for the next scrape; this one "
+        "shows the last good data, or qbittorrent_up 0 if there is none.",
+    ),
+    Option(
+        "web.scrape-timeout-offset",
+        0.5,
+        duration_option(MAX_SCRAPE_TIMEOUT_OFFSET, allow_zero=True),
+        "Subtracted from the scraper's X-Prometheus-Scrape-Timeout-Seconds (never below half of it), "
+        "to leave time for building and sending the answer.",
     ),
     Option(
         "metrics.per-torrent",

@@ -53,6 +53,7 @@ class Settings:
     qbittorrent_insecure_skip_verify: bool = False
     qbittorrent_timeout: float = 4.0
     qbittorrent_full_sync_timeout: float = 30.0
+    qbittorrent_max_response_size: int = 512 * 2**20
     qbittorrent_min_sync_age: float = 1.0
     qbittorrent_full_resync_interval: float = 3600.0
     qbittorrent_name: str = ""
@@ -61,6 +62,8 @@ class Settings:
     web_telemetry_path: str = "/metrics"
     web_header_timeout: float = 10.0
     web_idle_timeout: float = 90.0
+    web_scrape_timeout: float = 8.0
+    web_scrape_timeout_offset: float = 0.5
     metrics_per_torrent: bool = False
     log_level: str = "info"
     log_format: str = "text"

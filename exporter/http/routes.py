@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +33,8 @@ from ..report import DEFAULT_LIMIT, build_report, parse_limit
 from ..store import Store, StoreError
 from . import exposition
 
-# Without X-Prometheus-Scrape-Timeout-Seconds, a scrape answers within this (Prometheus's default is 10 s).
-DEFAULT_SCRAPE_TIMEOUT = 8.0
-SCRAPE_MARGIN = 0.5  # seconds kept for encoding and the network (at most a quarter of the timeout)
+SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
+MAX_SCRAPE_TIMEOUT = 3600.0  # a bigger header is taken as this (the waits need a finite bound)
 
 # A route answers (status, content type, body bytes, extra headers) for (query, headers).
 Response = tuple[int, str, bytes, Mapping[str, str]]
@@ -64,7 +62,8 @@ class Sources:
     clock: Callable[[], float]
     store: Callable[[], Store | None] | None = None
     completions: bool = False  # a completion job runs: /api/completions exists
-    scrape_timeout: float = DEFAULT_SCRAPE_TIMEOUT  # when Prometheus does not say (its default is 10 s)
+    scrape_timeout: float = 8.0  # seconds a scrape may take when the scraper does not say
+    scrape_timeout_offset: float = 0.5  # kept from the scraper's own timeout, for answering
 
 
 def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
@@ -90,17 +89,17 @@ def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
     return {"/": _landing_page("qbittorrent-monitor", links), **routes}
 
 
-def scrape_timeout(headers: Mapping[str, str], default: float) -> float:
-    """How long this scrape may take: Prometheus's X-Prometheus-Scrape-Timeout-Seconds minus a margin
-    for encoding and the network, else `default`."""
-    raw = next((v for k, v in headers.items() if k.lower() == "x-prometheus-scrape-timeout-seconds"), None)
+def scrape_timeout(headers: Mapping[str, str], default: float, offset: float) -> float:
+    """Seconds this scrape may take: the scraper's X-Prometheus-Scrape-Timeout-Seconds minus `offset`
+    (never below half of it), or `default` without a header that is a positive number."""
+    raw = next((v for k, v in headers.items() if k.lower() == SCRAPE_TIMEOUT_HEADER), "")
     try:
-        given = float(raw) if raw is not None else math.nan
+        seconds = min(float(raw), MAX_SCRAPE_TIMEOUT)
     except ValueError:
-        given = math.nan
-    if not math.isfinite(given) or given <= 0:
         return default
-    return max(given - min(SCRAPE_MARGIN, given / 4), 0.05)
+    if not seconds > 0:  # also NaN
+        return default
+    return max(seconds - offset, seconds / 2)
 
 
 def resolve_target(src: Sources, target: str) -> str | None:
@@ -136,7 +135,7 @@ def _landing_page(title: str, links: Mapping[str, str]) -> Route:
 
 
 def _metrics(src: Sources, names: list[str] | None, headers: Mapping[str, str]) -> Response:
-    scrape = src.scrape(names, scrape_timeout(headers, src.scrape_timeout))
+    scrape = src.scrape(names, scrape_timeout(headers, src.scrape_timeout, src.scrape_timeout_offset))
     accept = headers.get("Accept") or ""
     if not accept or "text/plain" in accept or "*/*" in accept:
         return (

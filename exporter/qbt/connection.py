@@ -4,21 +4,27 @@
 when a request comes back 403), logout on close, errors turned into `QBittorrentError` with a short,
 bounded `reason` and a message that never carries a secret, and the writes the action jobs make,
 spelled for the version at hand (4.x pause/resume, 5.x stop/start).
+
+Every call has a total deadline (transport.py): `timeout` for a login or a write, `full_sync_timeout`
+for sync/maindata with rid 0; qbittorrentapi's own second attempt falls inside the same deadline.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
 import qbittorrentapi
 import requests
+import urllib3
 from qbittorrentapi.definitions import APINames
 
-from ..model import AppInfo
+from ..model import AppInfo, clean_text
 from .maindata import PayloadError, parse_maindata
+from .transport import DeadlineAdapter, ResponseTooLarge, deadline, read_body
 
 
 class QBittorrentError(Exception):
@@ -48,10 +54,12 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "auth", f"qBittorrent refused the request (HTTP {getattr(exc.response, 'status_code', '4xx')})"
     if isinstance(exc, qbittorrentapi.HTTPError):
         return "http", f"qBittorrent answered HTTP {getattr(exc.response, 'status_code', '?')}"
+    if isinstance(exc, ResponseTooLarge):
+        return "response", f"{exc} (--qbittorrent.max-response-size)"
     for e in (exc, cause):
         if isinstance(e, requests.exceptions.SSLError):
             return "tls", "TLS handshake with qBittorrent failed (check --qbittorrent.ca-file)"
-        if isinstance(e, requests.exceptions.Timeout):
+        if isinstance(e, requests.exceptions.Timeout) or _is_body_timeout(e):
             return "timeout", "qBittorrent did not answer within the request timeout"
         if isinstance(e, requests.exceptions.ConnectionError):
             return "connection", "cannot connect to qBittorrent"
@@ -62,6 +70,13 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "response", f"unexpected error talking to qBittorrent: {type(exc).__name__}"
 
 
+def _is_body_timeout(exc: BaseException | None) -> bool:
+    """requests reports a timeout while streaming a body as a ConnectionError wrapping urllib3's."""
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args
+    )
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     url: str
@@ -70,8 +85,9 @@ class ConnectionSettings:
     api_key: str = field(default="", repr=False)
     ca_file: str = ""
     insecure_skip_verify: bool = False
-    timeout: float = 4.0  # per attempt; qbittorrentapi tries twice, so worst case stays under 10 s
+    timeout: float = 4.0  # total per call (login, delta, write), qbittorrentapi's second attempt included
     full_sync_timeout: float = 30.0  # rid=0 returns every torrent: ~2 s to build at 100k, more when busy
+    max_response_size: int = 512 * 2**20  # a full sync of 100,000 torrents is ~140 MB
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -80,12 +96,25 @@ class ConnectionSettings:
 
 class _Client(qbittorrentapi.Client):
     """qbittorrentapi asks app/webapiVersion before every versioned call (stop, addTags...);
-    we read it once per login and answer from memory."""
+    we read it once per login and answer from memory. Its requests go through a DeadlineAdapter."""
 
     known_web_api_version = ""
 
     def app_web_api_version(self, **kwargs: Any) -> str:
         return self.known_web_api_version or super().app_web_api_version(**kwargs)
+
+    @property
+    def _session(self) -> Any:
+        """qbittorrentapi's session (it makes a new one after a failed attempt), on our adapter.
+
+        No silent retries inside requests (max_retries=0; qbittorrentapi already tries twice, inside
+        the same deadline), so a read timeout stays a timeout."""
+        session = super()._session
+        if not isinstance(session.adapters.get("http://"), DeadlineAdapter):
+            adapter = DeadlineAdapter(max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return session
 
 
 class Connection:
@@ -103,9 +132,6 @@ class Connection:
             password=settings.password if not settings.api_key else None,
             api_key=settings.api_key or None,
             REQUESTS_ARGS=requests_args,
-            # No silent retries inside requests (qbittorrentapi already tries twice), so a hung
-            # qBittorrent costs at most 2 x timeout and a read timeout stays a timeout.
-            HTTPADAPTER_ARGS={"max_retries": 0},
             # Use the scheme the user gave: never probe and fall back from https to http.
             FORCE_SCHEME_FROM_HOST=True,
             VERIFY_WEBUI_CERTIFICATE=not settings.insecure_skip_verify,
@@ -119,8 +145,13 @@ class Connection:
         self._lock = threading.RLock()
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._call_within(self.settings.timeout, fn, *args, **kwargs)
+
+    def _call_within(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) with every request it makes done within `seconds` (waiting for the lock
+        not counted: a sync and a write take turns)."""
         try:
-            with self._lock:
+            with self._lock, deadline(seconds):
                 return fn(*args, **kwargs)
         except Exception as exc:  # every failure leaves here as a QBittorrentError
             reason, message = classify(exc)
@@ -129,8 +160,9 @@ class Connection:
             raise QBittorrentError(reason, redact(message, self.settings.secrets)) from None
 
     def login(self) -> AppInfo:
-        """Log in (once; again only after an auth failure) and read version information."""
-        with self._lock:
+        """Log in (once; again only after an auth failure) and read version information, all of it
+        within one `timeout`."""
+        with self._lock, deadline(self.settings.timeout):
             return self._login()
 
     def _login(self) -> AppInfo:
@@ -141,39 +173,47 @@ class Connection:
             # With an API key there is no session; the version call below proves the key works, and
             # unlike qbittorrentapi's own check it keeps a timeout a timeout rather than "login failed".
             self._logged_in = True
-        webapi_version = str(self._call(self._client.app_web_api_version) or "")
+        webapi_version = clean_text(str(self._call(self._client.app_web_api_version) or ""))
         self._client.known_web_api_version = webapi_version
         build = self._call(self._client.app_build_info) or {}
         self.app = AppInfo(
-            version=str(self._call(self._client.app_version) or ""),
+            version=clean_text(str(self._call(self._client.app_version) or "")),
             webapi_version=webapi_version,
-            libtorrent=str(build.get("libtorrent", "")) if isinstance(build, dict) else "",
+            libtorrent=clean_text(str(build.get("libtorrent", ""))) if isinstance(build, dict) else "",
         )
         return self.app
 
     def maindata(self, rid: int) -> dict[str, Any]:
         if not self._logged_in:
             self.login()
-        # The raw body, parsed here rather than by qbittorrentapi: the bytes are freed before parsing
-        # and torrent keys the model never reads are dropped as they are parsed (peak memory of a
-        # 50,000-torrent full sync: 328 -> 238 MiB, measured with bench/ab.py).
-        text = self._call(
-            self._client._post_cast,
-            _name=APINames.Sync,
-            _method="maindata",
-            data={"rid": rid},
-            response_class=bytes,
-            requests_args={"timeout": self.settings.timeout if rid else self.settings.full_sync_timeout},
-        ).decode("utf-8", errors="replace")
+        # The raw body, parsed here rather than by qbittorrentapi: read up to max_response_size, the
+        # bytes freed before parsing, and torrent keys the model never reads dropped as they are parsed
+        # (peak memory of a 50,000-torrent full sync: 328 -> 238 MiB, measured with bench/ab.py).
+        seconds = self.settings.timeout if rid else self.settings.full_sync_timeout
+        body = self._call_within(seconds, self._read_maindata, rid)
+        text = body.decode("utf-8", errors="replace")
+        del body
         try:
             return parse_maindata(text)
         except ValueError as exc:
             raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
 
+    def _read_maindata(self, rid: int) -> bytearray:
+        response = self._client._post_cast(
+            _name=APINames.Sync,
+            _method="maindata",
+            data={"rid": rid},
+            response_class=requests.Response,
+            requests_args={"stream": True},
+        )
+        with closing(response):
+            return read_body(response, self.settings.max_response_size)
+
     def close(self) -> None:
         if self._logged_in and not self.settings.api_key:
             try:
-                self._client.auth_log_out()
+                with deadline(self.settings.timeout):
+                    self._client.auth_log_out()
             except Exception:  # shutting down: qBittorrent may already be gone
                 pass
         self._logged_in = False

@@ -10,6 +10,11 @@ Delta rules (qBittorrent's SyncController, checked against 4.5.2 and the 5.x wik
 - `server_state` and each category may be partial too;
 - `trackers` maps a tracker URL to the *full* list of its torrents' hashes; `trackers_removed`,
   `torrents_removed`, `categories_removed`, `tags_removed` list what is gone.
+
+A payload is checked whole before any of it is applied (`check_payload`): a response with a wrong
+container type changes nothing and raises PayloadError, so the mirror never keeps a new `rid` with
+half a delta behind it. Hashes, category and tag names are made valid UTF-8 on the way in
+(model.clean_text), like every text field of a torrent.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ..model import (
     ServerState,
     Snapshot,
     Torrent,
+    clean_text,
     torrent_changes,
     tracker_host,
 )
@@ -96,6 +102,49 @@ class PayloadError(ValueError):
     """The response does not look like sync/maindata."""
 
 
+# Keys whose value must be a list of strings, and keys whose value must be an object. Absent or null
+# means none (qBittorrent leaves a key out rather than send null; null is harmless).
+_LISTS = ("torrents_removed", "categories_removed", "tags", "tags_removed", "trackers_removed")
+_OBJECTS = ("torrents", "categories", "server_state", "trackers")
+
+
+def check_payload(payload: Any) -> dict[str, Any]:
+    """`payload` if it has the shape of sync/maindata, else PayloadError naming the first wrong key.
+
+    Only the containers are checked: the values inside a torrent or server_state may be anything JSON
+    holds, model.py's conversions take them all. Checking first is what makes `apply` all or nothing.
+    """
+    if not isinstance(payload, dict):
+        raise PayloadError("sync/maindata response is not a JSON object")
+    rid = payload.get("rid")
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        raise PayloadError("sync/maindata response has no integer rid")
+    if not isinstance(payload.get("full_update", False), bool):
+        raise PayloadError("sync/maindata 'full_update' is not true or false")
+    for key in _LISTS:
+        value = payload.get(key)
+        if value is not None and not _is_strings(value):
+            raise PayloadError(f"sync/maindata '{key}' is not a list of strings")
+    for key in _OBJECTS:
+        value = payload.get(key)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+            raise PayloadError(f"sync/maindata '{key}' is not an object")
+    if not all(isinstance(t, dict) for t in (payload.get("torrents") or {}).values()):
+        raise PayloadError("sync/maindata 'torrents' holds a torrent that is not an object")
+    if not all(_is_strings(hashes) for hashes in (payload.get("trackers") or {}).values()):
+        raise PayloadError("sync/maindata 'trackers' holds a tracker whose hashes are not a list of strings")
+    return payload
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _clean_all(texts: list[str]) -> set[str]:
+    """set(map(clean_text, texts)), with a C-speed path for the usual all-ASCII hash lists."""
+    return set(texts) if "".join(texts).isascii() else {clean_text(t) for t in texts}
+
+
 class MaindataState:
     def __init__(self, instance: str = "") -> None:
         self.instance = instance
@@ -109,8 +158,8 @@ class MaindataState:
         self._server_raw: dict[str, Any] = {}
         self._categories: dict[str, dict[str, Any]] = {}
         self._tags: set[str] = set()
-        self._tracker_urls: dict[str, frozenset[str]] = {}  # url -> hashes
-        self._urls_of: dict[str, set[str]] = {}  # hash -> urls
+        self._tracker_urls: dict[str, set[str]] = {}  # url -> hashes
+        self._urls_of: dict[str, set[str]] = {}  # hash -> urls: always the inverse of _tracker_urls
         self._host_cache: dict[str, str] = {}  # url -> host
         self._totals = Totals()
         self._snapshot_torrents: Mapping[str, Torrent] = MappingProxyType({})
@@ -126,8 +175,8 @@ class MaindataState:
     # -- applying payloads -------------------------------------------------------------------
 
     def apply(self, payload: Any) -> None:
-        if not isinstance(payload, dict) or not isinstance(payload.get("rid"), int):
-            raise PayloadError("sync/maindata response has no integer rid")
+        """Apply one parsed response: all of it, or (PayloadError) none of it."""
+        check_payload(payload)
         if payload.get("full_update"):
             app = self.app
             self.reset()
@@ -144,21 +193,17 @@ class MaindataState:
         changed |= self._apply_tags(payload)
         retracked = self._apply_trackers(payload)
 
-        removed = payload.get("torrents_removed") or ()
-        torrents = payload.get("torrents")
-        if torrents is None:
-            torrents = {}
-        elif not isinstance(torrents, dict):
-            raise PayloadError("sync/maindata 'torrents' is not an object")
+        removed = [clean_text(h) for h in payload.get("torrents_removed") or ()]
+        torrents = payload.get("torrents") or {}
         for h in removed:
-            self._urls_of.pop(h, None)  # its trackers' lists arrive without it in this or a later delta
+            self._leave_trackers(h)
             old = self._torrents.pop(h, None)
             if old is not None:
                 self._totals.add(old, -1)
-        for h, raw in torrents.items():
-            if isinstance(raw, dict):
-                self._put(h, raw)
-                retracked.discard(h)
+        for key, raw in torrents.items():
+            h = clean_text(key)
+            self._put(h, raw)
+            retracked.discard(h)
         for h in retracked:
             if h in self._torrents:
                 self._put(h, {})
@@ -187,19 +232,20 @@ class MaindataState:
 
     def _apply_categories(self, payload: dict[str, Any]) -> bool:
         changed = False
-        for name, value in (payload.get("categories") or {}).items():
+        for key, value in (payload.get("categories") or {}).items():
+            name = clean_text(key)
             merged = dict(self._categories.get(name, {}))
             if isinstance(value, dict):
                 merged.update(value)
             self._categories[name] = merged
             changed = True
         for name in payload.get("categories_removed") or ():
-            changed |= self._categories.pop(name, None) is not None
+            changed |= self._categories.pop(clean_text(name), None) is not None
         return changed
 
     def _apply_tags(self, payload: dict[str, Any]) -> bool:
-        added = {t for t in payload.get("tags") or () if isinstance(t, str)}
-        removed = {t for t in payload.get("tags_removed") or () if isinstance(t, str)}
+        added = {clean_text(t) for t in payload.get("tags") or ()}
+        removed = {clean_text(t) for t in payload.get("tags_removed") or ()}
         self._tags |= added
         self._tags -= removed
         return bool(added or removed)
@@ -207,22 +253,14 @@ class MaindataState:
     def _apply_trackers(self, payload: dict[str, Any]) -> set[str]:
         """Update url -> hashes; returns the hashes whose set of tracker URLs changed."""
         affected: set[str] = set()
-        updates = dict(payload.get("trackers") or {})
+        updates: dict[str, list[str]] = dict(payload.get("trackers") or {})
         for url in payload.get("trackers_removed") or ():
-            updates[url] = ()
+            updates[url] = []
         for url, hashes in updates.items():
-            new = (
-                frozenset(h for h in hashes if isinstance(h, str))
-                if isinstance(hashes, list)
-                else frozenset()
-            )
-            old = self._tracker_urls.get(url, frozenset())
+            new = _clean_all(hashes)
+            old = self._tracker_urls.get(url, set())
             for h in old - new:
-                urls = self._urls_of.get(h)
-                if urls is not None:
-                    urls.discard(url)
-                    if not urls:
-                        del self._urls_of[h]
+                self._drop_url(h, url)
             for h in new - old:
                 self._urls_of.setdefault(h, set()).add(url)
             affected |= old ^ new
@@ -232,6 +270,24 @@ class MaindataState:
                 self._tracker_urls.pop(url, None)
                 self._host_cache.pop(url, None)
         return affected
+
+    def _leave_trackers(self, h: str) -> None:
+        """A removed torrent leaves its trackers' lists now, as a full resync would have it (qBittorrent
+        resends the lists without it, in this delta or a later one)."""
+        for url in self._urls_of.pop(h, ()):
+            hashes = self._tracker_urls.get(url)
+            if hashes is not None:
+                hashes.discard(h)
+                if not hashes:
+                    del self._tracker_urls[url]
+                    self._host_cache.pop(url, None)
+
+    def _drop_url(self, h: str, url: str) -> None:
+        urls = self._urls_of.get(h)
+        if urls is not None:
+            urls.discard(url)
+            if not urls:
+                del self._urls_of[h]
 
     def _hosts_of(self, h: str) -> tuple[str, ...]:
         urls = self._urls_of.get(h)

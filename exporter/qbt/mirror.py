@@ -1,7 +1,13 @@
 """`Mirror` keeps one instance's sync/maindata in memory with `rid` deltas and hands out Snapshots.
 
-Scrapes and action jobs share it: `refresh()` makes at most one request, and none at all while the
-last snapshot is younger than `min_age` or while a failure's backoff is running.
+Scrapes and action jobs share it: `refresh()` makes at most one sync, and none at all while the last
+snapshot is younger than `min_age` or while a failure's backoff is running (counted from the end of the
+failed attempt, so a slow failure gets its full backoff too).
+
+One sync runs at a time, in its own thread. A caller waits for it as long as it chooses: a scrape
+passes its deadline and, when the sync is slower, answers with what the mirror has (the last Snapshot
+while the last sync succeeded, else nothing); the sync goes on and serves the next scrape. The sync
+itself ends within its requests' deadlines (connection.py).
 """
 
 from __future__ import annotations
@@ -54,7 +60,9 @@ class Mirror:
         self.login_backoff = login_backoff or Backoff(15.0, 900.0)
         self.connect_backoff = connect_backoff or Backoff(1.0, 30.0)
         self._clock, self._monotonic = clock, monotonic
-        self._lock = threading.Lock()
+        # Guards everything below but `_state`, which only the running sync touches.
+        self._lock = threading.Condition()
+        self._syncing = False
         self._state = MaindataState(self.name)
         self._snapshot: Snapshot | None = None
         self._last_attempt = float("-inf")
@@ -62,65 +70,104 @@ class Mirror:
         self._retry_at = float("-inf")
         self.stats = SyncStats()
 
-    def refresh(self) -> Snapshot | None:
+    def refresh(self, timeout: float | None = None) -> Snapshot | None:
         """The current Snapshot, syncing first if it is older than `min_age`.
 
-        None while qBittorrent is unreachable or refuses us: callers must then show nothing of
+        Waits for the sync at most `timeout` seconds (None: until it ends). None while qBittorrent is
+        unreachable or refuses us, or before the first sync: callers must then show nothing of
         qBittorrent's state rather than stale values.
         """
+        self.start()
+        return self.wait(timeout)
+
+    def start(self) -> None:
+        """Start a sync if one is due and none runs; never waits (a scrape of many instances starts all
+        of them first, then waits for each: one slow qBittorrent holds no other back)."""
         with self._lock:
-            now = self._monotonic()
-            if self.stats.up and now - self._last_attempt < self.min_age:
-                return self._snapshot
-            if now < self._retry_at:
-                return None
-            self._sync(now)
+            if not self._syncing and self._due():
+                self._start_sync()
+
+    def wait(self, timeout: float | None = None) -> Snapshot | None:
+        """What `refresh` returns, after waiting at most `timeout` seconds for the sync in progress (if
+        any); starts none."""
+        with self._lock:
+            self._lock.wait_for(lambda: not self._syncing, timeout)
             return self._snapshot if self.stats.up else None
 
     def latest(self) -> Snapshot | None:
-        """The last good Snapshot without syncing (None while down). Never waits for a sync in progress:
-        it reads two attributes, each replaced whole by the sync, so the worst case is one sync late."""
-        snapshot, up = self._snapshot, self.stats.up
-        return snapshot if up else None
+        """The last good Snapshot without syncing (None while down)."""
+        with self._lock:
+            return self._snapshot if self.stats.up else None
 
-    def _sync(self, now: float) -> None:
-        self._last_attempt = now
-        started = time.perf_counter()
-        full = self._state.rid == 0 or now - self._last_full >= self.full_resync_interval
+    def _due(self) -> bool:
+        now = self._monotonic()
+        if self.stats.up and now - self._last_attempt < self.min_age:
+            return False
+        return now >= self._retry_at
+
+    def _start_sync(self) -> None:
+        self._syncing = True
+        self._last_attempt = self._monotonic()
         try:
-            if full:
-                self._state.set_app(self.connection.login())
-            payload = self.connection.maindata(0 if full else self._state.rid)
-            try:
-                self._state.apply(payload)
-            except PayloadError as exc:
-                raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
+            threading.Thread(target=self._run_sync, name=f"sync {self.name}", daemon=True).start()
+        except RuntimeError:  # no thread to be had: free the slot, or no sync would ever run again
+            self._syncing = False
+            raise
+
+    def _run_sync(self) -> None:
+        """One sync, then its outcome published under the lock and the waiting callers woken."""
+        started = time.perf_counter()
+        try:
+            snapshot, full = self._sync()
         except QBittorrentError as exc:
-            self._fail(exc)
+            failure: QBittorrentError | None = exc
+        except Exception:  # a bug: it must neither leave stale data marked up nor keep the sync slot
+            log.exception("sync with qBittorrent at %s failed unexpectedly", self.name)
+            failure = QBittorrentError("response", "unexpected error during the sync (see the log)")
         else:
-            if full:
-                self._last_full = now
-                self.stats.full_syncs += 1
-            self._snapshot = self._state.snapshot(self._clock())
-            if not self.stats.up and self.stats.syncs:
-                log.info("qBittorrent at %s is reachable again", self.name)
-            self.stats.up = True
-            self.stats.syncs += 1
-            self.stats.last_success = self._clock()
-            self.stats.last_error = ""
-            self._retry_at = float("-inf")
-            self.login_backoff.reset()
-            self.connect_backoff.reset()
-        finally:
+            failure = None
+        with self._lock:
+            if failure is None:
+                self._succeed(snapshot, full)
+            else:
+                self._fail(failure)
             self.stats.last_duration = time.perf_counter() - started
+            self._syncing = False
+            self._lock.notify_all()
+
+    def _sync(self) -> tuple[Snapshot, bool]:
+        """Login (for a full sync), one sync/maindata, merged: (the new Snapshot, whether it was full)."""
+        full = self._state.rid == 0 or self._last_attempt - self._last_full >= self.full_resync_interval
+        if full:
+            self._state.set_app(self.connection.login())
+        payload = self.connection.maindata(0 if full else self._state.rid)
+        try:
+            self._state.apply(payload)
+        except PayloadError as exc:
+            raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
+        return self._state.snapshot(self._clock()), full
+
+    def _succeed(self, snapshot: Snapshot, full: bool) -> None:
+        if full:
+            self._last_full = self._last_attempt
+            self.stats.full_syncs += 1
+        self._snapshot = snapshot
+        if not self.stats.up and self.stats.syncs:
+            log.info("qBittorrent at %s is reachable again", self.name)
+        self.stats.up = True
+        self.stats.syncs += 1
+        self.stats.last_success = self._clock()
+        self.stats.last_error = ""
+        self._retry_at = float("-inf")
+        self.login_backoff.reset()
+        self.connect_backoff.reset()
 
     def _fail(self, exc: QBittorrentError) -> None:
         self._state.rid = 0  # resync in full next time: our rid may no longer mean anything
         self.stats.errors[exc.reason] = self.stats.errors.get(exc.reason, 0) + 1
         backoff = self.login_backoff if exc.reason in ("auth", "banned") else self.connect_backoff
         delay = backoff.next_delay()
-        # From the end of the failed attempt: a slow failure (a timeout) still gets its whole backoff.
-        self._retry_at = self._monotonic() + delay
+        self._retry_at = self._monotonic() + delay  # from the end of the attempt, not its start
         message = (
             f"sync with qBittorrent at {self.name} failed ({exc.reason}): {exc}; next attempt in {delay:.0f}s"
         )
@@ -132,5 +179,4 @@ class Mirror:
         self.stats.last_error = str(exc)
 
     def close(self) -> None:
-        with self._lock:
-            self.connection.close()
+        self.connection.close()  # waits for a running request (its deadline bounds that)

@@ -30,6 +30,8 @@ def torrent(hash: str, **raw: Any) -> Torrent:
     unknown = set(raw) - set(TORRENT_FIELDS) - _MODEL_ONLY
     if unknown:
         raise TypeError(f"torrent(): not a qBittorrent torrent field: {', '.join(sorted(unknown))}")
+    if isinstance(raw.get("tags"), (list, tuple)):  # a convenience: qBittorrent sends "a, b"
+        raw["tags"] = ", ".join(raw["tags"])
     if isinstance(raw.get("tracker"), str) and raw["tracker"] and "://" not in raw["tracker"]:
         raw["tracker"] = tracker_url(raw["tracker"])
     extra = {key: tuple(raw.pop(key)) for key in _MODEL_ONLY if key in raw}

@@ -113,9 +113,15 @@ class FakeMirror:
         self.name = name
         self.stats = SyncStats()
 
-    def refresh(self) -> Snapshot | None:
+    def refresh(self, timeout: float | None = None) -> Snapshot | None:
         self.stats.up = self.snapshot is not None
         return self.snapshot
+
+    def start(self) -> None:
+        """Syncs nothing: `refresh` and `wait` answer at once."""
+
+    def wait(self, timeout: float | None = None) -> Snapshot | None:
+        return self.refresh()
 
     def latest(self) -> Snapshot | None:
         return self.snapshot

@@ -45,7 +45,7 @@ def parse_samples(text: str) -> dict[tuple[str, frozenset], float]:
     return out
 
 
-def sample(samples: dict, name: str, **labels: str) -> float | None:
+def sample(samples: dict, name: str, /, **labels: str) -> float | None:
     """The value of the series `name{labels}`; None if absent. The `qbittorrent` label may be left out
     when the scrape shows one qBittorrent: every series about it carries the same value."""
     exact = samples.get((name, frozenset(labels.items())))

@@ -292,7 +292,7 @@ def test_one_hung_instance_delays_no_other_and_shows_up_0_after_its_timeout(tmp_
         assert time.monotonic() - started < 1.5
         assert app.instances["q3"].mirror.connection.calls == 1
         gate.set()  # the hung request ends with a timeout: up 0, counted
-        app._inflight["q3"].result(timeout=5)
+        app.instances["q3"].mirror.wait(5)
         s = samples(app.routes["/metrics"]({}, {})[2])
         assert (
             s[("qbittorrent_exporter_sync_errors_total", (("qbittorrent", "q3"), ("reason", "timeout")))] == 1
@@ -345,3 +345,10 @@ def test_a_renamed_instance_keeps_its_ledger_and_handles_nothing_twice(tmp_path,
         assert shared.baseline_taken("seedbox") and not shared.baseline_taken("other")
     finally:
         app.stop()
+
+
+def test_an_instance_without_connection_keys_gets_the_flags_defaults_parsed(tmp_path):
+    [inst] = settings_of(tmp_path, "instances: [{name: a, url: 'http://127.0.0.1:1'}]\n").instances
+    flags = build_settings({"qbittorrent.url": "http://127.0.0.1:1"}, {}).instances[0]
+    assert inst.connection == flags.connection  # the same values, parsed (a size default is "512MiB")
+    assert isinstance(inst.connection.max_response_size, int)

@@ -34,7 +34,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "exporter.model": frozenset(),
     "exporter.managers": frozenset(),
     "exporter.store": frozenset({"psycopg", "psycopg_pool"}),  # postgres.py only
-    "exporter.qbt": frozenset({"qbittorrentapi", "requests"}),
+    "exporter.qbt": frozenset({"qbittorrentapi", "requests", "urllib3"}),  # urllib3: requests' transport
     "exporter.collectors": frozenset({"prometheus_client"}),
     "exporter.actions": frozenset({"apscheduler", "prometheus_client"}),
     "exporter.report": frozenset(),

@@ -1,0 +1,153 @@
+"""A total deadline and a size cap for the HTTP requests to qBittorrent, underneath qbittorrentapi.
+
+requests' `timeout` bounds each socket read, not the request: a qBittorrent that drips a byte every
+few seconds, or sends its headers and then stalls, holds one request (and the sync, and every scrape
+waiting for it) for as long as it likes. Here every request made inside `deadline(seconds)` ends by
+then, counting the connect, the status line, the headers and every read of the body:
+
+- `DeadlineAdapter`, which Connection mounts on qbittorrentapi's requests session, starts no request
+  once the deadline has passed and gives each one connect and read timeouts of the time left;
+- its connections read responses through `_DeadlineReader`, which sets the socket's timeout to the time
+  left before every read, so that no read, and so no request, outlives the deadline.
+
+Why not a worker thread and a bounded wait: the caller would get its answer in time, but the worker
+would stay blocked on the socket (a dripping server never lets it go) while holding the connection's
+lock, which the next sync and the action jobs need. Shrinking each read's timeout ends the request
+itself, in the thread that made it, with the usual requests timeout error.
+
+`read_body` reads a streamed response with a cap on its (decompressed) size, so that an oversized
+response costs at most the cap in memory instead of everything it sends.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager, ProxyManager
+
+_local = threading.local()  # .at: the monotonic deadline of this thread's requests, or None
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Requests made by this thread inside the block end within `seconds`, or by the deadline of an
+    enclosing block if that comes first."""
+    outer: float | None = getattr(_local, "at", None)
+    at = time.monotonic() + seconds
+    _local.at = at if outer is None else min(at, outer)
+    try:
+        yield
+    finally:
+        _local.at = outer
+
+
+def time_left() -> float | None:
+    """Seconds until this thread's deadline (negative once passed), or None outside `deadline()`."""
+    at: float | None = getattr(_local, "at", None)
+    return None if at is None else at - time.monotonic()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket reads of one response, each with a timeout of the time left until `at`."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket, at: float) -> None:
+        super().__init__()
+        self._raw, self._sock, self._at = raw, sock, at
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("qBittorrent did not answer within the request deadline")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()  # the socket's makefile() reference: the socket may close now
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a _DeadlineReader when the request has a deadline."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        at: float | None = getattr(_local, "at", None)
+        if at is not None:  # nothing is buffered yet: detaching loses no byte
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, at))
+
+
+class _HTTPConnection(HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPSConnection(HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, bounded by the calling thread's `deadline()` (none outside one)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self._use_our_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **kwargs)
+        if isinstance(manager, ProxyManager):  # an http(s) proxy; SOCKS keeps its own connections
+            self._use_our_pools(manager)
+        return manager
+
+    @staticmethod
+    def _use_our_pools(manager: PoolManager) -> None:
+        manager.pool_classes_by_scheme = _POOLS
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        left = time_left()
+        if left is not None:
+            if left <= 0:
+                raise requests.exceptions.ReadTimeout("the request deadline has passed", request=request)
+            kwargs["timeout"] = left  # connect and each read; _DeadlineReader shrinks it read by read
+        return super().send(request, *args, **kwargs)
+
+
+class ResponseTooLarge(Exception):
+    """The response is larger than the configured cap."""
+
+
+_CHUNK = 1 << 20
+
+
+def read_body(response: requests.Response, limit: int) -> bytearray:
+    """The body of a streamed response, decompressed; ResponseTooLarge as soon as it passes `limit` bytes."""
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise ResponseTooLarge(f"qBittorrent's response is larger than {limit / 2**20:g} MiB")
+    return body
