@@ -15,7 +15,6 @@ configuration passes the real `qbittorrent-monitor check-config`.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
@@ -33,6 +31,7 @@ import yaml
 from exporter.config import DEFAULT_PORT, OPTIONS
 from exporter.config.settings import build_settings
 from exporter.http.routes import Sources, build_routes
+from tests.kit.stack import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
@@ -75,14 +74,6 @@ def container() -> dict[str, Any]:
     containers = pod()["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
-
-
-def load_script(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.parent.name + "_build", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -189,7 +180,7 @@ def test_the_operator_schemas_reject_what_the_operator_would():
 
 
 def test_prometheusrule_is_generated_from_the_shipped_rules():
-    build = load_script(KUBE / "build.py")
+    build = load_script("deploy/kubernetes/build.py")
     stale = [str(p.relative_to(ROOT)) for p, text in build.outputs().items() if p.read_text() != text]
     assert not stale, f"out of date, run `python deploy/kubernetes/build.py`: {stale}"
     groups = [g for f in ("alerts.yml", "recording.yml") for g in load_rules(f)]
@@ -203,8 +194,8 @@ def load_rules(name: str) -> list[dict[str, Any]]:
 def test_prometheusrule_follows_prometheus_build_config():
     """What prometheus/build.py renders today (its CONFIG) is what the PrometheusRule holds: editing the
     CONFIG and regenerating only prometheus/*.yml leaves this file stale, and fails the suite."""
-    prometheus = load_script(ROOT / "prometheus" / "build.py")
-    kube = load_script(KUBE / "build.py")
+    prometheus = load_script("prometheus/build.py")
+    kube = load_script("deploy/kubernetes/build.py")
     texts = [prometheus.render(prometheus.alert_rules()), prometheus.render(prometheus.recording_rules())]
     assert kube.render(texts) == (KUBE / "prometheusrule.yaml").read_text()
 
@@ -233,7 +224,7 @@ def test_service_and_servicemonitor_reach_the_pods():
 
 
 def test_servicemonitor_names_the_job_the_rules_select():
-    selector = load_script(ROOT / "prometheus" / "build.py").C["selector"]
+    selector = load_script("prometheus/build.py").C["selector"]
     job = re.fullmatch(r'job="([^"]+)"', selector).group(1)
     (endpoint,) = one("ServiceMonitor")["spec"]["endpoints"]
     relabel = [r for r in endpoint["relabelings"] if r["targetLabel"] == "job"]
