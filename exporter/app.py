@@ -102,7 +102,7 @@ class App:
                 Watched(i.name, i.settings.jobs, i.mirror, i.events, i.ratio, i.settings.previous_names)
                 for i in self.instances.values()
             ],
-            settings.data_dir,
+            settings.store,
             self.events,
         )
         actions = self.actions

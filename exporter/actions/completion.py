@@ -97,6 +97,7 @@ class CompletionJob:
         if dry_run:
             self._finish(run, "dry_run", "", True)
             return
+        self.store.lead()  # LeaseLost: another replica leads this qBittorrent now and runs it instead
         try:
             # The instance is part of the id: the same torrent may complete on two qBittorrents.
             handler.run(run.torrent, f"{run.instance}:{run.hash}:{run.completion_on}:{run.handler}")

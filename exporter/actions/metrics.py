@@ -15,8 +15,10 @@ Label values are bounded: `action` and `result` by the code, `handler` by the co
 `category` and `tracker` by the instance's categories and tracker hosts, `job` is control|completion.
 `result` of a handler run: ok, error (will retry), dead (gave up: dead-letter), dry_run.
 `result` of a job run: ok, error, skipped (qBittorrent unreachable), store_lost (the store's files were
-deleted or replaced under the service: no job acts until a restart). `reason` of a store error is one
-of store.LOST_REASONS, counted once when the loss is found.
+deleted or replaced under the service: no job acts until a restart), standby (another replica leads this
+qBittorrent, or this one lost its lease during the run). `reason` of a store error is one of
+store.LOST_REASONS, counted once when the loss is found, or `unreachable` (a shared store that does not
+answer: the jobs pause), counted once per outage.
 """
 
 from __future__ import annotations
@@ -101,9 +103,9 @@ class StoreMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.errors = Counter(
             "qbittorrent_exporter_store_errors",
-            "Times the store was found lost under the running service, by reason: deleted, replaced.",
+            "Times the store was found lost (deleted, replaced) or stopped answering (unreachable).",
             ["reason"],
             registry=registry,
         )
-        for reason in LOST_REASONS:
+        for reason in (*LOST_REASONS, "unreachable"):
             self.errors.labels(reason)

@@ -51,6 +51,7 @@ class Performer:
             return True
         error = ""
         if not dry_run:
+            self.store.lead()  # LeaseLost: another replica leads this qBittorrent now; nothing is done
             try:
                 call()
             except QBittorrentError as exc:

@@ -34,10 +34,11 @@ from prometheus_client.registry import CollectorRegistry
 
 from ..managers.ratio_index import SharedRatioIndex
 from ..qbt.mirror import Mirror
-from ..store import Store, StoreLost, open_store
+from ..store import LeaseLost, Store, StoreLost, StoreSettings
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
+from .leadership import Leadership
 from .metrics import ActionMetrics, StoreMetrics
 from .perform import Performer
 from .settings import JobsSettings
@@ -75,10 +76,14 @@ class InstanceJobs:
             self.settings.configured, tuple(h.name for h in self.settings.completion.handlers)
         )
         self.jobs: dict[str, Job] = {}
+        self.term: int | None = None  # the lease term the jobs were built in
 
-    def build(self, shared: Store) -> dict[str, Job]:
+    def build(self, shared: Store, token: Callable[[], int | None] | None = None) -> dict[str, Job]:
+        """The jobs, built afresh (their state read from the store now: a new lease term starts from what
+        the previous leader left); with `token`, their writes are fenced by the lease term it returns."""
         s, w, dry = self.settings, self.watched, self.settings.dry_run
-        store = shared.scoped(self.name)
+        store = shared.scoped(self.name, token)
+        self.jobs = {}
         connection = w.mirror.connection
         if s.control.configured:
             performer = Performer(store, self.metrics, self.clock, self.name)
@@ -109,14 +114,15 @@ class Actions:
     def __init__(
         self,
         watched: Iterable[Watched],
-        data_dir: str,
+        store: StoreSettings,
         registry: CollectorRegistry,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`registry`: the service's own (the store's counters are not about one qBittorrent)."""
-        self.data_dir, self.clock = data_dir, clock
+        self.store_settings, self.clock = store, clock
         self.instances = {w.name: InstanceJobs(w, clock) for w in watched}
         self.store_metrics = StoreMetrics(registry)
+        self.leadership: Leadership | None = None
         self.stopping = threading.Event()
         self.store: Store | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -124,7 +130,9 @@ class Actions:
         self._report_lock = threading.Lock()
 
     @classmethod
-    def build(cls, watched: Iterable[Watched], data_dir: str, registry: CollectorRegistry) -> Actions | None:
+    def build(
+        cls, watched: Iterable[Watched], store: StoreSettings, registry: CollectorRegistry
+    ) -> Actions | None:
         """The Actions of this service: the instances with a configured job and actions enabled (None if
         there is none). A disabled instance that has jobs configured is logged once."""
         acting = []
@@ -138,7 +146,7 @@ class Actions:
                 )
             elif configured:
                 acting.append(w)
-        return cls(acting, data_dir, registry) if acting else None
+        return cls(acting, store, registry) if acting else None
 
     @classmethod
     def one(
@@ -152,9 +160,8 @@ class Actions:
         """The jobs of one qBittorrent (named as its mirror), whatever they are configured to do: for
         tests and the bench, which build one instance's jobs without an App."""
         ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
-        return cls(
-            [Watched(mirror.name, settings, mirror, registry, ratio)], settings.data_dir, registry, clock
-        )
+        watched = [Watched(mirror.name, settings, mirror, registry, ratio)]
+        return cls(watched, StoreSettings(data_dir=settings.data_dir), registry, clock)
 
     def has(self, job: str) -> bool:
         """Some instance runs this job ("control" or "completion")."""
@@ -163,11 +170,25 @@ class Actions:
     def build_jobs(self) -> dict[tuple[str, str], Job]:
         """Open the store and build every instance's jobs, keyed (instance, job): start() schedules
         them; tests and the bench call run() directly."""
-        self.store = open_store(self.data_dir, exclusive=True)
+        self.store = self.store_settings.open()
+        self.leadership = Leadership(
+            self.store.leases(),
+            {name: i.watched.registry for name, i in self.instances.items()},
+            self.store_metrics,
+            ttl=self.store_settings.lease_ttl,
+        )
         self._claim_rows(self.store)
         return {
-            (i.name, name): job for i in self.instances.values() for name, job in i.build(self.store).items()
+            (i.name, name): job
+            for i in self.instances.values()
+            for name, job in i.build(self.store, self._token_of(i.name)).items()
         }
+
+    def _token_of(self, instance: str) -> Callable[[], int | None]:
+        def token() -> int | None:
+            return self.leadership.token(instance) if self.leadership is not None else None
+
+        return token
 
     def _claim_rows(self, store: Store) -> None:
         """Renamed instances take their rows (previous_names); rows from before instances existed go to
@@ -189,16 +210,18 @@ class Actions:
 
     def start(self) -> None:
         jobs = self.build_jobs()
+        assert self.leadership is not None
+        self.leadership.start()  # the first leases before the first runs
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        for (instance, name), job in jobs.items():
+        for instance, name in jobs:
             self.scheduler.add_job(
-                self.run,
+                self.run_scheduled,
                 "interval",
                 seconds=self.instances[instance].interval(name),
-                args=[job, instance],
+                args=[instance, name],
                 id=f"{name}:{instance}",
                 name=f"{name}:{instance}",
                 next_run_time=datetime.now(UTC),
@@ -212,7 +235,28 @@ class Actions:
                 ", ".join(f"{n} every {i.interval(n):g}s" for n in i.jobs),
                 mode,
             )
-        log.info("actions: store in %s", self.data_dir)
+        mode = (
+            " (shared by replicas: an instance's jobs run where its lease is)"
+            if self.store_settings.shared
+            else ""
+        )
+        log.info("actions: store %s%s", self.store_settings.describe(), mode)
+
+    def run_scheduled(self, instance: str, name: str) -> str:
+        """One scheduled run: on this replica only while it leads `instance` (else `standby`); the jobs are
+        built again when a new lease term begins here (another replica may have acted meanwhile)."""
+        jobs = self.instances[instance]
+        token = self.leadership.token(instance) if self.leadership is not None else None
+        if token is None:
+            jobs.metrics.job_runs.labels(name, "standby").inc()
+            jobs.metrics.job_last_success.remove(name)  # a standby's old success is not this job's health
+            jobs.term = None
+            return "standby"
+        if token != jobs.term:
+            assert self.store is not None
+            jobs.build(self.store, self._token_of(instance))
+            jobs.term = token
+        return self.run(jobs.jobs[name], instance)
 
     def run(self, job: Job, instance: str | None = None) -> str:
         """One instrumented run of `job` of `instance` (default: the only one); never raises. `store_lost`
@@ -228,6 +272,9 @@ class Actions:
         except StoreLost as exc:
             self._report_lost(exc)
             result = "store_lost"
+        except LeaseLost as exc:  # lost this instance mid-run: what is left is the new leader's
+            log.warning("job %s of %s stopped: %s", job.name, instance, exc)
+            result = "standby"
         except Exception:
             log.exception("job %s of %s failed", job.name, instance)
             result = "error"
@@ -250,6 +297,8 @@ class Actions:
         self.stopping.set()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.leadership is not None:
+            self.leadership.stop()  # after the jobs: hands the leases over at once
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -18,9 +18,11 @@ from .limits import (
     MAX_HEADER_TIMEOUT,
     MAX_IDLE_TIMEOUT,
     MAX_INTERVAL,
+    MAX_LEASE_TTL,
     MAX_REQUEST_TIMEOUT,
     MAX_SCRAPE_TIMEOUT,
     MAX_SCRAPE_TIMEOUT_OFFSET,
+    MIN_LEASE_TTL,
 )
 from .values import (
     DEFAULT_PORT,
@@ -30,6 +32,7 @@ from .values import (
     parse_bool,
     parse_file,
     parse_listen_address,
+    parse_store_url,
     parse_str,
     parse_url,
 )
@@ -221,7 +224,26 @@ OPTIONS: tuple[Option, ...] = (
         "data.dir",
         "data",
         parse_str,
-        "Directory of the durable store (SQLite) used by the jobs.",
+        "Directory of the durable store (SQLite) used by the jobs, unless --store.url names another.",
         metavar="DIR",
+    ),
+    Option(
+        "store.url",
+        "",
+        parse_store_url,
+        "The jobs' store shared by replicas: postgresql://user@host:5432/db (its password in "
+        "--store.password-file). Empty: the SQLite file in --data.dir, one service per directory.",
+        metavar="URL",
+    ),
+    Option(
+        "store.password-file", "", parse_file, "File holding the PostgreSQL role's password.", metavar="FILE"
+    ),
+    Option(
+        "store.lease-ttl",
+        15.0,
+        duration_option(MAX_LEASE_TTL),
+        "With a PostgreSQL store, how long a replica's lease on a qBittorrent lasts without renewal "
+        "(renewed every third of it): the longest a crashed leader's jobs stay stopped before another "
+        f"replica takes over. From {duration_text(MIN_LEASE_TTL)} to {duration_text(MAX_LEASE_TTL)}.",
     ),
 )

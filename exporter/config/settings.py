@@ -16,6 +16,7 @@ from typing import Any
 from ..actions.settings import CompletionSettings, ControlSettings, JobsSettings
 from ..http.server import WebConfig
 from ..managers.policy import SeedingSettings, TrackerPolicies
+from ..store import StoreSettings
 from .actions import parse_completion, parse_control
 from .files import load_yaml, read_secret
 from .instances import (
@@ -71,6 +72,10 @@ class Settings:
     actions_enabled: bool = True
     actions_dry_run: bool = False
     data_dir: str = "data"
+    store_url: str = ""
+    store_password_file: str = ""
+    store_password: str = field(default="", repr=False)
+    store_lease_ttl: float = 15.0
     # The YAML sections and the web config file, parsed (defaults when absent).
     trackers: TrackerPolicies = field(default_factory=TrackerPolicies)
     seeding: SeedingSettings = field(default_factory=SeedingSettings)
@@ -79,6 +84,10 @@ class Settings:
     web: WebConfig = field(default_factory=WebConfig)
     # The watched qBittorrents: from `instances:`, or the one the --qbittorrent.* flags describe.
     instances: tuple[InstanceSettings, ...] = ()
+
+    @property
+    def store(self) -> StoreSettings:
+        return StoreSettings(self.data_dir, self.store_url, self.store_password, self.store_lease_ttl)
 
     @property
     def jobs(self) -> JobsSettings:
@@ -148,6 +157,11 @@ def build_settings(flags: Mapping[str, Any], env: Mapping[str, str], config_file
         values["qbittorrent_password"] = read_secret(
             values["qbittorrent_password_file"], "qbittorrent.password-file"
         )
+    values["store_password"] = (
+        read_secret(values["store_password_file"], "store.password-file")
+        if values["store_password_file"]
+        else ""
+    )
     if values["qbittorrent_api_key_file"]:
         values["qbittorrent_api_key"] = read_secret(
             values["qbittorrent_api_key_file"], "qbittorrent.api-key-file"

@@ -145,6 +145,24 @@ def parse_listen_address(value: Any) -> tuple[str, int]:
     return host, port
 
 
+def parse_store_url(value: Any) -> str:
+    """Empty, postgresql://user@host:port/db, or sqlite:///path; a URL never holds the password (never
+    echoed: a user may have written it in)."""
+    text = parse_str(value).strip()
+    if not text:
+        return ""
+    if not text.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        raise ValueError("must be postgresql://user@host:port/database or sqlite:///path")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if parts.password or "password=" in parts.query:
+        raise ValueError("must not contain the password: put it in --store.password-file")
+    return text
+
+
 def parse_file(value: Any) -> str:
     """A path that must name a readable file (empty = not set). Not repeated: a password typed into a
     *_file setting by mistake would be."""

@@ -4,14 +4,52 @@ copy.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import LOST_REASONS, AuditEntry, CompletionRecord, HandlerRun, Key, Store, StoreError, StoreLost
+from .base import (
+    LOST_REASONS,
+    AuditEntry,
+    CompletionRecord,
+    HandlerRun,
+    Key,
+    Lease,
+    LeaseLost,
+    Leases,
+    Store,
+    StoreError,
+    StoreLost,
+)
 from .sqlite import SCHEMA_VERSION, SQLiteStore
 
 FILE_NAME = "qbittorrent-monitor.db"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite:///"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the jobs' store is: the SQLite file in `data_dir`, or the PostgreSQL `url` (shared by replicas,
+    which then lead instances by leases of `lease_ttl` seconds)."""
+
+    data_dir: str = "data"
+    url: str = ""
+    password: str = field(default="", repr=False)
+    lease_ttl: float = 15.0
+
+    @property
+    def shared(self) -> bool:
+        """Replicas share it (PostgreSQL): leadership by leases instead of one service per store."""
+        return self.url.startswith(POSTGRES_SCHEMES)
+
+    def describe(self) -> str:
+        """Where it is, without a password."""
+        return self.url or str(Path(self.data_dir) / FILE_NAME)
+
+    def open(self, readonly: bool = False) -> Store:
+        """The store; a SQLite one opened by the service is locked to it (exclusive)."""
+        exclusive = not readonly and not self.shared
+        return open_store(self.data_dir, self.url, self.password, readonly=readonly, exclusive=exclusive)
 
 
 def open_store(
@@ -38,6 +76,10 @@ def open_store(
 
 
 __all__ = [
+    "Lease",
+    "LeaseLost",
+    "Leases",
+    "StoreSettings",
     "FILE_NAME",
     "LOST_REASONS",
     "SCHEMA_VERSION",

@@ -32,8 +32,10 @@ from one backend to another without knowing either.
 
 from __future__ import annotations
 
+import contextvars
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -126,6 +128,53 @@ class AuditEntry:
     instance: str = ""
 
 
+class LeaseLost(StoreError):
+    """A write made under an instance's lease that is not held any more (its term, the fencing token, is
+    over): refused by the database, so that a replica that lost its lease cannot record anything."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One term of one replica's leadership over one instance. `token` grows with every new term."""
+
+    instance: str
+    holder: str
+    token: int
+
+
+# The lease term the writes of this thread are made under ((instance, token)); None: no fencing.
+FENCE: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("store_fence", default=None)
+
+
+class Leases(ABC):
+    """Leadership per instance among replicas sharing one store. Expiry is decided by the store's clock
+    (one clock for every replica), in seconds of `ttl` from the call."""
+
+    @abstractmethod
+    def heartbeat(self, holder: str, ttl: float) -> int:
+        """This replica is alive for `ttl` more seconds; how many replicas are alive (itself counted)."""
+
+    @abstractmethod
+    def held(self) -> dict[str, str]:
+        """Instance -> its holder, for every live lease."""
+
+    @abstractmethod
+    def acquire(self, instance: str, holder: str, ttl: float) -> Lease | None:
+        """A new term of `instance`'s lease for `holder` if nobody holds it (None otherwise)."""
+
+    @abstractmethod
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        """Extend a term still held; False if it is over (expired, or taken by another term)."""
+
+    @abstractmethod
+    def release(self, lease: Lease) -> None:
+        """End a term at once (a clean shutdown, a lease given up): another replica may take it now."""
+
+    @abstractmethod
+    def leave(self, holder: str) -> None:
+        """This replica is gone (a clean shutdown): it no longer counts among the live ones."""
+
+
 class Store(ABC):
     """What the jobs need from durable storage. Every method is atomic and thread-safe.
 
@@ -214,22 +263,54 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def scoped(self, instance: str) -> Scoped:
-        """This store as one instance's jobs see it."""
-        return Scoped(self, instance)
+    def lead(self) -> None:
+        """Raise LeaseLost if writes through this view would be refused (its lease term is over): the jobs
+        ask before each effect outside the store (a qBittorrent write, a handler), which the database
+        cannot fence. The whole store is always led."""
+        return None
+
+    def leases(self) -> Leases | None:
+        """The leases of this store when replicas share it; None when one service owns it (SQLite: the
+        data directory's lock), which then leads every instance."""
+        return None
+
+    def scoped(self, instance: str, token: Callable[[], int | None] | None = None) -> Scoped:
+        """This store as one instance's jobs see it; with `token`, each of their writes is fenced by the
+        lease term it returns (a write under a term that is over raises LeaseLost)."""
+        return Scoped(self, instance, token)
 
 
 class Scoped(Store):
     """One instance's view of a store: every call is about `instance`, whatever the caller passes."""
 
-    def __init__(self, store: Store, instance: str) -> None:
-        self.store, self.instance = store, instance
+    def __init__(self, store: Store, instance: str, token: Callable[[], int | None] | None = None) -> None:
+        self.store, self.instance, self.token = store, instance, token
+
+    def lead(self) -> None:
+        if self.token is not None and self.token() is None:
+            raise LeaseLost(f"no lease on {self.instance}: this replica does not lead it now")
+
+    @contextmanager
+    def _fenced(self) -> Iterator[None]:
+        """The writes in this block are made under the current lease term (none: not fenced)."""
+        token = self.token() if self.token is not None else None
+        if token is None:
+            if self.token is not None:
+                raise LeaseLost(f"no lease on {self.instance}: this replica does not lead it now")
+            yield
+            return
+        reset = FENCE.set((self.instance, token))
+        try:
+            yield
+        finally:
+            FENCE.reset(reset)
 
     def baseline_taken(self, instance: str = "") -> bool:
         return self.store.baseline_taken(self.instance)
 
     def take_baseline(self, keys: Iterable[Key], at: float, instance: str = "") -> None:
-        self.store.take_baseline(keys, at, self.instance)
+        with self._fenced():
+            self.store.take_baseline(keys, at, self.instance)
 
     def known_completions(self, instance: str = "") -> set[Key]:
         return self.store.known_completions(self.instance)
@@ -237,7 +318,8 @@ class Scoped(Store):
     def add_completion(
         self, key: Key, torrent: Mapping[str, Any], handlers: Iterable[str], at: float, instance: str = ""
     ) -> None:
-        self.store.add_completion(key, torrent, handlers, at, self.instance)
+        with self._fenced():
+            self.store.add_completion(key, torrent, handlers, at, self.instance)
 
     def due_runs(self, now: float, limit: int, instance: str = "") -> list[HandlerRun]:
         return self.store.due_runs(now, limit, self.instance)
@@ -245,10 +327,12 @@ class Scoped(Store):
     def finish_run(
         self, run: HandlerRun, status: str, at: float, error: str = "", retry_at: float = 0.0
     ) -> None:
-        self.store.finish_run(replace(run, instance=self.instance), status, at, error, retry_at)
+        with self._fenced():
+            self.store.finish_run(replace(run, instance=self.instance), status, at, error, retry_at)
 
     def retry_dead(self, at: float, instance: str | None = None) -> int:
-        return self.store.retry_dead(at, self.instance)
+        with self._fenced():
+            return self.store.retry_dead(at, self.instance)
 
     def history(
         self, since: float, status: str = "", limit: int = 1000, instance: str | None = None
@@ -262,10 +346,12 @@ class Scoped(Store):
         return self.store.state(kind, self.instance)
 
     def put_state(self, kind: str, key: str, value: Any | None, instance: str = "") -> None:
-        self.store.put_state(kind, key, value, self.instance)
+        with self._fenced():
+            self.store.put_state(kind, key, value, self.instance)
 
     def audit(self, entry: AuditEntry) -> None:
-        self.store.audit(replace(entry, instance=self.instance))
+        with self._fenced():
+            self.store.audit(replace(entry, instance=self.instance))
 
     def audit_log(self, since: float, limit: int = 1000, instance: str | None = None) -> list[AuditEntry]:
         return self.store.audit_log(since, limit, self.instance)

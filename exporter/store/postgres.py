@@ -32,11 +32,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import (
     COLUMNS,
     DUMP_ORDER,
+    FENCE,
     JSON_COLUMNS,
     AuditEntry,
     CompletionRecord,
     HandlerRun,
     Key,
+    Lease,
+    LeaseLost,
+    Leases,
     Rows,
     Store,
     StoreError,
@@ -87,6 +91,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE baselines (instance TEXT COLLATE "C" PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
     INSERT INTO baselines SELECT '', CAST(value AS DOUBLE PRECISION) FROM meta WHERE key = 'baseline_at';
     DELETE FROM meta WHERE key = 'baseline_at';
+    """,
+    # version 3: leadership per instance among replicas (store/base.py Leases); times are the server's
+    """
+    CREATE TABLE leases (
+        instance TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL);
+    CREATE TABLE replicas (holder TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -150,6 +161,7 @@ class PostgresStore(Store):
             self._lock_conn = first  # the lock lives as long as this session
         else:
             first.close()
+        self._leases = PostgresLeases(self)
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
             kwargs={**self._kwargs, "row_factory": dict_row, "autocommit": True},
@@ -306,14 +318,41 @@ class PostgresStore(Store):
         return self._call(fn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
 
     def _write(self, fn: Callable[[Cursor], T], instance: str | None) -> T:
-        """fn(cursor) in one transaction holding the write lock of `instance` (None: of every instance)."""
+        """fn(cursor) in one transaction holding the write lock of `instance` (None: of every instance).
+
+        Under a fence (base.FENCE: this thread writes for `instance` under a lease term), the transaction
+        first checks that the term is still the live one, and holds its row: a replica taking the lease
+        over waits for this write to commit, and a stale term's write is refused (LeaseLost)."""
         if instance is None:
             return self._call(fn, "SELECT pg_advisory_xact_lock(%s)", (ALL_WRITES,))
+        fence = FENCE.get()
+        if fence is None or fence[0] != instance:
+            return self._call(
+                fn,
+                "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s, hashtext(%s))",
+                (ALL_WRITES, INSTANCE_LOCKS, instance),
+            )
+        token = fence[1]
+
+        def fenced(cur: Cursor) -> T:
+            live = cur.execute(
+                "SELECT 1 FROM leases WHERE instance = %s AND token = %s AND expires_at > now() FOR SHARE",
+                (instance, token),
+            ).fetchone()
+            if live is None:
+                raise LeaseLost(f"store {self.name}: the lease of {instance} (term {token}) is over")
+            return fn(cur)
+
         return self._call(
-            fn,
+            fenced,
             "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s, hashtext(%s))",
             (ALL_WRITES, INSTANCE_LOCKS, instance),
         )
+
+    # -- leases (store/base.py Leases) ------------------------------------------------------------------
+
+    def leases(self) -> Leases:
+        return self._leases
 
     def _call(self, fn: Callable[[Cursor], T], first: str | None, args: tuple[Any, ...]) -> T:
         """fn(cursor) on a pooled connection, alone or in a transaction that `first` opens (committed, or
@@ -624,3 +663,61 @@ def _run_of(row: Mapping[str, Any], torrent: Mapping[str, Any] | None = None) ->
         torrent=torrent if torrent is not None else row["torrent"],
         instance=row["instance"],
     )
+
+
+class PostgresLeases(Leases):
+    """Leases in the `leases` table: a term is a row's (holder, token); expiry by the server's clock."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        return self.store._read(lambda cur: cur.execute(sql, args).fetchone())
+
+    def heartbeat(self, holder: str, ttl: float) -> int:
+        def beat(cur: Cursor) -> int:
+            cur.execute(
+                "INSERT INTO replicas VALUES (%s, now() + %s * interval '1 second') "
+                "ON CONFLICT (holder) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                (holder, ttl),
+            )
+            cur.execute("DELETE FROM replicas WHERE expires_at < now() - interval '1 hour'")
+            row = cur.execute("SELECT count(*) AS n FROM replicas WHERE expires_at > now()").fetchone()
+            return int(row["n"]) if row else 1
+
+        return self.store._call(beat, "SELECT 1", ())
+
+    def held(self) -> dict[str, str]:
+        return self.store._read(
+            lambda cur: {
+                r["instance"]: r["holder"]
+                for r in cur.execute("SELECT instance, holder FROM leases WHERE expires_at > now()")
+            }
+        )
+
+    def acquire(self, instance: str, holder: str, ttl: float) -> Lease | None:
+        row = self._one(
+            "INSERT INTO leases VALUES (%s, %s, 1, now() + %s * interval '1 second') "
+            "ON CONFLICT (instance) DO UPDATE SET holder = EXCLUDED.holder, token = leases.token + 1, "
+            "expires_at = EXCLUDED.expires_at WHERE leases.expires_at <= now() RETURNING token",
+            (instance, holder, ttl),
+        )
+        return Lease(instance, holder, int(row["token"])) if row else None
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        row = self._one(
+            "UPDATE leases SET expires_at = now() + %s * interval '1 second' "
+            "WHERE instance = %s AND holder = %s AND token = %s AND expires_at > now() RETURNING token",
+            (ttl, lease.instance, lease.holder, lease.token),
+        )
+        return row is not None
+
+    def release(self, lease: Lease) -> None:
+        self._one(
+            "UPDATE leases SET expires_at = now() - interval '1 millisecond' "
+            "WHERE instance = %s AND holder = %s AND token = %s RETURNING token",
+            (lease.instance, lease.holder, lease.token),
+        )
+
+    def leave(self, holder: str) -> None:
+        self._one("DELETE FROM replicas WHERE holder = %s RETURNING holder", (holder,))

@@ -88,6 +88,12 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO baselines SELECT '', CAST(value AS REAL) FROM meta WHERE key = 'baseline_at';
     DELETE FROM meta WHERE key = 'baseline_at';
     """,
+    # version 3: leases among replicas (used by the PostgreSQL backend; one service owns a SQLite store)
+    """
+    CREATE TABLE leases (instance TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL,
+        expires_at REAL NOT NULL);
+    CREATE TABLE replicas (holder TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
