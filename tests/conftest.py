@@ -92,3 +92,21 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = open_store(str(tmp_path / "data"))
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A throwaway PostgreSQL cluster (tests/kit/postgres.py), started once, for the tests that ask."""
+    from tests.kit.postgres import PostgresCluster
+
+    with PostgresCluster() as c:
+        yield c
+
+
+@pytest.fixture
+def postgres(cluster):
+    """The cluster's database, empty: (url, password) of its role."""
+    from tests.kit.postgres import ROLE
+
+    cluster.reset()
+    return cluster.url(), cluster.passwords[ROLE]

@@ -1,4 +1,5 @@
-"""The unit tests' stand-ins for qBittorrent and time: one recording connection, one mirror, one clock.
+"""The unit tests' stand-ins for qBittorrent, time and the shared store's leases: one recording connection,
+one mirror, one clock, one set of leases.
 
 FakeConnection has Connection's interface (exporter/qbt/connection.py) without any network: `login` and
 `maindata` replay scripted answers, every write is recorded in `calls` as (name, (hash, ...), *arguments),
@@ -7,11 +8,12 @@ and writes can be made to fail per hash or per write. No MagicMock: a misspelt m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from exporter.model import AppInfo, Snapshot, SyncStats
 from exporter.qbt.connection import ConnectionSettings, QBittorrentError
+from exporter.store import Lease, Leases, StoreError
 
 APP = AppInfo("v5.0.2", "2.11.2", "2.0.10.0")
 PREFERENCES = {  # qBittorrent's defaults for what the seeding-slots action reads
@@ -139,3 +141,54 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class FakeLeases(Leases):
+    """Leases in memory on a shared clock (`clock()`, seconds), as PostgresLeases keeps them; several
+    Leadership objects on one FakeLeases are several replicas. `down` makes every call fail."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.rows: dict[str, tuple[str, int, float]] = {}  # instance -> (holder, token, expires_at)
+        self.replicas: dict[str, float] = {}
+        self.down = False
+
+    def _up(self) -> None:
+        if self.down:
+            raise StoreError("store postgresql://test: cannot connect (Connection refused)")
+
+    def heartbeat(self, holder: str, ttl: float) -> int:
+        self._up()
+        self.replicas[holder] = self.clock() + ttl
+        return sum(1 for t in self.replicas.values() if t > self.clock())
+
+    def held(self) -> dict[str, str]:
+        self._up()
+        return {i: h for i, (h, _, t) in self.rows.items() if t > self.clock()}
+
+    def acquire(self, instance: str, holder: str, ttl: float) -> Lease | None:
+        self._up()
+        row = self.rows.get(instance)
+        if row is not None and row[2] > self.clock():
+            return None
+        token = (row[1] if row else 0) + 1
+        self.rows[instance] = (holder, token, self.clock() + ttl)
+        return Lease(instance, holder, token)
+
+    def renew(self, lease: Lease, ttl: float) -> bool:
+        self._up()
+        row = self.rows.get(lease.instance)
+        if row is None or row[:2] != (lease.holder, lease.token) or row[2] <= self.clock():
+            return False
+        self.rows[lease.instance] = (lease.holder, lease.token, self.clock() + ttl)
+        return True
+
+    def release(self, lease: Lease) -> None:
+        self._up()
+        row = self.rows.get(lease.instance)
+        if row is not None and row[:2] == (lease.holder, lease.token):
+            self.rows[lease.instance] = (row[0], row[1], self.clock() - 0.001)
+
+    def leave(self, holder: str) -> None:
+        self._up()
+        self.replicas.pop(holder, None)

@@ -75,12 +75,6 @@ class PostgresBackend:
 Backend = SQLiteBackend | PostgresBackend
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[PostgresCluster]:
-    with PostgresCluster() as c:
-        yield c
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
