@@ -30,12 +30,14 @@ from typing import Any
 from . import demo
 from .app import App, make_mirror
 from .config import OPTIONS, ConfigError, Settings, build_settings
+from .config.files import read_secret
 from .config.instances import InstanceSettings, describe
 from .durations import parse_duration
 from .history import COMPLETION_STATUSES, audit_dicts, audit_line, completion_dicts, completion_line
 from .logs import setup_logging
 from .report import DEFAULT_LIMIT, build_report, format_report, parse_limit
-from .store import FILE_NAME, Store, StoreError, open_store
+from .store import FILE_NAME, SCHEMA_VERSION, Store, StoreError, open_store
+from .store.copy import copy_store
 from .version import __version__
 
 log = logging.getLogger("qbittorrent_monitor")
@@ -200,7 +202,7 @@ def _read_store(
         print(f"qbittorrent-monitor: --since: {exc}", file=sys.stderr)
         return 2
     try:
-        store = open_store(settings.data_dir, readonly=True)
+        store = settings.store.open(readonly=True)
     except StoreError as exc:
         print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
         return 1
@@ -220,9 +222,9 @@ def _read_store(
 def run_completions(settings: Settings, args: argparse.Namespace) -> int:
     if args.retry_dead:
         try:
-            if not (Path(settings.data_dir) / FILE_NAME).is_file():
+            if not settings.store.url and not (Path(settings.data_dir) / FILE_NAME).is_file():
                 raise StoreError(f"no store in {settings.data_dir}")
-            store = open_store(settings.data_dir)
+            store = settings.store.open(service=False)
             try:
                 n = store.retry_dead(time.time(), args.instance or None)
                 print(f"{n} dead-letter handler run(s) queued again")
@@ -251,6 +253,67 @@ def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
+# -- store: migrate, copy ---------------------------------------------------------------------------
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "action",
+        choices=("migrate", "copy"),
+        help="migrate: bring the store (--store.url or "
+        "--data.dir) to this version's schema; copy: every row of --from into the empty --to.",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        default="",
+        metavar="URL",
+        help="copy: sqlite:///path/qbittorrent-monitor.db or postgresql://user@host/db",
+    )
+    parser.add_argument(
+        "--to", dest="target", default="", metavar="URL", help="copy: where to (must be empty)"
+    )
+    parser.add_argument("--from-password-file", default="", metavar="FILE", help="copy: --from's password")
+    parser.add_argument(
+        "--to-password-file",
+        default="",
+        metavar="FILE",
+        help="copy: --to's password (default: --store.password-file)",
+    )
+
+
+def run_store(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        if args.action == "migrate":
+            store = settings.store.open(service=False)  # opening migrates
+            store.close()
+            print(f"store {settings.store.describe()} is at schema version {SCHEMA_VERSION}")
+            return 0
+        if not args.source or not args.target:
+            print("qbittorrent-monitor: store copy needs --from URL and --to URL", file=sys.stderr)
+            return 2
+        src = open_store("", url=args.source, password=_password(args.from_password_file), readonly=True)
+        try:
+            dst = open_store(
+                "", url=args.target, password=_password(args.to_password_file) or settings.store_password
+            )
+            try:
+                moved = copy_store(src, dst)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except (StoreError, ConfigError) as exc:
+        print(f"qbittorrent-monitor: {exc}", file=sys.stderr)
+        return 1
+    print("copied: " + ", ".join(f"{n} {table}" for table, n in moved.items()))
+    return 0
+
+
+def _password(path: str) -> str:
+    return read_secret(path, "--password-file") if path else ""
+
+
 COMMANDS: dict[str, Command] = {
     "run": Command("Serve metrics and run the scheduled jobs (default).", run_service),
     "check-config": Command("Validate the configuration and exit.", check_config),
@@ -263,6 +326,12 @@ COMMANDS: dict[str, Command] = {
         "Show the audit log: every action taken or dry-run, with its reason (--since 24h, --json).",
         run_audit,
         _history_arguments,
+    ),
+    "store": Command(
+        "Manage the store: `store migrate`, `store copy --from sqlite:///... --to postgresql://...` "
+        "(moving a single-node install to a shared store without running a handler again).",
+        run_store,
+        _store_arguments,
     ),
     "report": Command(
         "Print the seeding-slot recommendation and per-tracker points/ratio, with reasons "

@@ -34,7 +34,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from ..managers.ratio_index import SharedRatioIndex
 from ..qbt.mirror import Mirror
-from ..store import LeaseLost, Store, StoreLost, StoreSettings
+from ..store import LeaseLost, Store, StoreError, StoreLost, StoreSettings
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
@@ -127,6 +127,7 @@ class Actions:
         self.store: Store | None = None
         self.scheduler: BackgroundScheduler | None = None
         self._lost_reported = False  # the store's loss is logged and counted once (two jobs may find it)
+        self._store_failing = False  # a failing shared store is logged once per outage
         self._report_lock = threading.Lock()
 
     @classmethod
@@ -275,9 +276,18 @@ class Actions:
         except LeaseLost as exc:  # lost this instance mid-run: what is left is the new leader's
             log.warning("job %s of %s stopped: %s", job.name, instance, exc)
             result = "standby"
+        except StoreError as exc:  # a shared store that does not answer: this run fails, the next tries
+            if not self._store_failing:
+                log.warning(
+                    "job %s of %s failed: %s (logged once until the store answers)", job.name, instance, exc
+                )
+            self._store_failing = True
+            result = "error"
         except Exception:
             log.exception("job %s of %s failed", job.name, instance)
             result = "error"
+        else:
+            self._store_failing = False
         metrics.job_runs.labels(job.name, result).inc()
         metrics.job_duration.labels(job.name).set(time.perf_counter() - started)
         if result == "ok":

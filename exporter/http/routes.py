@@ -30,7 +30,7 @@ from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
-from ..store import Store, StoreError
+from ..store import Store, StoreError, StoreLost
 from . import exposition
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
@@ -163,8 +163,10 @@ def _ready(src: Sources) -> Response:
     try:
         if store is not None:
             store.check()
-    except StoreError as exc:  # lost: the jobs stopped acting, only a restart brings them back
+    except StoreLost as exc:  # lost: the jobs stopped acting, only a restart brings them back
         return text(503, f"not ready: {exc}\n")
+    except StoreError:  # a shared store that does not answer for now: the jobs pause, metrics go on
+        pass
     down = [name for name in src.instances if src.snapshot(name) is None]
     if not down:
         return text(200, "ready\n")

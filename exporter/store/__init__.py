@@ -46,9 +46,9 @@ class StoreSettings:
         """Where it is, without a password."""
         return self.url or str(Path(self.data_dir) / FILE_NAME)
 
-    def open(self, readonly: bool = False) -> Store:
-        """The store; a SQLite one opened by the service is locked to it (exclusive)."""
-        exclusive = not readonly and not self.shared
+    def open(self, readonly: bool = False, service: bool = True) -> Store:
+        """The store; a SQLite one opened by the service (not by a command beside it) is locked to it."""
+        exclusive = service and not readonly and not self.shared
         return open_store(self.data_dir, self.url, self.password, readonly=readonly, exclusive=exclusive)
 
 
@@ -67,7 +67,7 @@ def open_store(
 
         return PostgresStore(url, password=password, readonly=readonly, exclusive=exclusive)
     if url.startswith(SQLITE_SCHEME):
-        path = Path("/" + url.removeprefix(SQLITE_SCHEME))
+        path = Path("/" + url.removeprefix(SQLITE_SCHEME).lstrip("/"))  # sqlite:///a/b and sqlite:////a/b
         return SQLiteStore(path, readonly=readonly, exclusive=exclusive)
     scheme = url.partition("://")[0] if "://" in url else "none"
     raise StoreError(
