@@ -34,5 +34,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # psycopg's pool warns at every failed reconnection: the store's own messages say it once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     for noisy in ("apscheduler", "urllib3", "qbittorrentapi"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

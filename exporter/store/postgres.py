@@ -110,7 +110,7 @@ ALL_WRITES = int.from_bytes(b"qbm-writ", "big", signed=True)  # shared by instan
 INSTANCE_LOCKS = int.from_bytes(b"qbmi", "big", signed=True)  # (this, hashtext(instance)): one instance
 
 POOL_SIZE = 4  # the jobs' threads are few; a fifth caller waits up to POOL_TIMEOUT for a connection
-POOL_TIMEOUT = 10.0
+POOL_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 5  # seconds, per connection attempt (libpq's connect_timeout)
 STATEMENT_TIMEOUT = "30s"  # a statement that waits longer (a lock held by a stuck peer) fails instead
 
@@ -354,11 +354,17 @@ class PostgresStore(Store):
     def leases(self) -> Leases:
         return self._leases
 
-    def _call(self, fn: Callable[[Cursor], T], first: str | None, args: tuple[Any, ...]) -> T:
+    def _call(
+        self,
+        fn: Callable[[Cursor], T],
+        first: str | None,
+        args: tuple[Any, ...],
+        timeout: float | None = None,
+    ) -> T:
         """fn(cursor) on a pooled connection, alone or in a transaction that `first` opens (committed, or
         rolled back on any error); database errors become StoreError."""
         try:
-            with self._pool.connection() as conn, conn.cursor() as cur:
+            with self._pool.connection(timeout=timeout) as conn, conn.cursor() as cur:
                 if first is None:
                     return fn(cur)
                 with conn.transaction():
@@ -670,11 +676,16 @@ class PostgresLeases(Leases):
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
+        self.timeout = POOL_TIMEOUT  # a third of the lease's time-to-live once a heartbeat says it
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
-        return self.store._read(lambda cur: cur.execute(sql, args).fetchone())
+        """One statement, failing within a third of the lease's time: the loop must notice an outage
+        before its leases lapse, not wait on the pool."""
+        return self.store._call(lambda cur: cur.execute(sql, args).fetchone(), None, (), self.timeout)
 
     def heartbeat(self, holder: str, ttl: float) -> int:
+        self.timeout = min(ttl / 3, POOL_TIMEOUT)
+
         def beat(cur: Cursor) -> int:
             cur.execute(
                 "INSERT INTO replicas VALUES (%s, now() + %s * interval '1 second') "
@@ -685,14 +696,17 @@ class PostgresLeases(Leases):
             row = cur.execute("SELECT count(*) AS n FROM replicas WHERE expires_at > now()").fetchone()
             return int(row["n"]) if row else 1
 
-        return self.store._call(beat, "SELECT 1", ())
+        return self.store._call(beat, "SELECT 1", (), self.timeout)
 
     def held(self) -> dict[str, str]:
-        return self.store._read(
+        return self.store._call(
             lambda cur: {
                 r["instance"]: r["holder"]
                 for r in cur.execute("SELECT instance, holder FROM leases WHERE expires_at > now()")
-            }
+            },
+            None,
+            (),
+            self.timeout,
         )
 
     def acquire(self, instance: str, holder: str, ttl: float) -> Lease | None:

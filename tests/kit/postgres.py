@@ -108,6 +108,17 @@ class PostgresCluster:
         self.started_in = time.monotonic() - began
         return self
 
+    def pause(self, timeout: float = 15.0) -> None:
+        """The server stopped (a fast shutdown: sessions cut), its data kept: `resume()` starts it again."""
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT, timeout)
+            self.proc = None
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """The server started again on the same port, with the same data (a PostgreSQL restart)."""
+        if not self._serve(time.monotonic() + timeout):
+            raise RuntimeError(f"postgres did not start again on port {self.port}:\n{self.log_tail()}")
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.proc is not None:
             stop_process(self.proc, signal.SIGINT, timeout)  # SIGINT: fast shutdown

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from email.message import Message
@@ -32,6 +33,7 @@ class Request:
     path: str  # with the query string
     headers: Message  # case-insensitive: headers["content-type"] == headers["Content-Type"]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
