@@ -76,6 +76,12 @@ CONFIG: dict[str, tuple[Any, str]] = {
         "at the default intervals (control 1m, completion 10s). Raise it when you lengthen an interval.",
     ),
     "job_for": ("1m", "How long a job must stay without success beyond job_max_age."),
+    "no_leader_for": ("2m", "QBittorrentNoLeader: how long no replica may hold a qBittorrent's lease."),
+    "two_leaders_for": (
+        "1m",
+        "QBittorrentTwoLeaders: how long two replicas may both report a lease (a moved lease shows twice "
+        "for up to a third of its time-to-live, until the old holder's next round).",
+    ),
     "sync_error_ratio": (0.1, "QBittorrentSyncErrors when more than this fraction of syncs fail..."),
     "sync_error_window": ("10m", "...over this window..."),
     "sync_error_for": ("15m", "...for this long, while qBittorrent is otherwise up."),
@@ -350,6 +356,36 @@ ALERTS = [
         ],
     },
 ]
+
+ALERTS.append(
+    {
+        # Several replicas on one PostgreSQL store: every replica reports the leases of each qBittorrent it
+        # would run jobs for, 1 where it holds it. Summed over the replicas of a job (not by instance).
+        "name": "qbittorrent-monitor.leadership",
+        "rules": [
+            alert(
+                "QBittorrentNoLeader",
+                "max by (job, qbittorrent) (qbittorrent_exporter_lease_held{%(selector)s}) == 0",
+                "%(no_leader_for)s",
+                "warning",
+                "No replica runs the jobs of qBittorrent{{ with $labels.qbittorrent }} {{ . }}{{ end }}.",
+                "No replica of {{ $labels.job }} has held the lease of qBittorrent {{ $labels.qbittorrent }} "
+                "for %(no_leader_for)s: its completions and actions wait (PostgreSQL unreachable, or every "
+                "replica standing by).",
+            ),
+            alert(
+                "QBittorrentTwoLeaders",
+                "sum by (job, qbittorrent) (qbittorrent_exporter_lease_held{%(selector)s}) > 1",
+                "%(two_leaders_for)s",
+                "critical",
+                "Two replicas claim qBittorrent{{ with $labels.qbittorrent }} {{ . }}{{ end }}.",
+                "{{ $value }} replicas of {{ $labels.job }} say they hold the lease of qBittorrent "
+                "{{ $labels.qbittorrent }} for %(two_leaders_for)s. The store's fencing refuses the writes "
+                "of a term that is over; this must never last: check the replicas' clocks and logs.",
+            ),
+        ],
+    }
+)
 
 # What the dashboards reuse. Names follow Prometheus's level:metric:operations convention; the level
 # `instance` stands for one watched qBittorrent (the QBT_LABELS every rule keeps), as it did before one

@@ -66,16 +66,16 @@ class Leadership:
     def __init__(
         self,
         leases: Leases | None,
-        registries: Mapping[str, CollectorRegistry],
+        metrics: Mapping[str, LeaseMetrics],
         store_metrics: StoreMetrics,
         ttl: float = 15.0,
         holder: str = "",
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`registries`: each instance's, in configuration order (the order leases are taken in)."""
+        """`metrics`: each instance's, in configuration order (the order leases are taken in)."""
         self.leases, self.ttl, self.monotonic = leases, ttl, monotonic
         self.holder = holder or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-        self.metrics = {name: LeaseMetrics(r) for name, r in registries.items()}
+        self.metrics = dict(metrics)
         self.store_metrics = store_metrics
         self.margin = max(ttl / 5, 0.5)
         self._held: dict[str, Held] = {}

@@ -38,7 +38,7 @@ from ..store import LeaseLost, Store, StoreError, StoreLost, StoreSettings
 from . import handlers
 from .completion import CompletionJob
 from .control import ControlJob
-from .leadership import Leadership
+from .leadership import Leadership, LeaseMetrics
 from .metrics import ActionMetrics, StoreMetrics
 from .perform import Performer
 from .settings import JobsSettings
@@ -72,6 +72,7 @@ class InstanceJobs:
         self.watched, self.clock = watched, clock
         self.name, self.settings = watched.name, watched.settings
         self.metrics = ActionMetrics(watched.registry)
+        self.lease_metrics = LeaseMetrics(watched.registry)
         self.metrics.declare(
             self.settings.configured, tuple(h.name for h in self.settings.completion.handlers)
         )
@@ -174,7 +175,7 @@ class Actions:
         self.store = self.store_settings.open()
         self.leadership = Leadership(
             self.store.leases(),
-            {name: i.watched.registry for name, i in self.instances.items()},
+            {name: i.lease_metrics for name, i in self.instances.items()},
             self.store_metrics,
             ttl=self.store_settings.lease_ttl,
         )

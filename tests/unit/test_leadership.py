@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.registry import CollectorRegistry
 
-from exporter.actions.leadership import Leadership
+from exporter.actions.leadership import Leadership, LeaseMetrics
 from exporter.actions.metrics import StoreMetrics
 from exporter.managers.leadership import plan_leases, share
 from tests.kit.fakes import Clock, FakeLeases
@@ -62,14 +62,9 @@ def test_plan(mine, free, replicas, take, give_up):
 
 def replica(leases, clock, holder, names=NAMES):
     registries = {n: CollectorRegistry(auto_describe=False) for n in names}
-    return Leadership(
-        leases,
-        registries,
-        StoreMetrics(CollectorRegistry(auto_describe=False)),
-        ttl=TTL,
-        holder=holder,
-        monotonic=clock,
-    ), registries
+    metrics = {n: LeaseMetrics(r) for n, r in registries.items()}
+    store = StoreMetrics(CollectorRegistry(auto_describe=False))
+    return Leadership(leases, metrics, store, ttl=TTL, holder=holder, monotonic=clock), registries
 
 
 def held(r: Leadership) -> set[str]:
