@@ -103,6 +103,12 @@ def check_config(settings: Settings, args: argparse.Namespace) -> int:
     print("config OK" + (f": {settings.config_file}" if settings.config_file else ""))
     for inst in settings.instances:
         print("  " + describe(inst))
+    store = settings.store
+    if store.shared:
+        password = "password set" if store.password else "no password"
+        print(f"  store {store.describe()} ({password}), shared by replicas: leases of {store.lease_ttl:g} s")
+    else:
+        print(f"  store {store.describe()}")
     return 0
 
 

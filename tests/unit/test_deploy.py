@@ -26,14 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
 
-def compose() -> dict:
-    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+def compose(file: str = "docker-compose.yml") -> dict:
+    return yaml.safe_load((DEPLOY / file).read_text())
 
 
-def mounts(service: str) -> dict[str, Path]:
+def mounts(service: str, file: str = "docker-compose.yml") -> dict[str, Path]:
     """container path -> host path of the service's bind mounts (relative to deploy/)."""
     out = {}
-    for volume in compose()["services"][service].get("volumes", []):
+    for volume in compose(file)["services"][service].get("volumes", []):
         source, target = volume.split(":")[:2]
         if source.startswith((".", "/")):
             out[target] = (DEPLOY / source).resolve()
@@ -62,16 +62,17 @@ def test_compose_has_the_whole_stack():
     assert "qbittorrent_password" in compose()["secrets"]
 
 
-def test_compose_paths_exist():
-    c = compose()
+@pytest.mark.parametrize("file", ["docker-compose.yml", "docker-compose.ha.yml"])
+def test_compose_paths_exist(file):
+    c = compose(file)
     for name, service in c["services"].items():
-        for target, host in mounts(name).items():
+        for target, host in mounts(name, file).items():
             assert host.exists(), f"{name}: {host} (mounted at {target}) does not exist"
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if not source.startswith((".", "/")):
                 assert source in c["volumes"], f"{name}: named volume {source} is not declared"
-    build = c["services"]["exporter"]["build"]
+    build = next(s["build"] for name, s in c["services"].items() if name.startswith("exporter"))
     assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
 
 
@@ -86,10 +87,19 @@ def test_exporter_config_in_compose_is_valid(capsys):
     )
 
 
-def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_path):
-    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
-    paths = mounts("prometheus")
-    assert paths["/etc/prometheus/prometheus.yml"] == DEPLOY / "prometheus.yml"
+@pytest.mark.parametrize(
+    ("file", "prometheus", "exporters"),
+    [
+        ("docker-compose.yml", "prometheus.yml", ["exporter"]),
+        ("docker-compose.ha.yml", "prometheus-ha.yml", ["exporter-a", "exporter-b"]),
+    ],
+)
+def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(
+    tmp_path, file, prometheus, exporters
+):
+    config = yaml.safe_load((DEPLOY / prometheus).read_text())
+    paths = mounts("prometheus", file)
+    assert paths["/etc/prometheus/prometheus.yml"] == DEPLOY / prometheus
     # Rewrite the container paths of the rule files to the host files compose mounts there.
     rule_files = [str(paths[p]) for p in config["rule_files"]]
     assert {Path(p).name for p in rule_files} == {"alerts.yml", "recording.yml"}
@@ -105,7 +115,7 @@ def test_prometheus_config_passes_promtool_with_the_rules_compose_mounts(tmp_pat
 
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     selector = re.search(r'job="([^"]+)"', (ROOT / "prometheus" / "alerts.yml").read_text()).group(1)
-    assert jobs[selector]["static_configs"][0]["targets"] == [f"exporter:{DEFAULT_PORT}"]
+    assert jobs[selector]["static_configs"][0]["targets"] == [f"{e}:{DEFAULT_PORT}" for e in exporters]
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
 
 
@@ -130,6 +140,54 @@ def test_grafana_provisioning_matches_the_compose_mounts():
     datasource = yaml.safe_load((ROOT / "grafana/provisioning/datasources/prometheus.yml").read_text())
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     assert "9090:9090" in compose()["services"]["prometheus"]["ports"]
+
+
+def test_ha_compose_runs_two_replicas_on_one_postgres(tmp_path, monkeypatch, capsys):
+    """Both replicas are the same service with the same store; PostgreSQL's password is a secret file
+    shared by the database and the replicas; the replicas' configuration passes check-config."""
+    from exporter.cli import main
+
+    c = compose("docker-compose.ha.yml")
+    services = c["services"]
+    replicas = [name for name, s in services.items() if "exporter" in name]
+    assert replicas == ["exporter-a", "exporter-b"]
+    a, b = (services[name] for name in replicas)
+    assert a["environment"] == b["environment"] and a["build"] == b["build"]
+    assert {a["ports"][0].split(":")[0], b["ports"][0].split(":")[0]} == {"9713", "9714"}
+    env = a["environment"]
+    url = env["QBITTORRENT_MONITOR_STORE_URL"]
+    postgres = services["postgres"]["environment"]
+    assert url == (f"postgresql://{postgres['POSTGRES_USER']}@postgres:5432/{postgres['POSTGRES_DB']}"), (
+        "the replicas' store is the compose PostgreSQL"
+    )
+    assert ":" not in url.split("//")[1].split("@")[0], "the password is a secret file, not in the URL"
+    assert env["QBITTORRENT_MONITOR_STORE_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert postgres["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert "postgres_password" in a["secrets"] and "postgres_password" in services["postgres"]["secrets"]
+    secret = c["secrets"]["postgres_password"]["file"]
+    assert secret.startswith("./secrets/") and (DEPLOY / "secrets").is_dir()
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(DEPLOY / secret)], cwd=ROOT, timeout=30
+    ).returncode
+    assert ignored == 0, f"deploy/{secret} must stay out of git"
+
+    # The replicas' environment (paths made local) passes check-config.
+    for name in ("qbittorrent", "postgres"):
+        (tmp_path / name).write_text("secret\n")
+    for key, value in env.items():
+        value = {
+            "/run/secrets/qbittorrent_password": str(tmp_path / "qbittorrent"),
+            "/run/secrets/postgres_password": str(tmp_path / "postgres"),
+            "/etc/qbittorrent-monitor/config.yml": str(mounts("exporter-a", "docker-compose.ha.yml")[value])
+            if value == "/etc/qbittorrent-monitor/config.yml"
+            else value,
+        }.get(value, value)
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("QBITTORRENT_MONITOR_DATA_DIR", str(tmp_path / "data"))
+    assert main(["check-config"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"store {url} (password set), shared by replicas" in out, out
+    assert "secret" not in out
 
 
 # -- Dockerfile -------------------------------------------------------------------------------
@@ -225,7 +283,10 @@ def test_dockerignore_keeps_what_the_image_copies():
     "path",
     [
         "deploy/docker-compose.yml",
+        "deploy/docker-compose.ha.yml",
         "deploy/prometheus.yml",
+        "deploy/prometheus-ha.yml",
+        "deploy/prometheus-probe.yml",
         "deploy/alertmanager.yml",
         "deploy/qbittorrent-monitor.yml",
     ],
