@@ -34,6 +34,7 @@ def start_stack(tmp_path, qbt, password_file, prometheus, alertmanager, receiver
     exporter.start()
     prometheus.wait_ready()
     alertmanager.wait_ready()
+    prometheus.assert_matrix_version()
     return exporter
 
 

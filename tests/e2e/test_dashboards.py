@@ -178,6 +178,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
         return bool(shared_t) and shared_t["amount_left"] == 0 and shared_t["completion_on"] > 0
 
     wait_for(downloaded, timeout=30, interval=0.5, what="the watched qBittorrent downloading from the seeder")
+    prometheus.assert_matrix_version()
     wait_for(
         lambda: prometheus.query(
             'qbittorrent_exporter_completion_handler_runs_total{result=~"error|dead"} > 0'

@@ -1,4 +1,5 @@
-"""The version matrix rig (tests/kit/versions.py) runs the real binary of each matrix id.
+"""The version matrix rig (tests/kit/versions.py) runs the real binary of each matrix id, and the matrix is
+what the fixtures hand out (tests/conftest.py) and what docs/compatibility.md says.
 
 Every id of the matrix is exercised: a missing root or binary fails (RigError), it never skips.
 """
@@ -6,7 +7,6 @@ Every id of the matrix is exercised: a missing root or binary fails (RigError), 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.integration
 RULE_FILES = [versions.REPO / "prometheus" / "alerts.yml", versions.REPO / "prometheus" / "recording.yml"]
 
 
-def major_minor(text: str) -> tuple[int, int]:
-    match = re.match(r"v?(\d+)\.(\d+)\.", text)
-    assert match, text
-    return int(match.group(1)), int(match.group(2))
+major_minor = versions.major_minor
 
 
 def expected_qbittorrent(matrix_id: str, version: str) -> bool:
@@ -40,9 +37,11 @@ def host_mounts_under(path: Path) -> list[str]:
     return [m for m in mounts if m == str(path) or m.startswith(f"{path}/")]
 
 
-@pytest.mark.parametrize("matrix_id", versions.QBITTORRENT)
-def test_qbittorrent_of_each_matrix_id_starts_with_the_sandbox_profile(matrix_id, qbt_factory):
-    q = qbt_factory(command=versions.qbittorrent(matrix_id))
+@pytest.mark.qbt51
+def test_qbittorrent_of_each_matrix_id_starts_with_the_sandbox_profile(qbt_version, qbt_factory):
+    matrix_id = qbt_version
+    q = qbt_factory()
+    assert q.command == versions.qbittorrent(matrix_id)  # the fixture runs the version the test id names
     client = qbittorrentapi.Client(
         host=q.url,
         username=q.username,
@@ -64,12 +63,13 @@ def test_qbittorrent_of_each_matrix_id_starts_with_the_sandbox_profile(matrix_id
         q.bt_port,
     )
     assert prefs["save_path"].rstrip("/") == str(q.downloads)  # a host path under pytest's tmp_path
+    assert prefs["bittorrent_protocol"] == 1  # TCP only: see QBittorrentProcess.write_config
     assert host_mounts_under(versions.ROOTS) == []  # the root's mounts live in the process's own namespace
     assert stop_process(q.proc) == 0  # SIGTERM reached qBittorrent itself: a clean exit, not a kill
 
 
-@pytest.mark.parametrize("matrix_id", versions.PROMETHEUS)
-def test_promtool_of_each_matrix_id_checks_the_shipped_rules(matrix_id):
+def test_promtool_of_each_matrix_id_checks_the_shipped_rules(prometheus_version):
+    matrix_id = prometheus_version
     for tool in versions.PROMETHEUS_TOOLS:
         versions.prometheus_version(matrix_id, tool)  # each one runs and reports a version (or RigError)
     assert major_minor(versions.prometheus_version(matrix_id, "promtool"))[0] == int(matrix_id)
@@ -85,9 +85,9 @@ def test_promtool_of_each_matrix_id_checks_the_shipped_rules(matrix_id):
     assert check.stdout.count("SUCCESS") == len(RULE_FILES), check.stdout
 
 
-@pytest.mark.parametrize("matrix_id", versions.PROMETHEUS)
-def test_prometheus_and_alertmanager_of_each_matrix_id_use_host_paths(matrix_id, tmp_path):
+def test_prometheus_and_alertmanager_of_each_matrix_id_use_host_paths(prometheus_version, tmp_path):
     """Rule files in the checkout, config and TSDB under tmp_path: all visible to the root's binaries."""
+    matrix_id = prometheus_version
     prom_port, am_port = free_port(), free_port()
     (tmp_path / "prometheus.yml").write_text(
         yaml.safe_dump({"global": {"evaluation_interval": "1s"}, "rule_files": [str(p) for p in RULE_FILES]})
