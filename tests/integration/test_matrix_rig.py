@@ -15,7 +15,7 @@ import qbittorrentapi
 import yaml
 
 from exporter.sandbox import free_port, stop_process
-from tests.kit import versions
+from tests.kit import compatibility, versions
 from tests.kit.processes import http_get, wait_for
 
 pytestmark = pytest.mark.integration
@@ -157,3 +157,36 @@ def test_a_missing_root_or_binary_is_an_error_not_a_skip():
         versions.command("no-such-binary", versions.QBITTORRENT["5.x"])
     with pytest.raises(versions.RigError, match="no-such-binary"):
         versions.command("no-such-binary", versions.host_suite())
+
+
+# The 5.1 row runs what differs there or is at the heart of the service (and the version tests).
+QBT51_AT_LEAST = (
+    "integration/test_exporter_real.py::test_real_torrents_are_counted_by_state_category_and_tracker_host",
+    "integration/test_exporter_real.py::test_qbittorrent_down_then_back_without_restarting_the_exporter",
+    "integration/test_completion_real.py::"
+    "test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothing",
+    "integration/test_actions_real.py::test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged",
+    "integration/test_actions_real.py::test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those",
+)
+
+
+def test_docs_compatibility_is_the_suites_matrix():
+    """docs/compatibility.md is generated from the collected test ids: current, and with the rows the
+    matrix promises (every qBittorrent test on 4.5 and 5.x; the named ones on 5.1 too)."""
+    found = compatibility.collect()
+    assert compatibility.DOC.read_text() == compatibility.render(found), (
+        f"docs/compatibility.md is out of date: run {compatibility.COMMAND}"
+    )
+    families = {family.removeprefix("tests/"): ids for family, ids in found.items()}
+    missing = [f for f in QBT51_AT_LEAST if not families.get(f, {}).get("qbt-5.1")]
+    assert missing == [], "these must run on qBittorrent 5.1 (@pytest.mark.qbt51)"
+    qbt = {f: ids for f, ids in families.items() if any(i.startswith("qbt-") for i in ids)}
+    assert len(qbt) > 20, sorted(qbt)
+    only_some = [
+        f
+        for f, ids in qbt.items()
+        if not (ids["qbt-4.5"] and ids["qbt-5.x"]) and "test_versions_real.py" not in f
+    ]
+    assert only_some == [], "outside test_versions_real.py, every qBittorrent test runs on 4.5 and 5.x"
+    e2e = {f: ids for f, ids in families.items() if f.startswith("e2e/")}
+    assert e2e and all(ids["prom-2"] and ids["prom-3"] for ids in e2e.values()), e2e
