@@ -104,6 +104,8 @@ def test_demo_shows_real_metrics_in_every_state_and_cleans_up(qbt_version, tmp_p
         assert sample(samples, "qbittorrent_up") == 1
         assert http_get(base + "/api/report")[0] == 200
         assert "dry run" in out.lower()
+        running = {dict(labels)["version"] for (name, labels) in samples if name == "qbittorrent_info"}
+        assert running == {versions.qbittorrent_version(qbt_version)}  # the version on PATH, not the host's
     finally:
         code = demo.stop()
     assert code == 0, demo.output()
