@@ -135,7 +135,7 @@ def exporter_config(tmp_path: Path, receiver_url: str) -> Path:
 
 
 def test_every_panel_query_returns_data_from_a_live_prometheus(
-    tmp_path: Path, qbt_factory, password_file, prometheus, receiver
+    tmp_path: Path, qbt_factory, password_file, prometheus, receiver, request
 ):
     seeder, watched = qbt_factory("seeder"), qbt_factory("watched")
     exporter = ExporterProcess(
@@ -151,6 +151,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
         ],
         workdir=tmp_path / "exporter",
     )
+    request.addfinalizer(exporter.stop)  # started below; stopped whatever happens
     # Prometheus first: it scrapes a new target only after ~5 s.
     prometheus.start(
         targets=[f"127.0.0.1:{exporter.port}"], rule_files=[ROOT / "prometheus" / "recording.yml"]

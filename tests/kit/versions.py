@@ -24,8 +24,9 @@ unshare and the shell exec in place, so the pid the caller holds is the program 
 codes are the program's own. The namespace and its mounts vanish with the process; nothing is left on the
 host to clean up.
 
-Tests get the matrix as fixture parameters (tests/conftest.py: `qbt_version`; tests/e2e/conftest.py:
-`prometheus_version`) whose ids are `param_id(...)`: "qbt-4.5", "qbt-5.1", "qbt-5.x", "prom-2", "prom-3".
+Tests get the matrix as fixture parameters (tests/conftest.py: `qbt_version`, `prometheus_version`) whose
+ids are `param_id(...)`: "qbt-4.5", "qbt-5.1", "qbt-5.x", "prom-2", "prom-3"; docs/compatibility.md lists
+which test runs on which (tests/kit/compatibility.py writes it).
 What a test expects of a version comes from the version the binary reports (`qbittorrent_at_least`,
 `qbittorrent_log`), never from a version string written into the test.
 """
