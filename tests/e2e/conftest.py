@@ -3,6 +3,8 @@
 
 Each fixture hands out a process object that the test starts (so that it can choose the order: start
 Prometheus first, it takes a few seconds to scrape a new target) and that is stopped at teardown.
+Prometheus and Alertmanager are those of the test's `prometheus_version` (tests/conftest.py): every test
+using them runs on Prometheus 2 and 3, ids `[...-prom-2]` and `[...-prom-3]`.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ def receiver(receivers) -> Receiver:
 
 
 @pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[Prometheus]:
-    p = Prometheus(tmp_path / "prometheus")
+def prometheus(tmp_path: Path, prometheus_version: str) -> Iterator[Prometheus]:
+    p = Prometheus(tmp_path / "prometheus", prometheus_version)
     yield p
     p.stop()
 
 
 @pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
-    a = Alertmanager(tmp_path / "alertmanager")
+def alertmanager(tmp_path: Path, prometheus_version: str) -> Iterator[Alertmanager]:
+    a = Alertmanager(tmp_path / "alertmanager", prometheus_version)
     yield a
     a.stop()

@@ -32,8 +32,13 @@ def start_stack(tmp_path, qbt, password_file, prometheus, alertmanager, receiver
         alertmanager=f"127.0.0.1:{alertmanager.port}",
     )
     exporter.start()
-    prometheus.wait_ready()
-    alertmanager.wait_ready()
+    try:
+        prometheus.wait_ready()
+        alertmanager.wait_ready()
+        prometheus.assert_matrix_version()
+    except BaseException:
+        exporter.stop()  # the test's `finally` only gets it once it is returned
+        raise
     return exporter
 
 

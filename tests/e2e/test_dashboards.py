@@ -138,7 +138,7 @@ def exporter_config(tmp_path: Path, receiver_url: str, watched: dict, seeder: di
 
 
 def test_every_panel_query_returns_data_from_a_live_prometheus(
-    tmp_path: Path, qbt_factory, password_file, prometheus, receiver
+    tmp_path: Path, qbt_factory, password_file, prometheus, receiver, request
 ):
     seeder, watched = qbt_factory("seeder"), qbt_factory("watched")
 
@@ -155,6 +155,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
         ],
         workdir=tmp_path / "exporter",
     )
+    request.addfinalizer(exporter.stop)  # started below; stopped whatever happens
     # Prometheus first: it scrapes a new target only after ~5 s.
     prometheus.start(
         targets=[f"127.0.0.1:{exporter.port}"], rule_files=[ROOT / "prometheus" / "recording.yml"]
@@ -182,6 +183,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
         return bool(shared_t) and shared_t["amount_left"] == 0 and shared_t["completion_on"] > 0
 
     wait_for(downloaded, timeout=30, interval=0.5, what="the watched qBittorrent downloading from the seeder")
+    prometheus.assert_matrix_version()
     wait_for(
         lambda: prometheus.query(
             'qbittorrent_exporter_completion_handler_runs_total{result=~"error|dead"} > 0'

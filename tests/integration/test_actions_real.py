@@ -1,7 +1,8 @@
 """The control job against real qbittorrent-nox instances, through the real exporter process.
 
 - a download whose tracker is dead (answers 503, counting announces) climbs the stall ladder:
-  reannounce (a new announce reaches the tracker), stop/start (qBittorrent logs "paused"/"resumed"),
+  reannounce (a new announce reaches the tracker), stop/start (qBittorrent logs "paused" or, 5.x,
+  "stopped", then "resumed"),
   then the `stalled` tag; each step counted;
 - dry-run: the same decisions are counted with dry_run="true" and qBittorrent is left untouched;
 - ratio emergency: a real transfer leaves instance B with ratio 0 on a tracker host, so B's downloads
@@ -14,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.store import open_store
+from tests.kit import versions
 from tests.kit.processes import sample, wait_for
 from tests.kit.torrents import add_stalled, download, exporter_args, seed_on, torrent_of
 
@@ -44,8 +46,9 @@ def log_messages(client) -> list[str]:
     return [m["message"] for m in client.log_main()]
 
 
+@pytest.mark.qbt51
 def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(
-    qbt, qbt_client, password_file, exporter_factory, tmp_path, dead_tracker
+    qbt, qbt_client, password_file, exporter_factory, tmp_path, dead_tracker, qbt_version
 ):
     h = add_stalled(qbt_client, qbt, tmp_path, "stuck.bin", tracker=dead_tracker.url("/announce"))
     wait_for(lambda: len(dead_tracker.requests) >= 1, what="the first announce")
@@ -70,13 +73,13 @@ def test_a_real_stalled_download_is_reannounced_then_restarted_then_tagged(
         timeout=15,
         what="the restart step",
     )
-    name = "stuck.bin"
+    stopped, resumed = (versions.qbittorrent_log(qbt_version, e, "stuck.bin") for e in ("stopped", "resumed"))
     msgs = wait_for(
-        lambda: (m := log_messages(qbt_client)) and f'Torrent resumed. Torrent: "{name}"' in m and m,
+        lambda: (m := log_messages(qbt_client)) and resumed in m and m,
         timeout=5,
         what="qBittorrent to log the stop/start",
     )
-    assert f'Torrent paused. Torrent: "{name}"' in msgs
+    assert stopped in msgs and msgs.index(stopped) < msgs.index(resumed)
 
     s = wait_for(
         lambda: (s := exporter.scrape()) and actions(s, "tag_stalled") == 1 and s,
@@ -159,7 +162,7 @@ trackers:
     after = {t["hash"]: (t["state"], t["tags"]) for t in cb.torrents_info()}
     assert after == before and after[h_stuck] == after[h_wanted] == ("stalledDL", "")
     msgs = log_messages(cb)
-    assert not [m for m in msgs if m.startswith(("Torrent paused", "Torrent resumed"))]
+    assert not [m for m in msgs if m.startswith(("Torrent paused", "Torrent stopped", "Torrent resumed"))]
     assert "dry run: would emergency_stop" in exporter.log()
     assert h_seed in after
 
@@ -173,6 +176,7 @@ control:
 """
 
 
+@pytest.mark.qbt51
 def test_ratio_emergency_stops_only_downloads_and_resumes_exactly_those(
     qbt_factory, password_file, exporter_factory, tmp_path
 ):

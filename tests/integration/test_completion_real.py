@@ -44,6 +44,7 @@ def settle(exporter, more: int = 3) -> None:
     wait_for(lambda: runs(exporter) >= start + more, timeout=15, what=f"{more} more completion runs")
 
 
+@pytest.mark.qbt51
 def test_a_real_completion_posts_exactly_once_and_a_failing_handler_blocks_nothing(
     qbt_factory, password_file, exporter_factory, tmp_path, receivers
 ):

@@ -1,4 +1,6 @@
-"""`qbittorrent-monitor demo`, run as a newcomer would: real qbittorrent-nox instances, the real command."""
+"""`qbittorrent-monitor demo`, run as a newcomer would: real qbittorrent-nox instances, the real command.
+
+The demo runs the `qbittorrent-nox` it finds on PATH: the test puts the matrix version's first."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.sandbox import free_port
+from exporter.sandbox import QBITTORRENT_NOX, free_port
+from tests.kit import versions
 from tests.kit.processes import http_get, parse_samples, sample, wait_for
 
 pytestmark = pytest.mark.integration
@@ -62,10 +65,12 @@ def status_counts(url: str) -> dict[str, float]:
     return counts
 
 
-def test_demo_shows_real_metrics_in_every_state_and_cleans_up():
+def test_demo_shows_real_metrics_in_every_state_and_cleans_up(qbt_version, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    demo = Demo(["--web.listen-address", f"127.0.0.1:{port}"])
+    versions.on_path(versions.qbittorrent(qbt_version), tmp_path / "bin", QBITTORRENT_NOX)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    demo = Demo(["--web.listen-address", f"127.0.0.1:{port}"], env=env)
     try:
         wait_for(
             lambda: (
@@ -117,6 +122,8 @@ def test_demo_shows_real_metrics_in_every_state_and_cleans_up():
         assert http_get(base + "/probe?target=seeder")[0] == 200
         assert http_get(base + "/api/report")[0] == 200
         assert "dry run" in out.lower()
+        running = {dict(labels)["version"] for (name, labels) in samples if name == "qbittorrent_info"}
+        assert running == {versions.qbittorrent_version(qbt_version)}  # the version on PATH, not the host's
     finally:
         code = demo.stop()
     assert code == 0, demo.output()

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from exporter.sandbox import make_payload, make_torrent
+from tests.kit import versions
 from tests.kit.processes import http_get, sample, wait_for
 from tests.kit.torrents import exporter_args
 
@@ -45,8 +46,9 @@ def state_count(samples, state, category=""):
     )
 
 
+@pytest.mark.qbt51
 def test_real_torrents_are_counted_by_state_category_and_tracker_host(
-    qbt, qbt_client, password_file, exporter_factory, tmp_path
+    qbt, qbt_client, password_file, exporter_factory, tmp_path, qbt_version
 ):
     add_torrents(qbt, qbt_client, tmp_path)
     exporter = exporter_factory(exporter_args(qbt, password_file))
@@ -62,13 +64,18 @@ def test_real_torrents_are_counted_by_state_category_and_tracker_host(
 
     s = wait_for(settled, timeout=20, what="seed, stalled and stopped torrents to settle")
     assert sample(s, "qbittorrent_up") == 1
-    assert sample(s, "qbittorrent_info", version="v4.5.2", webapi_version="2.8.19", libtorrent="2.0.8.0") == 1
+    info = {  # what this version's binary and Web API say about themselves
+        "version": versions.qbittorrent_version(qbt_version),
+        "webapi_version": qbt_client.app_web_api_version(),
+        "libtorrent": qbt_client.app_build_info()["libtorrent"],
+    }
+    assert sample(s, "qbittorrent_info", **info) == 1, [k for k in s if k[0] == "qbittorrent_info"]
     assert sample(s, "qbittorrent_tracker_torrents", tracker="tracker.example.org") == 1
     assert sample(s, "qbittorrent_tracker_torrents", tracker="127.0.0.1") == 2
     assert sample(s, "qbittorrent_category_size_bytes", category="movies") == 256 * 1024
     assert (
         sample(s, "qbittorrent_torrents", state="stoppedDL", status="paused", category="") == 1
-    )  # 4.x pausedDL
+    )  # 4.x pausedDL, 5.x stoppedDL
     assert sample(s, "qbittorrent_torrents", state="error", status="errored", category="movies") == 0
     assert sample(s, "qbittorrent_free_space_bytes") > 0
     assert sample(s, "qbittorrent_connection_status", status="connected") is not None
@@ -78,6 +85,7 @@ def test_real_torrents_are_counted_by_state_category_and_tracker_host(
     assert http_get(exporter.url + "/readyz")[0] == 200
 
 
+@pytest.mark.qbt51
 def test_qbittorrent_down_then_back_without_restarting_the_exporter(
     qbt, qbt_client, password_file, exporter_factory, tmp_path
 ):

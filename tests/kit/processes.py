@@ -153,7 +153,11 @@ class ExporterProcess(Service):
         listen = ["--web.listen-address", f"127.0.0.1:{self.port}"]
         self._spawn([sys.executable, "-m", "exporter.cli", *self.args, *listen], env)
         if wait:
-            self.wait_ready(timeout=15)
+            try:
+                self.wait_ready(timeout=15)
+            except BaseException:
+                self.stop()  # not ready: nobody holds it yet to stop it later
+                raise
         return self
 
     def scrape(self, path: str = "/metrics", headers: dict | None = None) -> dict:

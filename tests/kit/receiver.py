@@ -6,14 +6,16 @@ as a context manager or closed by its fixture, and never alive longer than `life
 decides the answer to each request in `respond`.
 
 `Receiver` records every request and answers as told: a webhook receiver (unit and integration tests), the
-Alertmanager webhook (e2e), a dead tracker (status 503). It can answer late (`delay`), hold each request
-until the test lets it go (`gate`), or fail without answering (`failure="close"`).
+Alertmanager webhook (e2e), a dead tracker (status 503), a working one (a bencoded announce `body`). It
+can answer late (`delay`), hold each request until the test lets it go (`gate`), or fail without
+answering (`failure="close"`).
 """
 
 from __future__ import annotations
 
 import json
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -90,6 +92,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: LoopbackServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that left before its answer (it timed out, as some tests make it) is no error."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
 
 class LoopbackServer:
     """A server on 127.0.0.1:<free port>. Subclasses implement `respond`; `closed` is set at close, so
@@ -137,7 +144,7 @@ class LoopbackServer:
 
 class Receiver(LoopbackServer):
     """Records every request (any method) and answers `status`, or `statuses[path]` for a path listed
-    there (the path without its query string). All of it may change while the server runs.
+    there (the path without its query string), with `body`. All of it may change while the server runs.
 
     delay: seconds to wait before answering (a slow receiver).
     gate: while clear, each request is held open (the sender waits) until it is set, or `hold` seconds.
@@ -151,6 +158,7 @@ class Receiver(LoopbackServer):
         status: int = 200,
         *,
         statuses: dict[str, int] | None = None,
+        body: bytes = b"",
         delay: float = 0.0,
         failure: str | None = None,
         hold: float = 30.0,
@@ -159,7 +167,7 @@ class Receiver(LoopbackServer):
     ) -> None:
         if failure not in self.FAILURES:
             raise ValueError(f"failure must be one of {self.FAILURES}, not {failure!r}")
-        self.status, self.statuses = status, dict(statuses or {})
+        self.status, self.statuses, self.body = status, dict(statuses or {}), body
         self.delay, self.failure, self.hold = delay, failure, hold
         self.gate = threading.Event()
         self.gate.set()
@@ -182,7 +190,7 @@ class Receiver(LoopbackServer):
         if self.failure == "close":
             return None
         path = urllib.parse.urlsplit(request.path).path
-        return Response(self.statuses.get(path, self.status))
+        return Response(self.statuses.get(path, self.status), self.body)
 
     def close(self) -> None:
         self.gate.set()  # let held requests finish

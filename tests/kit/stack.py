@@ -1,8 +1,9 @@
 """Real Prometheus and Alertmanager on 127.0.0.1 for the end-to-end tests, and the shipped rules and
 scripts they load. The webhook receiver Alertmanager posts to is the kit's Receiver.
 
-Nothing here is a mock: `prometheus` and `prometheus-alertmanager` are Debian's binaries (scripts/setup
-installs them); a missing binary is an error, never a skip. See ../shared/RECIPES.md for the flags.
+Nothing here is a mock: `prometheus` and `prometheus-alertmanager` are Debian's binaries of a matrix id
+(tests/kit/versions.py: "2" bookworm's, "3" sid's); a missing binary or root is an error, never a skip.
+See ../shared/RECIPES.md for the flags.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import sys
 import urllib.parse
 from pathlib import Path
@@ -18,18 +18,11 @@ from typing import Any
 
 import yaml
 
+from tests.kit import versions
 from tests.kit.processes import Service, http_get
 from tests.kit.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def binary(name: str) -> str:
-    path = shutil.which(name)
-    assert path, (
-        f"{name} is not installed: run scripts/setup (apt-get install prometheus prometheus-alertmanager)"
-    )
-    return path
 
 
 def load_script(relative: str):
@@ -70,7 +63,20 @@ def alerts_without_for(directory: Path) -> Path:
     return path
 
 
-class Prometheus(Service):
+class MatrixService(Service):
+    """A Service run from the binary `program` of Prometheus matrix id `matrix_id`."""
+
+    program = ""
+
+    def __init__(self, directory: Path, matrix_id: str, port: int | None = None) -> None:
+        self.matrix_id = matrix_id
+        self.command = versions.prometheus(matrix_id, self.program)
+        super().__init__(directory, port)
+
+
+class Prometheus(MatrixService):
+    program = "prometheus"
+
     def start(self, targets: list[str], rule_files: list[Path], alertmanager: str = "") -> Prometheus:
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
@@ -83,7 +89,7 @@ class Prometheus(Service):
         (self.directory / "prometheus.yml").write_text(yaml.safe_dump(config))
         self._spawn(
             [
-                binary("prometheus"),
+                *self.command,
                 f"--config.file={self.directory / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
@@ -98,6 +104,11 @@ class Prometheus(Service):
         assert status == 200 and data["status"] == "success", f"{path} {params}: {status} {body}"
         return data["data"]
 
+    def assert_matrix_version(self) -> None:
+        """The running Prometheus is the major version its matrix id names (2 or 3)."""
+        running = self.api("status/buildinfo")["version"]
+        assert versions.major_minor(running)[0] == int(self.matrix_id), (self.matrix_id, running)
+
     def query(self, expr: str) -> list[dict[str, Any]]:
         """An instant query; raises AssertionError with Prometheus's message on a bad expression."""
         data = self.api("query", query=expr)
@@ -108,7 +119,9 @@ class Prometheus(Service):
         return self.api("query_range", query=expr, start=str(now - seconds), end=str(now), step="1")["result"]
 
 
-class Alertmanager(Service):
+class Alertmanager(MatrixService):
+    program = "prometheus-alertmanager"
+
     def start(self, webhook_url: str) -> Alertmanager:
         config = {
             "route": {
@@ -124,7 +137,7 @@ class Alertmanager(Service):
         (self.directory / "alertmanager.yml").write_text(yaml.safe_dump(config))
         self._spawn(
             [
-                binary("prometheus-alertmanager"),
+                *self.command,
                 f"--config.file={self.directory / 'alertmanager.yml'}",
                 f"--storage.path={self.directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",

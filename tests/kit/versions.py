@@ -23,6 +23,12 @@ Why not the alternatives:
 unshare and the shell exec in place, so the pid the caller holds is the program itself: signals and exit
 codes are the program's own. The namespace and its mounts vanish with the process; nothing is left on the
 host to clean up.
+
+Tests get the matrix as fixture parameters (tests/conftest.py: `qbt_version`, `prometheus_version`) whose
+ids are `param_id(...)`: "qbt-4.5", "qbt-5.1", "qbt-5.x", "prom-2", "prom-3"; docs/compatibility.md lists
+which test runs on which (tests/kit/compatibility.py writes it).
+What a test expects of a version comes from the version the binary reports (`qbittorrent_at_least`,
+`qbittorrent_log`), never from a version string written into the test.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -141,6 +148,48 @@ def version(argv: tuple[str, ...]) -> str:
 
 def qbittorrent_version(matrix_id: str) -> str:
     return version(qbittorrent(matrix_id))
+
+
+def major_minor(text: str) -> tuple[int, int]:
+    """(5, 3) for "v5.3.0", (3, 5) for "3.5.3+ds1"."""
+    match = re.match(r"v?(\d+)\.(\d+)\.", text)
+    if match is None:
+        raise RigError(f"not a version: {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def qbittorrent_at_least(matrix_id: str, release: tuple[int, int]) -> bool:
+    """Whether the qBittorrent of `matrix_id` is `release` (major, minor) or newer."""
+    return major_minor(qbittorrent_version(matrix_id)) >= release
+
+
+def qbittorrent_log(matrix_id: str, event: str, name: str) -> str:
+    """The line qBittorrent writes to its log (app/log/main) when torrent `name` is "stopped" or "resumed"
+    by the Web API: 4.x says "Torrent paused", 5.0+ "Torrent stopped"; both say "Torrent resumed"."""
+    if event == "stopped":
+        verb = "stopped" if qbittorrent_at_least(matrix_id, (5, 0)) else "paused"
+    elif event == "resumed":
+        verb = "resumed"
+    else:
+        raise ValueError(f"event must be 'stopped' or 'resumed', not {event!r}")
+    return f'Torrent {verb}. Torrent: "{name}"'
+
+
+def param_id(kind: str, matrix_id: str) -> str:
+    """A matrix id as it appears in test ids: param_id("qbt", "5.x") == "qbt-5.x" (kind "qbt" or "prom")."""
+    table = {"qbt": QBITTORRENT, "prom": PROMETHEUS}[kind]
+    _suite(table, matrix_id)
+    return f"{kind}-{matrix_id}"
+
+
+def on_path(argv: tuple[str, ...], directory: Path, name: str) -> Path:
+    """An executable `directory`/`name` that runs `argv` with its own arguments appended: put `directory`
+    first on PATH and a program that looks `name` up (the demo's qbittorrent-nox) runs that version."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f'#!/bin/sh\nexec {" ".join(map(shlex.quote, argv))} "$@"\n')
+    path.chmod(0o755)
+    return path
 
 
 def prometheus_version(matrix_id: str, name: str = "prometheus") -> str:

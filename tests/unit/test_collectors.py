@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from exporter.model import KNOWN_STATES, AppInfo, SyncStats
 from exporter.qbt.connection import QBittorrentError
 from exporter.qbt.maindata import MaindataState
 from exporter.qbt.mirror import Backoff, Mirror
+from tests.kit import versions
 from tests.kit.fakes import Clock, FakeConnection
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -128,7 +128,7 @@ def test_per_torrent_series_carry_only_the_hash_outside_info():
             assert all(set(s.labels) == {"hash"} for s in metric.samples), metric.name
 
 
-def test_golden_exposition_and_promtool(tmp_path):
+def test_golden_exposition_and_promtool(tmp_path, prometheus_version):
     snap = snapshot_5x()
     text = generate_latest(
         registry_of(
@@ -143,10 +143,9 @@ def test_golden_exposition_and_promtool(tmp_path):
         golden.write_text(text)
     assert text == golden.read_text(), "exposition changed: review it, then UPDATE_GOLDEN=1 pytest to accept"
     assert "SECRET" not in text
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: scripts/setup installs it (Debian package prometheus)"
+    promtool = versions.prometheus(prometheus_version, "promtool")  # prom-2 and prom-3: both lint it
     check = subprocess.run(
-        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+        [*promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip() == "" and check.stderr.strip() == "", (

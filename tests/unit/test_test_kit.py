@@ -184,6 +184,12 @@ def test_receiver_records_requests_and_answers_the_status_for_the_path(receivers
     assert [q.path for q in r.requests] == ["/hook?token=x", "/fail?x=1", "/other"]
 
 
+def test_receiver_answers_its_body(receivers):
+    r = receivers(200, body=b"d8:intervali60ee")
+    with urllib.request.urlopen(r.url("/announce?info_hash=x"), timeout=5) as response:
+        assert (response.status, response.read()) == (200, b"d8:intervali60ee")
+
+
 def test_receiver_gate_holds_each_request_until_it_is_set(receiver):
     receiver.gate.clear()
     answers: list[int] = []
