@@ -186,6 +186,10 @@ class Torrent:
     content_path: str = ""
     tracker: str = ""
     trackers: tuple[str, ...] = ()
+    # qBittorrent 5.2+ (Web API 2.11.7): an announce failed or warned; None when qBittorrent does not say.
+    has_tracker_error: bool | None = None
+    has_tracker_warning: bool | None = None
+    has_other_announce_error: bool | None = None
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -239,6 +243,9 @@ TORRENT_FIELDS: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
         "save_path": _str,
         "content_path": _str,
         "tracker": tracker_host,
+        "has_tracker_error": _bool,
+        "has_tracker_warning": _bool,
+        "has_other_announce_error": _bool,
     }
 )
 
