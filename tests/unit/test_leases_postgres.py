@@ -95,3 +95,34 @@ def test_a_takeover_waits_for_a_write_in_progress_under_the_old_term(store):
     t.join(5)
     other.join(5)
     assert took["lease"] is not None and took["lease"].token == 2
+
+
+def test_replicas_racing_for_a_free_lease_never_both_win(postgres):
+    """Eight replicas, each with its own store (its own pool), ask for the same free lease at the same
+    moment, twenty times over: exactly one term begins each time, and the tokens only grow."""
+    url, password = postgres
+    stores = [open_store("", url=url, password=password) for _ in range(8)]
+    try:
+        tokens = []
+        for _ in range(20):
+            start = threading.Barrier(len(stores))
+            won: list[Lease] = []
+
+            def race(s, replica, start=start, won=won):
+                start.wait(5)
+                lease = s.leases().acquire("a", replica, 0.2)
+                if lease is not None:
+                    won.append(lease)
+
+            threads = [threading.Thread(target=race, args=(s, f"r{i}")) for i, s in enumerate(stores)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert len(won) == 1, f"{len(won)} replicas began a term on the same lease"
+            tokens.append(won[0].token)
+            stores[0].leases().release(won[0])  # free again for the next round
+        assert tokens == sorted(set(tokens)), tokens
+    finally:
+        for s in stores:
+            s.close()
