@@ -19,6 +19,7 @@ An unreachable store is logged once and counted in qbittorrent_exporter_store_er
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -83,12 +84,17 @@ class Leadership:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unreachable = False
-        for m in self.metrics.values():
-            m.held.set(1 if leases is None else 0)
+        for name, m in self.metrics.items():
+            # Read at scrape time from the local validity, so a replica that wakes from a pause never
+            # reports a lease it may no longer act on, not even until its loop runs again.
+            m.held.set_function(functools.partial(self._held_here, name))
 
     @property
     def instances(self) -> list[str]:
         return list(self.metrics)
+
+    def _held_here(self, instance: str) -> float:
+        return 0.0 if self.token(instance) is None else 1.0
 
     def token(self, instance: str) -> int | None:
         """The current term of `instance`'s lease while this replica may act on it, else None."""
@@ -157,22 +163,18 @@ class Leadership:
     def _take(self, name: str, held: Held) -> None:
         with self._lock:
             self._held[name] = held
-        m = self.metrics[name]
-        m.held.set(1)
-        m.acquisitions.inc()
+        self.metrics[name].acquisitions.inc()
         log.info("leases: %s is led here now (term %d)", name, held.lease.token)
 
     def _lose(self, name: str, why: str) -> None:
         with self._lock:
             self._held.pop(name, None)
-        self.metrics[name].held.set(0)
         self.metrics[name].losses.inc()
         log.warning("leases: lost %s: %s; its jobs stop here", name, why)
 
     def _give_up(self, name: str) -> None:
         with self._lock:
             held = self._held.pop(name)
-        self.metrics[name].held.set(0)
         assert self.leases is not None
         self.leases.release(held.lease)
         log.info("leases: gave %s up for another replica (above this one's share)", name)
@@ -187,9 +189,8 @@ class Leadership:
         with self._lock:
             held, self._held = dict(self._held), {}
         try:
-            for name, h in held.items():
+            for h in held.values():
                 self.leases.release(h.lease)
-                self.metrics[name].held.set(0)
             self.leases.leave(self.holder)
         except StoreError as exc:  # the leases then simply expire
             log.warning("leases: could not hand the leases over at shutdown (%s); they expire instead", exc)

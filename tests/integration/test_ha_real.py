@@ -46,6 +46,7 @@ class Cluster:
         self.tmp_path, self.config = tmp_path, config
         self.replicas: list[ExporterProcess] = []
         self.n = 0
+        self.most_leaders = 0  # the most replicas that reported w's lease in one look: must stay 1
 
     def add(self) -> ExporterProcess:
         self.n += 1
@@ -67,6 +68,7 @@ class Cluster:
                     found.append(r)
             except (OSError, AssertionError):
                 continue  # paused or stopping: it answers nothing, leads nothing
+        self.most_leaders = max(self.most_leaders, len(found))
         return found
 
     def leader(self, among: list[ExporterProcess] | None = None, timeout: float = 15.0) -> ExporterProcess:
@@ -176,6 +178,7 @@ def test_sigkill_the_leader_ten_times_while_completions_arrive(ha, tmp_path):
     assert all(counts[d] == 2 for d in in_window), "a repeat in the window is one repeat"
     assert set(repeated) == set(in_window), f"a handler ran twice outside the window: {repeated}"
     assert max(failovers) < TTL + TTL / 3 + 2.0
+    assert cluster.most_leaders == 1, "two replicas reported the lease at once"
 
 
 def test_a_leader_paused_past_its_lease_acts_on_nothing_when_it_wakes(ha, tmp_path):
@@ -191,12 +194,14 @@ def test_a_leader_paused_past_its_lease_acts_on_nothing_when_it_wakes(ha, tmp_pa
     wait_for(lambda: h in delivered_hashes(hook), timeout=15, what="the new leader handling the completion")
     assert time.monotonic() - paused > TTL - TTL / 5  # the old one was paused past its local validity
     os.kill(old.proc.pid, signal.SIGCONT)
+    # at once, before its lease loop runs again: it does not claim the lease it may no longer act on
+    assert sample(old.scrape(), "qbittorrent_exporter_lease_held", qbittorrent="w") == 0
     wait_for(lambda: "leases: lost w" in old.log(), timeout=3 * TTL, what="the woken leader noticing")
     h2, _ = seed_on(client, tmp_path, "after-wake.bin")
     wait_for(lambda: h2 in delivered_hashes(hook), timeout=15, what="the next completion")
     time.sleep(TTL)
     assert all(n == 1 for n in deliveries(hook).values()), deliveries(hook)
-    assert cluster.leaders() == [new]
+    assert cluster.leaders() == [new] and cluster.most_leaders == 1
     assert "handler hook done" not in old.log().split("leases: lost w")[-1]  # nothing after it woke
     store = open_store("", url=url, password=pg_password, readonly=True)
     try:
@@ -225,7 +230,7 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(ha, tmp_path,
     wait_for(lambda: delivered_hashes(hook) >= {before, *during}, timeout=30, what="the jobs resuming")
     time.sleep(TTL)
     assert all(n == 1 for n in deliveries(hook).values()), deliveries(hook)
-    assert len(replicas.leaders()) == 1
+    assert len(replicas.leaders()) == 1 and replicas.most_leaders == 1
     logs = "".join(r.log() for r in replicas.alive())
     assert "the store does not answer" in logs and "the store answers again" in logs
 
@@ -252,7 +257,7 @@ def test_a_ratio_emergency_survives_a_leader_change(ha, tmp_path, qbt_factory):
         timeout=20,
         what="the second leader resuming the torrent the first one stopped",
     )
-    assert second.proc is not None and cluster.leaders() == [second]
+    assert second.proc is not None and cluster.leaders() == [second] and cluster.most_leaders == 1
     store = open_store("", url=url, password=pg_password, readonly=True)
     try:
         rows = [

@@ -98,8 +98,11 @@ def test_a_paused_replica_stops_acting_before_its_lease_can_be_taken_over():
     two.step()
     token = one.token("a")
     assert token == 1 and two.token("a") is None
+    assert registries["a"].get_sample_value("qbittorrent_exporter_lease_held") == 1
     clock.now += TTL - one.margin  # paused: no renewal; locally over before the database's term is
     assert one.token("a") is None
+    # what a scrape sees on waking, before its loop runs again: not the holder
+    assert registries["a"].get_sample_value("qbittorrent_exporter_lease_held") == 0
     two.step()
     assert two.token("a") is None  # still the database's term of one: two waits
     clock.now += one.margin
