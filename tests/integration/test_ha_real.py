@@ -79,6 +79,10 @@ class Cluster:
             what="one leader of w",
         )
 
+    def logs(self) -> str:
+        """Every replica's log, for a failing assertion's message."""
+        return "\n".join(f"--- replica {i + 1}\n{r.log()}" for i, r in enumerate(self.replicas))
+
     def stop(self) -> None:
         for r in self.replicas:
             if r.proc is not None:
@@ -154,8 +158,8 @@ def test_sigkill_the_leader_ten_times_while_completions_arrive(ha, tmp_path):
         leader = cluster.leader()
         others = [r for r in cluster.alive() if r is not leader]
         killed = time.monotonic()
-        kills.append(killed)
         leader.stop(signal.SIGKILL)
+        kills.append((leader, killed, time.monotonic()))  # from the signal sent to the process reaped
         cluster.leader(among=others, timeout=3 * TTL)
         failovers.append(time.monotonic() - killed)
         cluster.add()  # three replicas again
@@ -163,12 +167,22 @@ def test_sigkill_the_leader_ten_times_while_completions_arrive(ha, tmp_path):
     time.sleep(2 * TTL)  # time for a duplicate to show, if there were one
     counts = deliveries(hook)
     # A repeat is the documented window when its first delivery was cut off by a kill: the leader crashed
-    # between the handler's effect and its ledger record. Any other repeat would mean a second leader.
+    # between the handler's effect and its ledger record (it never logged the run done), at most a
+    # second before the kill; the receiver may stamp a request in flight just after the process died.
+    # Any other repeat would mean a second leader.
     first: dict[str, float] = {}
     for r in hook.requests:
         first.setdefault(r.headers["X-Qbittorrent-Monitor-Delivery"], r.at)
     repeated = [d for d, n in counts.items() if n > 1]
-    in_window = [d for d in repeated if any(0 <= k - first[d] < 1.0 for k in kills)]
+
+    def cut_off(delivery: str) -> bool:
+        h = delivery.split(":")[1]
+        return any(
+            sent - 1.0 <= first[delivery] <= reaped + 0.5 and f"handler hook done for {h}" not in r.log()
+            for r, sent, reaped in kills
+        )
+
+    in_window = [d for d in repeated if cut_off(d)]
     print(
         f"failover after SIGKILL: median {statistics.median(failovers):.2f}s, max {max(failovers):.2f}s "
         f"over {len(failovers)} kills (lease {TTL:g}s); {len(counts)} completions delivered, "
@@ -176,7 +190,10 @@ def test_sigkill_the_leader_ten_times_while_completions_arrive(ha, tmp_path):
     )
     assert delivered_hashes(hook) == set(expected), "no completion lost"
     assert all(counts[d] == 2 for d in in_window), "a repeat in the window is one repeat"
-    assert set(repeated) == set(in_window), f"a handler ran twice outside the window: {repeated}"
+    assert set(repeated) == set(in_window), (
+        f"a handler ran twice outside the window: {repeated}",
+        cluster.logs(),
+    )
     assert max(failovers) < TTL + TTL / 3 + 2.0
     assert cluster.most_leaders == 1, "two replicas reported the lease at once"
 
@@ -260,10 +277,14 @@ def test_a_ratio_emergency_survives_a_leader_change(ha, tmp_path, qbt_factory):
     assert second.proc is not None and cluster.leaders() == [second] and cluster.most_leaders == 1
     store = open_store("", url=url, password=pg_password, readonly=True)
     try:
-        rows = [
-            (e.action, e.hash) for e in store.audit_log(0, instance="w") if e.action.startswith("emergency")
-        ]
-        assert rows == [("emergency_stop", wanted), ("emergency_resume", wanted)]
+        audit = [e for e in store.audit_log(0, instance="w") if e.action.startswith("emergency")]
+        # A stop that failed (a request timed out under load) is retried by the next run: only the ones
+        # that took effect count. Any other second stop would be a leader acting on a state it lost.
+        rows = [(e.action, e.hash) for e in audit if e.result == "ok"]
+        assert rows == [("emergency_stop", wanted), ("emergency_resume", wanted)], (
+            [(e.action, e.result, e.reason) for e in audit],
+            cluster.logs(),
+        )
         assert store.state("emergency_stopped", "w") == {}
     finally:
         store.close()
