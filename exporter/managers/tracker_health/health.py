@@ -217,6 +217,12 @@ class TrackerHealth:
         """The start of each streak of `reason` on `host`, one per torrent (the outage guard's input)."""
         return [self._records[h].since[host] for h in self._reason.get((host, reason), ())]
 
+    def data_age(self, now: float, stale_after: float) -> tuple[int, float | None]:
+        """(torrents whose data was fetched before now - stale_after, the oldest fetch time or None):
+        each torrent once, whatever its number of hosts (view() counts per host)."""
+        fetched = [rec.fetched_at for rec in self._records.values()]
+        return sum(1 for f in fetched if f < now - stale_after), min(fetched, default=None)
+
     def view(self, now: float, stale_after: float) -> tuple[HostHealth, ...]:
         """Every host's health; data fetched before now - stale_after counts as stale."""
         out = []
