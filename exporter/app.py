@@ -132,6 +132,7 @@ class App:
                 completions=actions is not None and actions.has("completion"),
                 scrape_timeout=settings.web_scrape_timeout,
                 scrape_timeout_offset=settings.web_scrape_timeout_offset,
+                scans={name: i.scan for name, i in self.instances.items() if i.scan is not None},
             ),
         )
         self.web: WebServer | None = None

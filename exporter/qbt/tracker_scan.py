@@ -23,9 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import TypeVar
 
 from ..managers.policy import TrackerScanPolicy
+from ..managers.state import STATUS_OF_STATE
 from ..managers.tracker_health import (
     REASONS,
     HostHealth,
@@ -37,6 +39,7 @@ from ..managers.tracker_health import (
     source_for,
     tracker_entries,
 )
+from ..managers.tracker_health.scan import SUSPECT_STATUSES
 from ..model import SYNC_ERROR_REASONS, Snapshot
 from .connection import Connection, QBittorrentError
 
@@ -102,8 +105,11 @@ class TrackerScan:
         policy: TrackerScanPolicy,
         name: str = "",
         clock: Callable[[], float] = time.time,
+        log_failures: bool = True,
     ) -> None:
+        """log_failures: False where the caller reports a failure itself (the `trackers` command)."""
         self.connection, self.policy, self.name, self.clock = connection, policy, name, clock
+        self.log_failures = log_failures
         self._lock = threading.Lock()
         self._health = TrackerHealth()
         self._bucket = TokenBucket()
@@ -167,7 +173,7 @@ class TrackerScan:
             repeated = self.stats.last_error == str(exc)
             self.stats.last_error = str(exc)
         message = "tracker scan of %s stopped until its next run (%s): %s"
-        (log.debug if repeated else log.warning)(message, self.name, exc.reason, exc)
+        (log.debug if repeated or not self.log_failures else log.warning)(message, self.name, exc.reason, exc)
 
     # -- what readers see ------------------------------------------------------------------------------
 
@@ -212,3 +218,33 @@ class TrackerScan:
         unregistered action). fn must not keep the object: it is the scan's own."""
         with self._lock:
             return fn(self._health)
+
+
+def scan_once(
+    connection: Connection,
+    snapshot: Snapshot,
+    policy: TrackerScanPolicy,
+    max_requests: int,
+    wait: Callable[[float], bool],
+    clock: Callable[[], float] = time.time,
+) -> tuple[TrackerScan, int]:
+    """A one-off scan of at most `max_requests` requests at the policy's rate (the `trackers` command):
+    (the scan, how many torrents it was given). Where one request reads one torrent (4.x, 5.0) and the
+    budget cannot reach them all, errored and stalled torrents are given first."""
+    subject = snapshot
+    source = source_for(snapshot.app, flagged_hashes(snapshot) is not None)
+    if source == "per_torrent" and len(snapshot.torrents) > max_requests:
+        first = sorted(snapshot.torrents.values(), key=lambda t: (not _suspect(t.state), t.hash))
+        chosen = {t.hash: t for t in first[:max_requests]}
+        subject = replace(snapshot, torrents=MappingProxyType(chosen))
+    # One plan that holds at most max_requests requests: burst at once, the rest at the rate.
+    span = max(max_requests - policy.burst, 0) / policy.requests_per_second + 1e-6
+    scan = TrackerScan(
+        connection, replace(policy, interval=span), snapshot.instance, clock, log_failures=False
+    )
+    scan.run(subject, wait)
+    return scan, len(subject.torrents)
+
+
+def _suspect(state: str) -> bool:
+    return STATUS_OF_STATE.get(state, "unknown") in SUSPECT_STATUSES
