@@ -72,8 +72,8 @@ class ActionMetrics:
         )
         self.unregistered = Gauge(
             "qbittorrent_exporter_unregistered_torrents",
-            "Torrents every tracker has called unregistered for the configured `after` (tagged, about to "
-            "be, or held back by the outage guard).",
+            "Torrents every tracker has called unregistered for the configured `after` that the last run "
+            "did not find tagged: about to be, held back by the outage guard, or beyond its cap.",
             registry=registry,
         )
         self.unregistered_outages = Counter(
