@@ -114,8 +114,9 @@ class TrackerScan:
         self._health = TrackerHealth()
         self._bucket = TokenBucket()
         self._torrents = 0
-        self._changes = 0  # bumped by every observe and record: a view is reused until it moves
-        self._view: tuple[tuple[int, int], ScanView] | None = None
+        # The per-host part of the last view, computed at one revision of the health and good until a
+        # fetch in it turns stale: a steady scrape does not walk every torrent's data again.
+        self._hosts_view: tuple[int, float, tuple[HostHealth, ...], int, float | None] | None = None
         self.stats = ScanStats()
 
     # -- the run -----------------------------------------------------------------------------------
@@ -127,7 +128,6 @@ class TrackerScan:
             flagged = flagged_hashes(snapshot)
             self._health.observe(snapshot, flagged)
             self._torrents = len(snapshot.torrents)
-            self._changes += 1
             source = source_for(snapshot.app, flagged is not None)
             plan = plan_scan(snapshot, self._health, self.clock(), self._bucket, source, self.policy)
             self._bucket = plan.bucket
@@ -145,7 +145,6 @@ class TrackerScan:
             fetched_at = self.clock()
             with self._lock:
                 self.stats.requests[request.kind] += 1
-                self._changes += 1
                 for h, entries in answer.items():
                     self._health.record(h, entries, fetched_at)
         with self._lock:
@@ -169,7 +168,6 @@ class TrackerScan:
         with self._lock:
             self.stats.requests[request.kind] += 1
             self.stats.errors[exc.reason] = self.stats.errors.get(exc.reason, 0) + 1
-            self._changes += 1
             repeated = self.stats.last_error == str(exc)
             self.stats.last_error = str(exc)
         message = "tracker scan of %s stopped until its next run (%s): %s"
@@ -178,23 +176,20 @@ class TrackerScan:
     # -- what readers see ------------------------------------------------------------------------------
 
     def view(self, now: float) -> ScanView:
-        """The picture now; the same object again within the second while nothing changed (one scrape
-        asks twice: the per-host and the scan's own collector), so a scrape walks the data once."""
+        """The picture now. Walking every torrent's data (~60 ms at 50,000) happens only when an answer
+        or a drop changed it, or when a fetch in it has turned stale since: steady scrapes reuse it."""
         with self._lock:
-            key = (self._changes, int(now))
-            if self._view is not None and self._view[0] == key:
-                return self._view[1]
-            stale, oldest = self._health.data_age(now, self.policy.stale_after)
-            unscanned = max(self._torrents - len(self._health), 0)
-            view = ScanView(
-                self._health.view(now, self.policy.stale_after),
-                self._torrents,
-                stale + unscanned,
-                oldest,
-                replace(self.stats, requests=dict(self.stats.requests), errors=dict(self.stats.errors)),
-            )
-            self._view = (key, view)
-            return view
+            health, stale_after = self._health, self.policy.stale_after
+            cached = self._hosts_view
+            if cached is None or cached[0] != health.revision or now > cached[1]:
+                stale, oldest = health.data_age(now, stale_after)
+                hosts = health.view(now, stale_after)
+                cached = (health.revision, health.next_stale_at(now, stale_after), hosts, stale, oldest)
+                self._hosts_view = cached
+            _, _, hosts, stale, oldest = cached
+            unscanned = max(self._torrents - len(health), 0)
+            stats = replace(self.stats, requests=dict(self.stats.requests), errors=dict(self.stats.errors))
+            return ScanView(hosts, self._torrents, stale + unscanned, oldest, stats)
 
     def problems(self) -> list[Problem]:
         """Every (torrent, host) with a problem reason, the longest-standing first."""

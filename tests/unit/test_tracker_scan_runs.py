@@ -148,11 +148,30 @@ def test_a_torrent_removed_meanwhile_is_skipped_and_stopping_ends_the_run():
     assert conn.reads == [("torrent", "h1")]
 
 
-def test_the_view_is_walked_once_per_second_while_nothing_changes():
+def test_the_view_walks_the_data_again_only_after_an_answer_or_when_a_fetch_turns_stale():
+    stale_after = POLICY.stale_after
     clock, conn, scan, wait = rig()
-    conn.trackers = {"h1": [row("a.example", 2)]}
-    scan.run(snap(V45, "h1"), wait)
+    conn.trackers = {"h1": [row("a.example", 2)], "h2": [row("a.example", 2)]}
+    scan.run(snap(V45, "h1", "h2"), wait)
     first = scan.view(clock.now)
-    assert scan.view(clock.now) is first
-    clock.now += 1
-    assert scan.view(clock.now) is not first
+    h1_at, h2_at = conn.times  # the budget spaces the two fetches
+    assert h1_at < h2_at
+    clock.now += 60
+    assert scan.view(clock.now).hosts is first.hosts  # nothing new: not walked again
+    assert scan.view(clock.now).stats is not first.stats  # the scan's own counters are always current
+
+    clock.now = h1_at + stale_after  # the last moment h1's fetch is fresh
+    assert scan.view(clock.now).hosts is first.hosts and scan.view(clock.now).stale == 0
+    clock.now += 0.001
+    one = scan.view(clock.now)
+    assert one.hosts is not first.hosts and one.stale == 1 and one.hosts[0].stale == 1
+    clock.now = h2_at + stale_after
+    assert scan.view(clock.now).hosts is one.hosts
+    clock.now += 0.001
+    later = scan.view(clock.now)
+    assert later.stale == 2 and later.hosts[0].stale == 2
+
+    conn.trackers = {"h1": [row("a.example", 4, "Unregistered torrent")], "h2": [row("a.example", 2)]}
+    scan.run(snap(V45, "h1", "h2", generation=2), wait)  # both stale: asked again
+    again = scan.view(clock.now)
+    assert again.hosts is not later.hosts and again.hosts[0].by_reason["unregistered"] == 1
