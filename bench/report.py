@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 KIB, MIB = 1024, 1024**2
 
 
+SECTIONS = (ROOT / "bench" / "tracker-scan.md",)
+
+
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
 
@@ -222,6 +225,10 @@ def render(result: dict[str, Any], png: str) -> str:
                 f"s |"
             )
     out += ["", f"![scrape CPU and wall time vs torrents]({png})", ""]
+    # Sections other benchmarks write beside their results (bench/tracker_scan.py), then the notes.
+    for section in SECTIONS:
+        if section.exists():
+            out += [section.read_text().rstrip(), ""]
     notes = ROOT / "bench" / "notes.md"
     if notes.exists():
         out += [notes.read_text().rstrip(), ""]

@@ -18,6 +18,7 @@ from .collectors.instances import Scrape
 from .collectors.ratio import RatioCollector
 from .collectors.server import ServerCollector
 from .collectors.torrents import PerTorrentCollector, TorrentsCollector
+from .collectors.trackers import TrackerHealthCollector, TrackerScanCollector
 from .config import Settings
 from .config.instances import InstanceSettings
 from .http.routes import Route, Sources, build_routes
@@ -26,6 +27,7 @@ from .managers.ratio_index import SharedRatioIndex
 from .model import Snapshot
 from .qbt.connection import Connection
 from .qbt.mirror import Mirror
+from .qbt.tracker_scan import TrackerScan
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,17 @@ class Instance:
         ]
         if per_torrent:
             self.snapshot_collectors.append(PerTorrentCollector)
+        # The read-only tracker scan (its job runs on the scheduler; the collectors read it).
+        scan = settings.jobs.tracker_scan
+        self.scan = TrackerScan(self.mirror.connection, scan.policy, self.name) if scan.enabled else None
+        if self.scan is not None:
+            self.snapshot_collectors.append(partial(TrackerHealthCollector, scan=self.scan, clock=time.time))
 
     def families(self, snapshot: Snapshot | None) -> list[Metric]:
         """What one scrape shows of this instance for `snapshot` (None: qBittorrent down), unlabelled."""
         parts: list[Collector] = [ExporterCollector(self.mirror.stats)]
+        if self.scan is not None:
+            parts.append(TrackerScanCollector(self.scan, time.time))
         if snapshot is not None:
             parts += [make(snapshot) for make in self.snapshot_collectors]
         parts.append(RegistryCollector(self.events))
@@ -99,7 +108,9 @@ class App:
         # Scheduled jobs (control, completion) of every instance that has them; None when none does.
         self.actions = Actions.build(
             [
-                Watched(i.name, i.settings.jobs, i.mirror, i.events, i.ratio, i.settings.previous_names)
+                Watched(
+                    i.name, i.settings.jobs, i.mirror, i.events, i.ratio, i.settings.previous_names, i.scan
+                )
                 for i in self.instances.values()
             ],
             settings.store,
@@ -117,10 +128,11 @@ class App:
                     name: (i.settings.trackers, i.settings.seeding) for name, i in self.instances.items()
                 },
                 clock=time.time,
-                store=(lambda: actions.store) if actions is not None else None,
+                store=(lambda: actions.store) if actions is not None and actions.acting else None,
                 completions=actions is not None and actions.has("completion"),
                 scrape_timeout=settings.web_scrape_timeout,
                 scrape_timeout_offset=settings.web_scrape_timeout_offset,
+                scans={name: i.scan for name, i in self.instances.items() if i.scan is not None},
             ),
         )
         self.web: WebServer | None = None

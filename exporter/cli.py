@@ -3,6 +3,7 @@
     qbittorrent-monitor [run] [flags]        serve metrics and run the jobs (the default command)
     qbittorrent-monitor check-config [flags] validate flags/env/config file, exit 1 naming the bad field
     qbittorrent-monitor report               the seeding-slot recommendation, explained
+    qbittorrent-monitor trackers             a one-off tracker scan: the torrents with a tracker problem
     qbittorrent-monitor completions          completion history (--since 24h, --status, --json, --retry-dead)
     qbittorrent-monitor audit                the audit log of every action (--since 24h, --json)
     qbittorrent-monitor demo                 a throwaway qBittorrent and the exporter, on 127.0.0.1
@@ -35,7 +36,15 @@ from .config.instances import InstanceSettings, describe
 from .durations import parse_duration
 from .history import COMPLETION_STATUSES, audit_dicts, audit_line, completion_dicts, completion_line
 from .logs import setup_logging
-from .report import DEFAULT_LIMIT, build_report, format_report, parse_limit
+from .qbt.tracker_scan import scan_once
+from .report import (
+    DEFAULT_LIMIT,
+    build_report,
+    format_report,
+    format_tracker_health,
+    parse_limit,
+    tracker_health,
+)
 from .store import FILE_NAME, SCHEMA_VERSION, Store, StoreError, open_store
 from .store.copy import copy_store
 from .version import __version__
@@ -170,6 +179,72 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(reports[0] if len(reports) == 1 else {"reports": reports}, indent=1))
     else:
         print("\n".join(format_report(r) for r in reports), end="")
+    return 0
+
+
+# -- trackers: a one-off scan ------------------------------------------------------------------------
+
+MAX_REQUESTS = 300  # a minute at the default 5 requests/s
+
+
+def _trackers_arguments(parser: argparse.ArgumentParser) -> None:
+    _report_arguments(parser)
+    parser.add_argument(
+        "--max-requests",
+        type=_at_least_one,
+        default=MAX_REQUESTS,
+        metavar="N",
+        help="At most N requests to each qBittorrent, at tracker_scan.requests_per_second "
+        f"(default {MAX_REQUESTS}). 5.1+ reads 500 torrents a request; 4.x and 5.0 one, errored and "
+        "stalled ones first.",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def run_trackers(settings: Settings, args: argparse.Namespace) -> int:
+    """What the service's tracker scan keeps up to date, from a scan of its own: the problem torrents."""
+    chosen = _instances(settings, args)
+    if chosen is None:
+        return 2
+    results = []
+    for inst in chosen:
+        mirror = make_mirror(inst)
+        try:
+            snapshot = mirror.refresh()
+            if snapshot is None:
+                print(
+                    f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error} ({inst.name})",
+                    file=sys.stderr,
+                )
+                return 1
+            policy = inst.jobs.tracker_scan.policy
+            scan, given = scan_once(
+                mirror.connection, snapshot, policy, args.max_requests, threading.Event().wait
+            )
+            if scan.stats.last_error:
+                print(
+                    f"qbittorrent-monitor: tracker scan of {inst.name}: {scan.stats.last_error}",
+                    file=sys.stderr,
+                )
+                return 1
+            health = tracker_health(snapshot, scan, time.time(), args.limit)
+            results.append({"instance": inst.name, "torrents_total": len(snapshot.torrents), **health})
+        finally:
+            mirror.close()
+    if args.format == "json":
+        print(json.dumps(results[0] if len(results) == 1 else {"reports": results}, indent=1))
+    else:
+        for r in results:
+            left = r["torrents_total"] - r["torrents"]
+            note = f" ({left} not asked: --max-requests {args.max_requests})" if left else ""
+            print(f"qBittorrent {r['instance']}: {r['torrents_total']} torrents{note}")
+            print("\n".join(format_tracker_health(r)))
     return 0
 
 
@@ -344,6 +419,12 @@ COMMANDS: dict[str, Command] = {
         "(--format json, --limit N).",
         run_report,
         _report_arguments,
+    ),
+    "trackers": Command(
+        "Scan the trackers once (within --max-requests) and list the torrents whose trackers report a "
+        "problem: name, tracker host, reason, since when (--format json, --limit N).",
+        run_trackers,
+        _trackers_arguments,
     ),
     "demo": Command(
         "Start a throwaway qBittorrent with a few real torrents and the exporter (actions in dry "

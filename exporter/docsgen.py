@@ -26,6 +26,7 @@ from .collectors.instances import LABEL
 from .config import ENV_PREFIX, OPTIONS, SECTIONS, Option, build_settings, limits
 from .config import instances as instances_module
 from .generated import write_or_check
+from .managers.tracker_health import BUILTIN_PHRASES, REASONS, TrackerEntry
 from .model import AppInfo, Snapshot, SyncStats
 from .qbt.maindata import MaindataState
 
@@ -111,6 +112,13 @@ EXAMPLE = {
 }
 
 
+# What the tracker scan found for EXAMPLE's torrents: one working, one unregistered.
+EXAMPLE_TRACKERS = {
+    "a" * 40: (TrackerEntry("tracker.example.org", 2, "working"),),
+    "b" * 40: (TrackerEntry("other.example.net", 4, "not_working", "unregistered", "Unregistered torrent"),),
+}
+
+
 def example_snapshot() -> Snapshot:
     state = MaindataState("example")
     state.set_app(AppInfo("v5.0.2", "2.11.2", "2.0.10.0"))
@@ -137,7 +145,11 @@ EXAMPLE_CONFIG = {
             "reported_points_per_hour": 0.25,
         },
     },
-    "control": {"stalled": {"enabled": True}, "ratio_emergency": {"enabled": True}},
+    "control": {
+        "stalled": {"enabled": True},
+        "ratio_emergency": {"enabled": True},
+        "unregistered": {"enabled": True},
+    },
     "completion": {"handlers": [{"name": "notify", "type": "webhook", "url": "http://127.0.0.1:9/hook"}]},
 }
 
@@ -159,6 +171,10 @@ def _scrape(per_torrent: bool) -> dict[str, MetricDoc]:
         app = App(build_settings(flags, {}, str(config)))
         [instance] = app.instances.values()
         instance.mirror.stats = SyncStats(up=True, last_duration=0.01, last_success=1_700_090_000.0, syncs=1)
+        if instance.scan is not None:
+            instance.scan.with_health(
+                lambda health: [health.record(h, e, 1_700_089_000.0) for h, e in EXAMPLE_TRACKERS.items()]
+            )
         try:
             families = list(app.registry({instance.name: example_snapshot()}).collect())
         finally:
@@ -219,8 +235,9 @@ def render_metrics() -> str:
         "errors do not. `/metrics` shows every instance, `/probe?target=NAME` one (the multi-target",
         "pattern).",
         "",
-        "Prometheus renames the `job` label of the scheduled-job metrics (`control`, `completion`) to",
-        '`exported_job`, since `job` is its own scrape-job label: query `{exported_job="control"}`.',
+        "Prometheus renames the `job` label of the scheduled-job metrics (`control`, `completion`,",
+        "`trackers`) to `exported_job`, since `job` is its own scrape-job label: query",
+        '`{exported_job="control"}`.',
         "",
         "## qBittorrent's state",
         "",
@@ -295,6 +312,21 @@ def render_configuration() -> str:
         out += [f"## {title}", "", f"Parsed by `{module}`.", "", doc, ""]
     doc = inspect.cleandoc(instances_module.__doc__ or "")
     out += ["## `instances:` section", "", f"Parsed by `{instances_module.__name__}`.", "", doc, ""]
+    out += [
+        "## Tracker messages: the built-in phrases",
+        "",
+        "What a tracker's message means (`tracker_scan.phrases` adds more, tried first). Case-insensitive",
+        "substrings, tried reason by reason in this order; the first match wins; a message that matches",
+        "none is `other`. `unreachable` (qBittorrent 5.2+) and HTTP 5xx errors are always `down`.",
+        "",
+        "| reason | phrases |",
+        "|---|---|",
+        *[
+            f"| `{r}` | {', '.join(f'`{p}`' for p in BUILTIN_PHRASES[r]) or '(none: any other message)'} |"
+            for r in REASONS
+        ],
+        "",
+    ]
     out += ["## Limits", "", inspect.cleandoc(limits.__doc__ or ""), "", "| what | largest |", "|---|---|"]
     out += [f"| {what} | {largest} |" for what, largest in limits.LIMITS] + [""]
     return "\n".join(out)

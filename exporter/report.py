@@ -1,12 +1,16 @@
-"""The report behind `qbittorrent-monitor report` and /api/report: the seeding-slot recommendation, explained.
+"""The report behind `qbittorrent-monitor report` and /api/report: the seeding-slot recommendation, explained,
+and the torrents whose trackers report a problem.
 
     qbittorrent-monitor report [--format text|json] [--limit N] [the usual flags]
     curl http://127.0.0.1:9713/api/report?limit=20
+    qbittorrent-monitor trackers [--format text|json] [--limit N] [--max-requests N]
 
 Both show the same thing: per-tracker numbers (points/hour, ratio, hit-and-run risk, idle seeds), how
 many seeding slots qBittorrent's queue should allow and why, and which torrents should hold them, best
 first, each with its reason. Read-only: applying it (max_active_uploads) is a separate, opt-in action.
-Tracker hosts only, never URLs (they carry passkeys).
+/api/report also lists the problem torrents the service's tracker scan knows of (`tracker_health`: name,
+tracker host, reason, since when, the tracker's message redacted); the `trackers` command makes a one-off
+scan of its own and lists the same. Tracker hosts only, never URLs (they carry passkeys).
 """
 
 from __future__ import annotations
@@ -18,16 +22,26 @@ from typing import Any
 from .managers.policy import SeedingSettings, TrackerPolicies
 from .managers.ratio import SlotChoice, TrackerStats, analyze
 from .model import Snapshot
+from .qbt.tracker_scan import TrackerScan
 
 DEFAULT_LIMIT = 50
 
 
 def build_report(
-    snapshot: Snapshot, policies: TrackerPolicies, settings: SeedingSettings, limit: int = DEFAULT_LIMIT
+    snapshot: Snapshot,
+    policies: TrackerPolicies,
+    settings: SeedingSettings,
+    limit: int = DEFAULT_LIMIT,
+    scan: TrackerScan | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """The report as JSON-ready data; `limit` caps each torrent list (0: no cap)."""
+    """The report as JSON-ready data; `limit` caps each torrent list (0: no cap). With `scan`, also
+    its problem torrents (`tracker_health`, as of `now`)."""
     stats, rec = analyze(snapshot, policies, settings)
     cap = limit or None
+    health = (
+        tracker_health(snapshot, scan, now if now is not None else snapshot.taken_at, limit) if scan else None
+    )
     return {
         "instance": snapshot.instance,
         "taken_at": snapshot.taken_at,
@@ -45,6 +59,34 @@ def build_report(
         "slots_total": len(rec.slots),
         "release": [_choice(None, c) for c in rec.release[:cap]],
         "release_total": len(rec.release),
+        "tracker_health": health,
+    }
+
+
+def tracker_health(snapshot: Snapshot, scan: TrackerScan, now: float, limit: int) -> dict[str, Any]:
+    """What the tracker scan knows: how fresh, and every (torrent, host) with a problem, longest first."""
+    view = scan.view(now)
+    problems = [
+        {
+            "hash": p.hash,
+            "name": snapshot.torrents[p.hash].name,
+            "tracker": p.host,
+            "reason": p.reason,
+            "status": p.status,
+            "since": p.since,
+            "checked_at": p.fetched_at,
+            "message": p.detail,
+        }
+        for p in scan.problems()
+        if p.hash in snapshot.torrents
+    ]
+    return {
+        "source": view.stats.source,
+        "torrents": view.torrents,
+        "stale": view.stale,
+        "oldest_data_at": view.oldest,
+        "problems": problems[: limit or None],
+        "problems_total": len(problems),
     }
 
 
@@ -86,9 +128,8 @@ def _choice(rank: int | None, c: SlotChoice) -> dict[str, Any]:
 
 def format_report(report: Mapping[str, Any]) -> str:
     slots = report["seeding_slots"]
-    when = datetime.fromtimestamp(report["taken_at"], UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     lines = [
-        f"qBittorrent {report['instance']} at {when}",
+        f"qBittorrent {report['instance']} at {_when(report['taken_at'])}",
         f"Seeding slots: {slots['active']} active, {slots['recommended']} recommended "
         f"({slots['explanation']})",
         f"  {slots['candidates']} complete seeds, {slots['owing_seed_time']} still owing hit-and-run seed "
@@ -123,7 +164,28 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"        {c['hash'][:16]}  {c['name']}  [{c['state']}]  {c['reason']}" for c in report["release"]
         ]
         _more(lines, report["release_total"] - len(report["release"]))
+    if report.get("tracker_health") is not None:
+        lines += ["", *format_tracker_health(report["tracker_health"])]
     return "\n".join(lines) + "\n"
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def format_tracker_health(health: Mapping[str, Any]) -> list[str]:
+    fresh = (
+        f"{health['torrents'] - health['stale']} of {health['torrents']} torrents checked within stale_after"
+    )
+    lines = [f"Tracker problems (scan: {health['source'] or 'not run yet'}; {fresh}):"]
+    for p in health["problems"]:
+        message = f' ("{p["message"]}")' if p["message"] else ""
+        since = _when(p["since"])
+        lines.append(f"  {p['hash'][:16]}  {p['name']}  {p['tracker']}: {p['reason']} since {since}{message}")
+    if not health["problems_total"]:
+        lines.append("  (none)")
+    _more(lines, health["problems_total"] - len(health["problems"]))
+    return lines
 
 
 def _more(lines: list[str], hidden: int) -> None:

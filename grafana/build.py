@@ -49,6 +49,7 @@ class Panel:
     width: int = 12
     height: int = 8
     options: dict[str, Any] = field(default_factory=dict)
+    row_start: bool = False  # begins a new row of panels (a group such as tracker health)
 
 
 def q(expr: str, legend: str = "") -> tuple[str, str]:
@@ -372,6 +373,93 @@ TRACKERS = [
     ),
 ]
 
+# Tracker health (the read-only tracker scan): a row of its own at the end of the Trackers dashboard.
+TRACKER_HEALTH = [
+    Panel(
+        "Tracker health: announce status",
+        "short",
+        "Torrents by the announce status of their tracker on each host, as the tracker scan last saw it "
+        "(working, not_working, error, unreachable, updating, not_contacted, disabled).",
+        (
+            q(
+                "sum by (qbittorrent, tracker, status) "
+                '(qbittorrent_tracker_announce_torrents{{F}, tracker=~"$tracker"})',
+                "{{qbittorrent}} {{tracker}} {{status}}",
+            ),
+        ),
+        width=8,
+        row_start=True,
+    ),
+    Panel(
+        "Tracker health: problems by reason",
+        "short",
+        "Torrents whose tracker reports a problem, by reason: unregistered (the tracker no longer knows "
+        "it), unauthorized (passkey, account), down (unreachable, timeouts, 5xx), other. "
+        "`qbittorrent-monitor trackers` lists them.",
+        (
+            q(
+                'qbittorrent_tracker_problem_torrents{{F}, tracker=~"$tracker"}',
+                "{{qbittorrent}} {{tracker}} {{reason}}",
+            ),
+        ),
+        width=8,
+    ),
+    Panel(
+        "Tracker health: not working",
+        "percentunit",
+        "Share of each tracker host's torrents (disabled URLs aside) it fails for, unregistered ones "
+        "aside: what QBittorrentTrackerNotWorking alerts on.",
+        (
+            q(
+                "sum by (qbittorrent, tracker) "
+                '(qbittorrent_tracker_problem_torrents{{F}, tracker=~"$tracker", reason!="unregistered"})\n'
+                "/ sum by (qbittorrent, tracker) "
+                '(qbittorrent_tracker_announce_torrents{{F}, tracker=~"$tracker", status!="disabled"})',
+                "{{qbittorrent}} {{tracker}}",
+            ),
+        ),
+        width=8,
+    ),
+    Panel(
+        "Tracker scan: stale torrents and backlog",
+        "short",
+        "Torrents without fresh tracker data (none yet, or older than tracker_scan.stale_after), and how "
+        "many the last run's request budget could not reach.",
+        (
+            q("qbittorrent_exporter_tracker_scan_stale_torrents{{F}}", "{{qbittorrent}} stale"),
+            q("qbittorrent_exporter_tracker_scan_backlog_torrents{{F}}", "{{qbittorrent}} backlog"),
+        ),
+        width=8,
+    ),
+    Panel(
+        "Tracker scan: oldest data",
+        "s",
+        "Age of the oldest tracker data the scan keeps: at most about tracker_scan.stale_after once the "
+        "first sweep is done.",
+        (q("qbittorrent_exporter_tracker_scan_oldest_age_seconds{{F}}", "{{qbittorrent}}"),),
+        width=8,
+    ),
+    Panel(
+        "Tracker scan: requests to qBittorrent",
+        "reqps",
+        "Requests per second the tracker scan makes, by kind (torrent: torrents/trackers; hashes, page: "
+        "torrents/info?includeTrackers), and its failed ones.",
+        (
+            q(
+                "sum by (qbittorrent, kind) "
+                "(rate(qbittorrent_exporter_tracker_scan_requests_total{{F}}[$__rate_interval]))",
+                "{{qbittorrent}} {{kind}}",
+            ),
+            q(
+                "sum by (qbittorrent) "
+                "(rate(qbittorrent_exporter_tracker_scan_request_errors_total{{F}}[$__rate_interval]))",
+                "{{qbittorrent}} failed",
+            ),
+        ),
+        width=8,
+    ),
+]
+
 ACTIONS = [
     Panel(
         "Actions",
@@ -584,7 +672,7 @@ def dashboard(
 ) -> dict[str, Any]:
     out, x, y, row_height = [], 0, 0, 0
     for pid, p in enumerate(panels, start=1):
-        if x + p.width > 24:
+        if x + p.width > 24 or (p.row_start and x):
             x, y, row_height = 0, y + row_height, 0
         out.append(panel_json(p, pid, x, y))
         x, row_height = x + p.width, max(row_height, p.height)
@@ -627,8 +715,9 @@ def dashboards() -> dict[str, dict[str, Any]]:
         "trackers.json": dashboard(
             "qbittorrent-trackers",
             "qBittorrent / Trackers",
-            "Ratio against each tracker's minimum, bonus points per hour, hit-and-run risk, idle seeds.",
-            TRACKERS,
+            "Ratio against each tracker's minimum, bonus points per hour, hit-and-run risk, idle seeds; "
+            "tracker health (announce status, unregistered and failing torrents, the tracker scan).",
+            TRACKERS + TRACKER_HEALTH,
             ("tracker",),
         ),
         "actions.json": dashboard(

@@ -66,14 +66,31 @@ CONFIG: dict[str, tuple[Any, str]] = {
     "ratio_for": ("15m", "How long a tracker ratio must stay below (or near) its minimum."),
     "ratio_emergency_for": ("1m", "How long the ratio emergency must be on before it is reported."),
     "hnr_for": ("30m", "How long torrents must be at hit-and-run risk."),
+    "tracker_not_working_share": (
+        0.5,
+        "QBittorrentTrackerNotWorking when more than this share of a tracker host's torrents (disabled "
+        "ones aside) report it down, refusing them or failing otherwise; unregistered ones do not count.",
+    ),
+    "tracker_not_working_min_torrents": (3, "...and at least this many of them."),
+    "tracker_not_working_for": ("30m", "How long the tracker must stay not working."),
+    "unregistered_for": (
+        "1h",
+        "QBittorrentUnregisteredTorrents: how long a tracker must have called torrents unregistered.",
+    ),
+    "tracker_scan_stale_for": (
+        "6h",
+        "QBittorrentTrackerScanStale: how long some torrents may go without fresh tracker data while the "
+        "scan's budget cannot reach them (a first sweep of 50,000 torrents on 4.x takes about 3h).",
+    ),
     "handler_failure_window": ("15m", "Window in which any failed completion handler run counts."),
     "handler_failure_for": ("5m", "How long handler runs must keep failing."),
     "backlog_growth_window": ("1h", "Window over which the completion backlog must have grown."),
     "backlog_for": ("30m", "How long the backlog must be non-empty and growing."),
     "job_max_age": (
-        {"control": "5m", "completion": "2m"},
+        {"control": "5m", "completion": "2m", "trackers": "5m"},
         "QBittorrentActionJobNotSucceeding when a job's last success is older than this: about 5 intervals "
-        "at the default intervals (control 1m, completion 10s). Raise it when you lengthen an interval.",
+        "at the default intervals (control 1m, completion 10s, trackers 30s, a run lasting up to its "
+        "interval). Raise it when you lengthen an interval.",
     ),
     "job_for": ("1m", "How long a job must stay without success beyond job_max_age."),
     "no_leader_for": ("2m", "QBittorrentNoLeader: how long no replica may hold a qBittorrent's lease."),
@@ -356,6 +373,58 @@ ALERTS = [
         ],
     },
 ]
+
+# Tracker health (the read-only tracker scan): per qBittorrent and tracker host.
+NOT_WORKING = (
+    "sum by (%(qbt_labels)s, tracker) "
+    '(qbittorrent_tracker_problem_torrents{reason!="unregistered", %(selector)s})'
+)
+ANNOUNCING = (
+    "sum by (%(qbt_labels)s, tracker) "
+    '(qbittorrent_tracker_announce_torrents{status!="disabled", %(selector)s})'
+)
+ALERTS.append(
+    {
+        "name": "qbittorrent.tracker_health",
+        "rules": [
+            alert(
+                "QBittorrentTrackerNotWorking",
+                f"(\n  {NOT_WORKING}\n/\n  {ANNOUNCING}\n) > %(tracker_not_working_share)s\n"
+                f"and on (%(qbt_labels)s, tracker) {NOT_WORKING} >= %(tracker_not_working_min_torrents)s\n",
+                "%(tracker_not_working_for)s",
+                "warning",
+                "A tracker is not working for most torrents on qBittorrent" + QBT_NAME + ".",
+                "{{ $labels.tracker }} fails for {{ $value | humanizePercentage }} of its torrents on "
+                + THE_QBT
+                + " (down, refusing the passkey, or another error) for %(tracker_not_working_for)s: they get "
+                "no peers from it.",
+            ),
+            alert(
+                "QBittorrentUnregisteredTorrents",
+                "sum by (%(qbt_labels)s, tracker) "
+                '(qbittorrent_tracker_problem_torrents{reason="unregistered", %(selector)s}) > 0',
+                "%(unregistered_for)s",
+                "info",
+                "A tracker no longer knows torrents of qBittorrent" + QBT_NAME + ".",
+                "{{ $labels.tracker }} has called {{ $value }} torrents of " + THE_QBT + " unregistered for "
+                "%(unregistered_for)s (deleted or trumped on the site): `qbittorrent-monitor trackers` or "
+                "/api/report lists them.",
+            ),
+            alert(
+                "QBittorrentTrackerScanStale",
+                "qbittorrent_exporter_tracker_scan_stale_torrents{%(selector)s} > 0\n"
+                "and on (%(qbt_labels)s)\n"
+                "  qbittorrent_exporter_tracker_scan_backlog_torrents{%(selector)s} > 0\n",
+                "%(tracker_scan_stale_for)s",
+                "warning",
+                "The tracker scan of qBittorrent" + QBT_NAME + " cannot keep up.",
+                "{{ $value }} torrents of " + THE_QBT + " have had no fresh tracker data for "
+                "%(tracker_scan_stale_for)s and the scan's request budget does not reach them: the tracker "
+                "health metrics are behind.",
+            ),
+        ],
+    }
+)
 
 ALERTS.append(
     {

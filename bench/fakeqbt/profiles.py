@@ -3,13 +3,15 @@
 4.5.2 comes from payloads recorded from a real qbittorrent-nox 4.5.2 (recorded/4.5.2/, made by
 `python -m bench.fakeqbt.record`). 5.0.4 follows the WebUI API (qBittorrent 5.0) wiki and the 5.x source
 of `serialize_torrent.cpp`: paused* states renamed stopped*, torrents/pause|resume replaced by
-torrents/stop|start, eight more torrent fields, unset timestamps sent as -1 instead of 0.
+torrents/stop|start, eight more torrent fields, unset timestamps sent as -1 instead of 0. 5.1.2 and
+5.2.0 are 5.0.4 plus what the tracker scan reads (trackers.py): torrents/info?includeTrackers=true
+(5.1+), the announce flags in sync/maindata and the 5.2 tracker status codes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,9 @@ FIELDS_5_EXTRA = (
     "reannounce",
     "root_path",
 )
+
+# Added by 5.2 (what the tracker scan reads; the other 5.2 fields change no cost that matters here).
+FIELDS_5_2_EXTRA = ("has_other_announce_error", "has_tracker_error", "has_tracker_warning")
 
 # Write endpoints (POST) the fake accepts and records without applying. Version-specific ones below.
 WRITES_COMMON = frozenset(
@@ -180,3 +185,12 @@ PROFILES: dict[str, Profile] = {
         },
     ),
 }
+# 5.1 and 5.2 as 5.0.4 sends them, plus the tracker scan's sources (trackers.py).
+PROFILES["5.1.2"] = replace(PROFILES["5.0.4"], name="5.1.2", version="v5.1.2", webapi="2.11.4")
+PROFILES["5.2.0"] = replace(
+    PROFILES["5.0.4"],
+    name="5.2.0",
+    version="v5.2.0",
+    webapi="2.15.1",
+    torrent_fields=tuple(sorted(FIELDS_4 + FIELDS_5_EXTRA + FIELDS_5_2_EXTRA)),
+)

@@ -18,6 +18,7 @@ import random
 from typing import Any
 from urllib.parse import quote
 
+from . import announce
 from .profiles import Profile
 
 # (4.x state name, weight in percent)
@@ -259,6 +260,8 @@ def new_torrent(
                 "root_path": rec["content_path"] if rng.random() < 0.6 else "",
             }
         )
+    if "has_tracker_error" in profile.torrent_fields:  # 5.2: the announce flags (trackers.py)
+        rec.update(announce.flags(h, urls, rec["tracker"]))
     return {k: rec[k] for k in profile.torrent_fields}
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from . import trackers
 from .world import World, dumps
 
 Answer = tuple[int, str, bytes]  # status, content type, body
@@ -144,46 +145,12 @@ class FakeQbittorrent:
             "app/preferences": lambda q, sid: (200, JSON, dumps(p.preferences())),
             "app/defaultSavePath": lambda q, sid: (200, TEXT, b"/data/torrents"),
             "sync/maindata": lambda q, sid: (200, JSON, w.maindata(sid, _int(q.get("rid")))),
-            "torrents/info": lambda q, sid: (200, JSON, w.torrents_info(q)),
+            "torrents/info": lambda q, sid: (200, JSON, trackers.torrents_info(w, q)),
             "torrents/categories": lambda q, sid: (200, JSON, dumps(w.categories)),
             "torrents/tags": lambda q, sid: (200, JSON, dumps(w.tags)),
-            "torrents/trackers": lambda q, sid: self._trackers(q.get("hash", "")),
+            "torrents/trackers": lambda q, sid: trackers.torrent_trackers(w, q.get("hash", "")),
             "transfer/info": lambda q, sid: (200, JSON, w.transfer_info()),
         }
-
-    def _trackers(self, h: str) -> Answer:
-        with self.world.lock:
-            rec, urls = self.world.records.get(h.lower()), self.world.urls_of.get(h.lower(), [])
-            if rec is None:
-                return 404, TEXT, b"Not Found"
-            working = rec["tracker"]
-        rows = [
-            {
-                "url": f"** [{name}] **",
-                "status": 2,
-                "tier": -1,
-                "num_peers": 0,
-                "num_seeds": 0,
-                "num_leeches": 0,
-                "num_downloaded": 0,
-                "msg": "",
-            }
-            for name in ("DHT", "PeX", "LSD")
-        ]
-        rows += [
-            {
-                "url": u,
-                "status": 2 if u == working else 4,
-                "tier": i,
-                "num_peers": 0,
-                "num_seeds": 0,
-                "num_leeches": 0,
-                "num_downloaded": -1,
-                "msg": "" if u == working else "Connection refused",
-            }
-            for i, u in enumerate(urls)
-        ]
-        return 200, JSON, dumps(rows)
 
     def control(self, method: str, path: str, params: dict[str, str]) -> Answer:
         if path == "/bench/tick" and method == "POST":

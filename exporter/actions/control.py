@@ -1,11 +1,12 @@
 """The `control` job: carry out the control manager's plans (ratio emergency, stalled downloads,
-seeding slots).
+seeding slots) and the unregistered action's (managers/tracker_health/unregistered.py).
 
 Each run reads the shared mirror once, asks the pure planners in managers/control.py what to do,
 and performs each selected action through Performer (dry-run aware, logged, audited, counted).
 State that must survive a restart (ladder positions, active emergencies, which torrents the
-emergency stopped) lives in the store; in dry-run mode it is read from the store but kept in memory
-only, so a dry run never changes what a real run will do later.
+emergency stopped, which torrents the unregistered action tagged) lives in the store; in dry-run mode
+it is read from the store but kept in memory only, so a dry run never changes what a real run will do
+later.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ..durations import duration_text
 from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
 from ..managers.policy import TrackerPolicies
 from ..managers.ratio_index import SharedRatioIndex
+from ..managers.tracker_health import HeldBack, plan_unregistered
 from ..model import Snapshot
 from ..qbt.connection import Connection, QBittorrentError
 from ..qbt.mirror import Mirror
+from ..qbt.tracker_scan import TrackerScan
 from ..store import Store
 from .metrics import ActionMetrics
 from .perform import InstanceLog, Performer
@@ -59,6 +63,7 @@ class ControlJob:
         performer: Performer,
         clock: Callable[[], float],
         ratio: SharedRatioIndex,
+        scan: TrackerScan | None = None,
     ) -> None:
         self.settings, self.mirror, self.connection = settings, mirror, connection
         self.log = InstanceLog(mirror.name)
@@ -75,6 +80,11 @@ class ControlJob:
         self.ratio = ratio
         self.progress: dict[str, Progress] = {}
         self._warned_queueing = False
+        # The unregistered action reads the instance's tracker scan (config refuses it without one).
+        self.scan = scan
+        self.unregistered_dry = dry_run_all or settings.dry_run or settings.unregistered.dry_run
+        self.tagged = StateMap(store, "unregistered_tagged", persist=not self.unregistered_dry)
+        self.held_back: dict[str, HeldBack] = {}  # hosts the outage guard holds back now: logged once
 
     def run(self, stopping: threading.Event) -> str:
         snapshot = self.mirror.refresh()
@@ -87,6 +97,8 @@ class ControlJob:
             self._stalls(snapshot, now, stopping)
         if self.settings.seeding_slots.enabled and not stopping.is_set():
             self._slots(snapshot, now)
+        if self.settings.unregistered.enabled and self.scan is not None and not stopping.is_set():
+            self._unregistered(snapshot, now, stopping)
         return "ok"
 
     # -- ratio emergency ---------------------------------------------------------------------------
@@ -211,3 +223,48 @@ class ControlJob:
         changes, action = plan
         if self.performer.perform(action, lambda: self.connection.set_preferences(changes), self.slots_dry):
             self.slot_changes.set("last", {"at": now, **changes})
+
+    # -- unregistered torrents ---------------------------------------------------------------------
+
+    def _unregistered(self, snapshot: Snapshot, now: float, stopping: threading.Event) -> None:
+        policy, dry = self.settings.unregistered.policy, self.unregistered_dry
+        tagged = frozenset(self.tagged.data)
+        assert self.scan is not None
+        plan = self.scan.with_health(lambda health: plan_unregistered(health, snapshot, now, policy, tagged))
+        self.metrics.unregistered.set(plan.unregistered)
+        self._outages({b.host: b for b in plan.held_back}, policy.outage_window)
+        for h in plan.forget:
+            self.tagged.set(h, None)
+        c = self.connection
+        calls: dict[str, Callable[[str], object]] = {
+            "tag_unregistered": lambda h: c.add_tags([h], [policy.tag]),
+            "stop_unregistered": lambda h: c.stop([h]),
+            "untag_unregistered": lambda h: c.remove_tags([h], [policy.tag]),
+        }
+        for a in plan.actions:
+            if stopping.is_set():
+                return
+            done = self.performer.perform(a, partial(calls[a.action], a.hash), dry)
+            if done and a.action == "tag_unregistered":
+                self.tagged.set(a.hash, {"at": now})
+            elif done and a.action == "untag_unregistered":
+                self.tagged.set(a.hash, None)
+
+    def _outages(self, held: dict[str, HeldBack], window: float) -> None:
+        """Log and count each host the outage guard begins to hold back, once; log when it lets go."""
+        dry = "dry run: " if self.unregistered_dry else ""
+        for host in sorted(held.keys() - self.held_back.keys()):
+            b = held[host]
+            self.log.warning(
+                "%sunregistered: %d of %d torrents on %s turned unregistered within %s: taken for a tracker "
+                "outage, none of its torrents is tagged while it lasts",
+                dry,
+                b.unregistered,
+                b.torrents,
+                host,
+                duration_text(window),
+            )
+            self.metrics.unregistered_outages.labels(host).inc()
+        for host in sorted(self.held_back.keys() - held.keys()):
+            self.log.info("%sunregistered: the outage guard no longer holds %s back", dry, host)
+        self.held_back = held

@@ -6,13 +6,16 @@
     qbittorrent_exporter_completion_backlog 0.0
     qbittorrent_exporter_stalled_torrents 2.0
     qbittorrent_exporter_ratio_emergency_active{tracker="tracker.example.org"} 1.0
+    qbittorrent_exporter_unregistered_torrents 3.0
+    qbittorrent_exporter_unregistered_outages_total{tracker="tracker.example.org"} 1.0
     qbittorrent_exporter_job_runs_total{job="control",result="ok"} 10.0
     qbittorrent_exporter_job_duration_seconds{job="control"} 0.004
     qbittorrent_exporter_job_last_success_timestamp_seconds{job="control"} 1.7e+09
     qbittorrent_exporter_store_errors_total{reason="deleted"} 1.0
 
 Label values are bounded: `action` and `result` by the code, `handler` by the configuration,
-`category` and `tracker` by the instance's categories and tracker hosts, `job` is control|completion.
+`category` and `tracker` by the instance's categories and tracker hosts, `job` is control|completion|
+trackers.
 `result` of a handler run: ok, error (will retry), dead (gave up: dead-letter), dry_run.
 `result` of a job run: ok, error, skipped (qBittorrent unreachable), store_lost (the store's files were
 deleted or replaced under the service: no job acts until a restart), standby (another replica leads this
@@ -64,6 +67,19 @@ class ActionMetrics:
         self.emergency = Gauge(
             "qbittorrent_exporter_ratio_emergency_active",
             "1 while the ratio emergency holds for this tracker host (or 'global').",
+            ["tracker"],
+            registry=registry,
+        )
+        self.unregistered = Gauge(
+            "qbittorrent_exporter_unregistered_torrents",
+            "Torrents every tracker has called unregistered for the configured `after` that the last run "
+            "did not find tagged: about to be, held back by the outage guard, or beyond its cap.",
+            registry=registry,
+        )
+        self.unregistered_outages = Counter(
+            "qbittorrent_exporter_unregistered_outages",
+            "Times the outage guard began holding a tracker host back: too many of its torrents turned "
+            "unregistered together, so none of them is tagged.",
             ["tracker"],
             registry=registry,
         )

@@ -1,20 +1,22 @@
-"""Actions: the `control` and `completion` jobs of every watched qBittorrent, on one APScheduler.
+"""Actions: the `control`, `completion` and `trackers` jobs of every watched qBittorrent, on one APScheduler.
 
 Built by the App (`Actions.build`) for the instances that have a `control:` or `completion:` section and
 actions enabled (the kill switch --actions.enabled=false, or `actions: false` on an instance, runs no job
-for it, so nothing is written to that qBittorrent). start() opens the one store (a bad store stops the
-service from starting), then schedules each job with a stable id (`control:<instance>`), coalesce=True
-and max_instances=1, first run right away. stop() (SIGTERM) tells running jobs to finish their current
-action and waits for them.
+for it, so nothing is written to that qBittorrent), and for those whose tracker scan is on: the
+`trackers` job (actions/trackers.py) is read-only, so it runs whatever the kill switch says, on every
+replica, and needs no store. start() opens the one store when a writing job exists (a bad store stops
+the service from starting), then schedules each job with a stable id (`control:<instance>`,
+`trackers:<instance>`), coalesce=True and max_instances=1, first run right away. stop() (SIGTERM) tells
+running jobs to finish their current action and waits for them.
 
 Each instance has its own jobs, metrics (in its own registry: the scrape labels them with
 qbittorrent="<name>"), ledger rows and action state: a ratio emergency on one never touches another.
 Every run is counted: qbittorrent_exporter_job_runs_total{job,result}, its duration and the time of the
 last successful run. A job that raises is counted as `error` and runs again next interval.
 
-Before each run the store is checked (Store.check): once its files are deleted or replaced under the
-service, no job acts any more (what it did could not be recorded, and after a restart it would be
-done again). Each such run is `store_lost`; the loss is logged and counted
+Before each run of a writing job the store is checked (Store.check): once its files are deleted or
+replaced under the service, no job acts any more (what it did could not be recorded, and after a
+restart it would be done again). Each such run is `store_lost`; the loss is logged and counted
 (qbittorrent_exporter_store_errors_total{reason}) once, and /readyz answers 503 with the reason.
 The store is never reopened or recreated while the service runs.
 """
@@ -34,6 +36,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from ..managers.ratio_index import SharedRatioIndex
 from ..qbt.mirror import Mirror
+from ..qbt.tracker_scan import TrackerScan
 from ..store import LeaseLost, Store, StoreError, StoreLost, StoreSettings
 from . import handlers
 from .completion import CompletionJob
@@ -42,6 +45,9 @@ from .leadership import Leadership, LeaseMetrics
 from .metrics import ActionMetrics, StoreMetrics
 from .perform import Performer
 from .settings import JobsSettings
+from .trackers import TrackerScanJob
+
+READ_ONLY = ("trackers",)  # jobs that run on every replica, with or without a store
 
 log = logging.getLogger("exporter.actions")
 
@@ -63,6 +69,12 @@ class Watched:
     registry: CollectorRegistry
     ratio: SharedRatioIndex
     previous_names: tuple[str, ...] = ()  # its rows in the store under these names are its own
+    scan: TrackerScan | None = None  # its tracker scan, when on (the collector reads the same one)
+
+    @property
+    def acting(self) -> bool:
+        """It has a writing job configured and actions enabled."""
+        return bool(self.settings.configured) and self.settings.enabled
 
 
 class InstanceJobs:
@@ -72,9 +84,16 @@ class InstanceJobs:
         self.watched, self.clock = watched, clock
         self.name, self.settings = watched.name, watched.settings
         self.metrics = ActionMetrics(watched.registry)
-        self.lease_metrics = LeaseMetrics(watched.registry)
+        writing = self.settings.configured if watched.acting else ()
+        if watched.acting:
+            self.lease_metrics: LeaseMetrics | None = LeaseMetrics(watched.registry)
+        else:
+            self.lease_metrics = None  # no lease to hold: the scan alone runs everywhere
+        self.readers: dict[str, Job] = {}
+        if watched.scan is not None:
+            self.readers["trackers"] = TrackerScanJob(watched.scan, watched.mirror)
         self.metrics.declare(
-            self.settings.configured, tuple(h.name for h in self.settings.completion.handlers)
+            (*writing, *self.readers), tuple(h.name for h in self.settings.completion.handlers)
         )
         self.jobs: dict[str, Job] = {}
         self.term: int | None = None  # the lease term the jobs were built in
@@ -85,6 +104,8 @@ class InstanceJobs:
         s, w, dry = self.settings, self.watched, self.settings.dry_run
         store = shared.scoped(self.name, token)
         self.jobs = {}
+        if not w.acting:
+            return self.jobs
         connection = w.mirror.connection
         if s.control.configured:
             performer = Performer(store, self.metrics, self.clock, self.name)
@@ -99,6 +120,7 @@ class InstanceJobs:
                 performer,
                 self.clock,
                 w.ratio,
+                w.scan,
             )
         if s.completion.configured:
             built = {h.name: handlers.build(h, connection) for h in s.completion.handlers}
@@ -108,6 +130,8 @@ class InstanceJobs:
         return self.jobs
 
     def interval(self, job: str) -> float:
+        if job == "trackers":
+            return self.settings.tracker_scan.policy.interval
         return self.settings.control.interval if job == "control" else self.settings.completion.interval
 
 
@@ -122,7 +146,10 @@ class Actions:
         """`registry`: the service's own (the store's counters are not about one qBittorrent)."""
         self.store_settings, self.clock = store, clock
         self.instances = {w.name: InstanceJobs(w, clock) for w in watched}
-        self.store_metrics = StoreMetrics(registry)
+        # The store (and leases) only for writing jobs: a service that only scans needs neither.
+        self.acting = any(i.watched.acting for i in self.instances.values())
+        # Without a store its error counter would only be a series that can never move: kept out of sight.
+        self.store_metrics = StoreMetrics(registry if self.acting else CollectorRegistry(auto_describe=False))
         self.leadership: Leadership | None = None
         self.stopping = threading.Event()
         self.store: Store | None = None
@@ -135,9 +162,9 @@ class Actions:
     def build(
         cls, watched: Iterable[Watched], store: StoreSettings, registry: CollectorRegistry
     ) -> Actions | None:
-        """The Actions of this service: the instances with a configured job and actions enabled (None if
-        there is none). A disabled instance that has jobs configured is logged once."""
-        acting = []
+        """The Actions of this service: the instances with a configured job and actions enabled, or a
+        tracker scan (None if there is none). A disabled instance that has jobs configured is logged once."""
+        chosen = []
         for w in watched:
             configured = w.settings.configured
             if configured and not w.settings.enabled:
@@ -146,9 +173,9 @@ class Actions:
                     w.name,
                     " and ".join(configured),
                 )
-            elif configured:
-                acting.append(w)
-        return cls(acting, store, registry) if acting else None
+            if w.acting or w.scan is not None:
+                chosen.append(w)
+        return cls(chosen, store, registry) if chosen else None
 
     @classmethod
     def one(
@@ -158,33 +185,40 @@ class Actions:
         registry: CollectorRegistry,
         ratio: SharedRatioIndex | None = None,
         clock: Callable[[], float] = time.time,
+        scan: TrackerScan | None = None,
     ) -> Actions:
         """The jobs of one qBittorrent (named as its mirror), whatever they are configured to do: for
         tests and the bench, which build one instance's jobs without an App."""
         ratio = ratio or SharedRatioIndex(settings.trackers, settings.seeding)
-        watched = [Watched(mirror.name, settings, mirror, registry, ratio)]
+        watched = [Watched(mirror.name, settings, mirror, registry, ratio, scan=scan)]
         return cls(watched, StoreSettings(data_dir=settings.data_dir), registry, clock)
 
     def has(self, job: str) -> bool:
-        """Some instance runs this job ("control" or "completion")."""
-        return any(job in i.settings.configured for i in self.instances.values())
+        """Some instance runs this job ("control", "completion" or "trackers")."""
+        return any(
+            job in i.readers or (i.watched.acting and job in i.settings.configured)
+            for i in self.instances.values()
+        )
 
     def build_jobs(self) -> dict[tuple[str, str], Job]:
-        """Open the store and build every instance's jobs, keyed (instance, job): start() schedules
-        them; tests and the bench call run() directly."""
-        self.store = self.store_settings.open()
-        self.leadership = Leadership(
-            self.store.leases(),
-            {name: i.lease_metrics for name, i in self.instances.items()},
-            self.store_metrics,
-            ttl=self.store_settings.lease_ttl,
-        )
-        self._claim_rows(self.store)
-        return {
-            (i.name, name): job
-            for i in self.instances.values()
-            for name, job in i.build(self.store, self._token_of(i.name)).items()
-        }
+        """Open the store (when a writing job exists) and build every instance's jobs, keyed (instance,
+        job): start() schedules them; tests and the bench call run() directly."""
+        jobs: dict[tuple[str, str], Job] = {}
+        if self.acting:
+            self.store = self.store_settings.open()
+            self.leadership = Leadership(
+                self.store.leases(),
+                {name: i.lease_metrics for name, i in self.instances.items() if i.lease_metrics},
+                self.store_metrics,
+                ttl=self.store_settings.lease_ttl,
+            )
+            self._claim_rows(self.store)
+            for i in self.instances.values():
+                for name, job in i.build(self.store, self._token_of(i.name)).items():
+                    jobs[(i.name, name)] = job
+        for i in self.instances.values():
+            jobs.update({(i.name, name): job for name, job in i.readers.items()})
+        return jobs
 
     def _token_of(self, instance: str) -> Callable[[], int | None]:
         def token() -> int | None:
@@ -212,8 +246,8 @@ class Actions:
 
     def start(self) -> None:
         jobs = self.build_jobs()
-        assert self.leadership is not None
-        self.leadership.start()  # the first leases before the first runs
+        if self.leadership is not None:
+            self.leadership.start()  # the first leases before the first runs
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -230,24 +264,28 @@ class Actions:
             )
         self.scheduler.start()
         for i in self.instances.values():
-            mode = " (dry run: nothing is written)" if i.settings.dry_run else ""
+            mode = " (dry run: nothing is written)" if i.settings.dry_run and i.jobs else ""
             log.info(
                 "actions for %s: %s%s",
                 i.name,
-                ", ".join(f"{n} every {i.interval(n):g}s" for n in i.jobs),
+                ", ".join(f"{n} every {i.interval(n):g}s" for n in [*i.jobs, *i.readers]),
                 mode,
             )
-        mode = (
-            " (shared by replicas: an instance's jobs run where its lease is)"
-            if self.store_settings.shared
-            else ""
-        )
-        log.info("actions: store %s%s", self.store_settings.describe(), mode)
+        if self.acting:
+            mode = (
+                " (shared by replicas: an instance's jobs run where its lease is)"
+                if self.store_settings.shared
+                else ""
+            )
+            log.info("actions: store %s%s", self.store_settings.describe(), mode)
 
     def run_scheduled(self, instance: str, name: str) -> str:
         """One scheduled run: on this replica only while it leads `instance` (else `standby`); the jobs are
-        built again when a new lease term begins here (another replica may have acted meanwhile)."""
+        built again when a new lease term begins here (another replica may have acted meanwhile). A
+        read-only job runs on every replica."""
         jobs = self.instances[instance]
+        if name in jobs.readers:
+            return self.run(jobs.readers[name], instance)
         token = self.leadership.token(instance) if self.leadership is not None else None
         if token is None:
             jobs.metrics.job_runs.labels(name, "standby").inc()
@@ -268,7 +306,7 @@ class Actions:
         metrics = self.instances[instance].metrics
         started = time.perf_counter()
         try:
-            if self.store is not None:
+            if self.store is not None and job.name not in READ_ONLY:
                 self.store.check()
             result = job.run(self.stopping)
         except StoreLost as exc:

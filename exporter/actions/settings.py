@@ -12,6 +12,8 @@ from ..managers.policy import (
     SlotsPolicy,
     StallPolicy,
     TrackerPolicies,
+    TrackerScanPolicy,
+    UnregisteredPolicy,
 )
 
 # qBittorrent's "run external program" placeholders that a completion record can fill.
@@ -51,6 +53,11 @@ class SlotsSettings(Feature):
 
 
 @dataclass(frozen=True)
+class UnregisteredSettings(Feature):
+    policy: UnregisteredPolicy = field(default_factory=UnregisteredPolicy)
+
+
+@dataclass(frozen=True)
 class ControlSettings:
     configured: bool = False
     interval: float = 60.0
@@ -58,6 +65,15 @@ class ControlSettings:
     stalled: StalledSettings = field(default_factory=StalledSettings)
     ratio_emergency: EmergencySettings = field(default_factory=EmergencySettings)
     seeding_slots: SlotsSettings = field(default_factory=SlotsSettings)
+    unregistered: UnregisteredSettings = field(default_factory=UnregisteredSettings)
+
+
+@dataclass(frozen=True)
+class TrackerScanSettings:
+    """The read-only tracker scan (`tracker_scan:`): on unless switched off."""
+
+    enabled: bool = True
+    policy: TrackerScanPolicy = field(default_factory=TrackerScanPolicy)
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class JobsSettings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     trackers: TrackerPolicies = field(default_factory=TrackerPolicies)
     seeding: SeedingSettings = field(default_factory=SeedingSettings)
+    tracker_scan: TrackerScanSettings = field(default_factory=TrackerScanSettings)
     enabled: bool = True  # --actions.enabled: the kill switch
     dry_run: bool = False  # --actions.dry-run: every job
     data_dir: str = "data"

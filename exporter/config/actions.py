@@ -28,6 +28,15 @@ control:
     min: 1                        # bounds of what this job may set
     max: 100
     cooldown: 10m                 # between two changes
+  unregistered:                   # needs the tracker scan (`tracker_scan:`, on by default)
+    enabled: false
+    after: 6h                     # every live tracker of the torrent has said "unregistered" this long
+    tag: unregistered             # removed again when one of its trackers knows it again
+    stop: false                   # also stop it; nothing is ever deleted
+    outage_share: 0.5             # the outage guard: when more than this share of one host's torrents
+    outage_min_torrents: 5        #   (and at least this many) turn unregistered within
+    outage_window: 1h             #   this window, none of them is acted on (logged once, counted)
+    max_actions_per_run: 20
 completion:
   interval: 10s
   backfill: 0s                    # first start only: also handle completions this recent
@@ -55,8 +64,9 @@ from ..actions.settings import (
     HandlerSettings,
     SlotsSettings,
     StalledSettings,
+    UnregisteredSettings,
 )
-from ..managers.policy import EmergencyPolicy, Filter, SlotsPolicy, StallPolicy
+from ..managers.policy import EmergencyPolicy, Filter, SlotsPolicy, StallPolicy, UnregisteredPolicy
 from .fields import (
     Parser,
     bounded_duration,
@@ -119,6 +129,16 @@ _EMERGENCY = {
     "max_actions_per_run": _count,
 }
 _SLOTS = {**_FEATURE, "min": _count, "max": _count, "cooldown": duration}
+_UNREGISTERED = {
+    **_FEATURE,
+    "after": duration,
+    "tag": tag,
+    "stop": flag,
+    "outage_share": number(1.0),
+    "outage_min_torrents": _count,
+    "outage_window": duration,
+    "max_actions_per_run": _count,
+}
 
 
 def _feature(values: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +157,7 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
             "stalled": lambda v, p: v,
             "ratio_emergency": lambda v, p: v,
             "seeding_slots": lambda v, p: v,
+            "unregistered": lambda v, p: v,
         },
     )
     stall = _mapping(top.pop("stalled", None), f"{path}.stalled", _STALL)
@@ -147,6 +168,8 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
         emergency["include_global"] = emergency.pop("global")
     slots = _mapping(top.pop("seeding_slots", None), f"{path}.seeding_slots", _SLOTS)
     slots_feature = _feature(slots)
+    unregistered = _mapping(top.pop("unregistered", None), f"{path}.unregistered", _UNREGISTERED)
+    unregistered_feature = _feature(unregistered)
     slots_policy = SlotsPolicy(
         minimum=slots.get("min", 1), maximum=slots.get("max", 100), cooldown=slots.get("cooldown", 600.0)
     )
@@ -158,6 +181,10 @@ def parse_control(raw: Any, path: str = "control") -> ControlSettings:
         stalled=StalledSettings(**stall_feature, policy=StallPolicy(**stall)),
         ratio_emergency=EmergencySettings(**emergency_feature, policy=EmergencyPolicy(**emergency)),
         seeding_slots=SlotsSettings(**slots_feature, policy=slots_policy),
+        unregistered=UnregisteredSettings(
+            **unregistered_feature,
+            policy=UnregisteredPolicy(enabled=unregistered_feature.get("enabled", False), **unregistered),
+        ),
     )
 
 

@@ -16,9 +16,10 @@
         actions: false                      # no scheduled job for this one
         control: {interval: 5m, stalled: {enabled: true}}    # replaces the top-level control: for it
 
-The sections `trackers:`, `seeding:`, `control:` and `completion:` apply to every instance; an instance
-may replace any of them wholesale inside its item. Secrets come from files or `${VARIABLE}` references
-only, so that no password is ever written into the configuration (or printed back from it).
+The sections `trackers:`, `seeding:`, `control:`, `completion:` and `tracker_scan:` apply to every
+instance; an instance may replace any of them wholesale inside its item. Secrets come from files or
+`${VARIABLE}` references only, so that no password is ever written into the configuration (or printed
+back from it).
 
 Without `instances:`, the --qbittorrent.* flags (their environment variables, the `qbittorrent:` keys)
 describe one instance named by --qbittorrent.name, by default the host:port of its URL. Using both is an
@@ -184,9 +185,11 @@ def _instance(
         completion=parsed["completion"],
         trackers=parsed["trackers"],
         seeding=parsed["seeding"],
+        tracker_scan=parsed["tracker_scan"],
         enabled=jobs.enabled and flag(item.get("actions", True), f"{path}.actions"),
         dry_run=jobs.dry_run or flag(item.get("dry_run", False), f"{path}.dry_run"),
     )
+    check_jobs(instance_jobs, f"{path}.")
     return InstanceSettings(
         name=name,
         connection=connection_of(values),
@@ -197,6 +200,15 @@ def _instance(
         jobs=instance_jobs,
         previous_names=previous_names,
     )
+
+
+def check_jobs(jobs: JobsSettings, prefix: str) -> None:
+    """What one section needs of another: the unregistered action reads the tracker scan."""
+    if jobs.control.unregistered.enabled and not jobs.tracker_scan.enabled:
+        raise ConfigError(
+            f"{prefix}control.unregistered.enabled",
+            f"needs the tracker scan, which {prefix}tracker_scan.enabled turns off",
+        )
 
 
 def describe(inst: InstanceSettings) -> str:
@@ -216,5 +228,11 @@ def describe(inst: InstanceSettings) -> str:
     else:
         acting = "jobs " + ", ".join(configured) + (" (dry run)" if jobs.dry_run else "")
     policies = f"{len(inst.trackers.hosts)} tracker host policies"
+    scan = jobs.tracker_scan
+    scanning = (
+        f"tracker scan at most {scan.policy.requests_per_second:g} requests/s"
+        if scan.enabled
+        else "no tracker scan"
+    )
     extra = f"; previous names {', '.join(inst.previous_names)}" if inst.previous_names else ""
-    return f"instance {inst.name}: {c.url}, {auth}; {acting}; {policies}{extra}"
+    return f"instance {inst.name}: {c.url}, {auth}; {acting}; {policies}; {scanning}{extra}"

@@ -32,6 +32,8 @@ MAX_RETRIES = 100  # retries of one completion handler
 MAX_FACTOR = 1_000_000.0  # points-model parameters, rule points, reported points, seeding weights
 MAX_EXPONENT = 10.0  # gazelle's seeder_exponent (seeders ** exponent must stay a float)
 MAX_PEERS = 1_000_000.0  # bounds of a unit3d rule's seeders and leechers
+MAX_SCAN_RATE = 1000.0  # tracker_scan.requests_per_second
+MAX_PHRASE = 200  # characters of one tracker_scan.phrases entry
 
 # (what, limit): the table of docs/configuration.md (exporter/docsgen.py), made from the constants above.
 LIMITS: tuple[tuple[str, str], ...] = (
@@ -63,4 +65,9 @@ LIMITS: tuple[tuple[str, str], ...] = (
     ("points parameters, rule `points`, `reported_points_per_hour`, seeding weights", f"{MAX_FACTOR:.0f}"),
     ("gazelle `seeder_exponent`", f"{MAX_EXPONENT:g}"),
     ("unit3d rule `seeders` and `leechers` bounds", f"{MAX_PEERS:.0f}"),
+    (
+        "`tracker_scan.requests_per_second`; `burst`, `page_size`, `hash_batch`; one of its `phrases`",
+        f"{MAX_SCAN_RATE:g}; {MAX_COUNT}; {MAX_PHRASE} characters",
+    ),
+    ("`control.unregistered.outage_share`", "1 (a share of a host's torrents)"),
 )

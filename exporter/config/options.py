@@ -211,8 +211,8 @@ OPTIONS: tuple[Option, ...] = (
         "actions.enabled",
         True,
         parse_bool,
-        "Kill switch: false runs no scheduled job (control, completion), so nothing is written to "
-        "qBittorrent.",
+        "Kill switch: false runs no writing job (control, completion), so nothing is written to "
+        "qBittorrent; the read-only tracker scan still runs (tracker_scan: {enabled: false} stops it).",
     ),
     Option(
         "actions.dry-run",

@@ -2,9 +2,9 @@
 
 Every flat option has one row in OPTIONS (options.py): the flag, the environment variable and the YAML
 key all come from it. Precedence: flag > environment > config file > default. The YAML sections that
-are not flat options (`trackers:`, `seeding:`, `control:`, `completion:`) are parsed by the functions in
-SECTIONS, the web config file by web.py. Every error names the field (its YAML path, or the flag) and
-says why; no error ever repeats a secret's value.
+are not flat options (`trackers:`, `seeding:`, `control:`, `completion:`, `tracker_scan:`) are parsed
+by the functions in SECTIONS, the web config file by web.py. Every error names the field (its YAML
+path, or the flag) and says why; no error ever repeats a secret's value.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..actions.settings import CompletionSettings, ControlSettings, JobsSettings
+from ..actions.settings import CompletionSettings, ControlSettings, JobsSettings, TrackerScanSettings
 from ..http.server import WebConfig
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..store import StoreSettings
@@ -23,6 +23,7 @@ from .instances import (
     CONNECTION_KEYS,
     FLAG_NAME,
     InstanceSettings,
+    check_jobs,
     check_name,
     connection_of,
     default_name,
@@ -30,6 +31,7 @@ from .instances import (
 )
 from .options import OPTIONS
 from .policy import parse_seeding, parse_trackers
+from .tracker_scan import parse_tracker_scan
 from .values import DEFAULT_PORT, ConfigError, unknown_key
 from .web import load_web_config
 
@@ -39,6 +41,7 @@ SECTIONS: dict[str, Callable[[Any, str], Any]] = {
     "seeding": parse_seeding,
     "control": parse_control,
     "completion": parse_completion,
+    "tracker_scan": parse_tracker_scan,
 }
 
 
@@ -81,6 +84,7 @@ class Settings:
     seeding: SeedingSettings = field(default_factory=SeedingSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    tracker_scan: TrackerScanSettings = field(default_factory=TrackerScanSettings)
     web: WebConfig = field(default_factory=WebConfig)
     # The watched qBittorrents: from `instances:`, or the one the --qbittorrent.* flags describe.
     instances: tuple[InstanceSettings, ...] = ()
@@ -96,6 +100,7 @@ class Settings:
             completion=self.completion,
             trackers=self.trackers,
             seeding=self.seeding,
+            tracker_scan=self.tracker_scan,
             enabled=self.actions_enabled,
             dry_run=self.actions_dry_run,
             data_dir=self.data_dir,
@@ -195,6 +200,7 @@ def build_settings(flags: Mapping[str, Any], env: Mapping[str, str], config_file
         instances = parse_instances(raw_sections["instances"], env, SECTIONS, parsed, settings.jobs)
     else:
         instances = (_flag_instance(settings),)
+        check_jobs(settings.jobs, "")
     return replace(settings, instances=instances)
 
 

@@ -5,7 +5,8 @@
     /probe             ?target=NAME or URL: one configured qBittorrent (the multi-target pattern)
     /healthz           liveness: the process answers (no authentication)
     /readyz            readiness: every qBittorrent has synced and is reachable, the store is not lost
-    /api/report        the seeding-slot recommendation, explained (?limit=N, ?instance=NAME)
+    /api/report        the seeding-slot recommendation, explained, and the tracker problems (?limit=N,
+                       ?instance=NAME)
     /api/completions   completion history (?since=24h&status=dead&instance=NAME), when a completion job runs
     /api/audit         the audit log of every action (?since=24h&instance=NAME), when a job runs
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,6 +30,7 @@ from ..durations import parse_duration
 from ..history import AUDIT_LIMIT, COMPLETION_STATUSES, audit_dicts, completion_dicts
 from ..managers.policy import SeedingSettings, TrackerPolicies
 from ..model import Snapshot
+from ..qbt.tracker_scan import TrackerScan
 from ..report import DEFAULT_LIMIT, build_report, parse_limit
 from ..store import Store, StoreError, StoreLost
 from . import exposition
@@ -64,6 +66,7 @@ class Sources:
     completions: bool = False  # a completion job runs: /api/completions exists
     scrape_timeout: float = 8.0  # seconds a scrape may take when the scraper does not say
     scrape_timeout_offset: float = 0.5  # kept from the scraper's own timeout, for answering
+    scans: Mapping[str, TrackerScan] = field(default_factory=dict)  # the instances' tracker scans, if on
 
 
 def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
@@ -192,7 +195,9 @@ def _report(src: Sources, query: Mapping[str, str]) -> Response:
                 {"instance": name, "error": f"qBittorrent is not reachable: {src.last_error(name)}"}
             )
         else:
-            reports.append(build_report(snapshot, *src.policies[name], limit))
+            reports.append(
+                build_report(snapshot, *src.policies[name], limit, src.scans.get(name), src.clock())
+            )
     if len(reports) == 1:  # one qBittorrent selected (?instance=, or the only one): its report itself
         one = reports[0]
         return as_json(503 if "error" in one else 200, one if "error" not in one else {"error": one["error"]})

@@ -11,6 +11,7 @@ for sync/maindata with rid 0; qbittorrentapi's own second attempt falls inside t
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -24,6 +25,7 @@ from qbittorrentapi.definitions import APINames
 
 from ..model import AppInfo, clean_text
 from .maindata import PayloadError, parse_maindata
+from .trackers import Rows, check_torrents_with_trackers, check_tracker_rows
 from .transport import DeadlineAdapter, ResponseTooLarge, deadline, read_body
 
 
@@ -209,6 +211,58 @@ class Connection:
         with closing(response):
             return read_body(response, self.settings.max_response_size)
 
+    # -- tracker lists: the reads of the tracker scan (answers checked whole by trackers.py) -----------
+
+    def torrent_trackers(self, h: str) -> Rows | None:
+        """torrents/trackers?hash=: one torrent's rows (DHT/PeX/LSD included); None when qBittorrent no
+        longer has the torrent (404: removed after the scan planned it)."""
+        payload = self._read_json("trackers", {"hash": h}, missing_ok=True)
+        return None if payload is None else check_rows(check_tracker_rows, payload)
+
+    def torrents_with_trackers(
+        self, hashes: Iterable[str] = (), offset: int = 0, limit: int = 0
+    ) -> dict[str, Rows]:
+        """torrents/info?includeTrackers=true (5.1+): {hash: rows} of the given hashes, or of the page
+        sort=hash&offset=&limit= when no hash is given. Torrents qBittorrent no longer has are absent."""
+        data: dict[str, Any] = {"includeTrackers": "true"}
+        wanted = "|".join(hashes)
+        if wanted:
+            data["hashes"] = wanted
+        else:
+            data.update(sort="hash", offset=offset, limit=limit)
+        return check_rows(check_torrents_with_trackers, self._read_json("info", data))
+
+    def _read_json(self, method: str, data: dict[str, Any], missing_ok: bool = False) -> Any:
+        """The JSON answer of torrents/<method> (None for a 404 when `missing_ok`), within `timeout` and
+        read up to max_response_size like a sync."""
+        if not self._logged_in:
+            self.login()
+        body = self._call(self._read_torrents, method, data, missing_ok)
+        if body is None:
+            return None
+        try:
+            return json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise QBittorrentError(
+                "response", f"unexpected response from qBittorrent: torrents/{method} is not JSON"
+            ) from None
+
+    def _read_torrents(self, method: str, data: dict[str, Any], missing_ok: bool) -> bytearray | None:
+        try:
+            response = self._client._post_cast(
+                _name=APINames.Torrents,
+                _method=method,
+                data=data,
+                response_class=requests.Response,
+                requests_args={"stream": True},
+            )
+        except qbittorrentapi.NotFound404Error:
+            if missing_ok:
+                return None
+            raise
+        with closing(response):
+            return read_body(response, self.settings.max_response_size)
+
     def close(self) -> None:
         if self._logged_in and not self.settings.api_key:
             try:
@@ -248,6 +302,14 @@ class Connection:
 
     def set_preferences(self, prefs: dict[str, Any]) -> None:
         self._call(self._client.app_set_preferences, prefs=prefs)
+
+
+def check_rows(check: Callable[[Any], Any], payload: Any) -> Any:
+    """check(payload), its PayloadError as the QBittorrentError every other bad answer is."""
+    try:
+        return check(payload)
+    except PayloadError as exc:
+        raise QBittorrentError("response", f"unexpected response from qBittorrent: {exc}") from None
 
 
 def admin_client(url: str, username: str, password: str, timeout: float = 10.0) -> qbittorrentapi.Client:

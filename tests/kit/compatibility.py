@@ -81,6 +81,21 @@ DIFFERENCES = [
         "`test_fields_only_newer_versions_send_change_no_metric`",
     ),
     (
+        "qBittorrent 5.1+",
+        "`torrents/info?includeTrackers=true` lists each torrent's trackers (4.x, 5.0 ignore it: one "
+        "`torrents/trackers` request per torrent)",
+        "the tracker scan pages through 500 torrents a request (5.1) instead of one",
+        "`test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_guard`",
+    ),
+    (
+        "qBittorrent 5.2+",
+        'tracker status 5 "tracker error" and 6 "unreachable" (older: 4 for both, 3 "updating"); '
+        "maindata's `has_tracker_error` flags",
+        "statuses read by Web API version; only flagged torrents are asked for first",
+        "`test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_guard`, "
+        "`test_tracker_health_classify.py` (unit)",
+    ),
+    (
         "Prometheus 3",
         "new TSDB and web UI, UTF-8 names, stricter scrape content types, Alertmanager API v2 only",
         "nothing needed",

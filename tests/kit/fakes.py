@@ -3,7 +3,8 @@ one mirror, one clock, one set of leases.
 
 FakeConnection has Connection's interface (exporter/qbt/connection.py) without any network: `login` and
 `maindata` replay scripted answers, every write is recorded in `calls` as (name, (hash, ...), *arguments),
-and writes can be made to fail per hash or per write. No MagicMock: a misspelt method is an AttributeError.
+and writes can be made to fail per hash or per write; the tracker scan's reads answer from `trackers`
+and are recorded in `reads`. No MagicMock: a misspelt method is an AttributeError.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ class FakeConnection:
         self.prefs = dict(PREFERENCES if preferences is None else preferences)
         self.failing_hashes: set[str] = set()
         self.failing_writes: dict[str, QBittorrentError] = {}
+        # The tracker scan's reads: each torrent's rows as qBittorrent sends them (hash -> rows); a read
+        # raises `failing_reads` when set. Recorded as ("torrent", hash), ("hashes", (hash, ...)) or
+        # ("page", offset, limit).
+        self.trackers: dict[str, list[dict[str, Any]]] = {}
+        self.reads: list[tuple] = []
+        self.failing_reads: QBittorrentError | None = None
 
     # -- the session -----------------------------------------------------------------------------------
 
@@ -101,6 +108,29 @@ class FakeConnection:
     def set_preferences(self, prefs: dict[str, Any]) -> None:
         self._write("set_preferences", (), prefs)
         self.prefs = {**self.prefs, **prefs}
+
+    # -- the tracker scan's reads ------------------------------------------------------------------
+
+    def _read(self, *what: Any) -> None:
+        self.reads.append(what)
+        if self.failing_reads is not None:
+            raise self.failing_reads
+
+    def torrent_trackers(self, h: str) -> list[dict[str, Any]] | None:
+        self._read("torrent", h)
+        return [dict(row) for row in self.trackers[h]] if h in self.trackers else None
+
+    def torrents_with_trackers(
+        self, hashes: Iterable[str] = (), offset: int = 0, limit: int = 0
+    ) -> dict[str, list[dict[str, Any]]]:
+        hashes = tuple(hashes)
+        if hashes:
+            self._read("hashes", hashes)
+            chosen = [h for h in hashes if h in self.trackers]
+        else:
+            self._read("page", offset, limit)
+            chosen = sorted(self.trackers)[offset : offset + limit]
+        return {h: [dict(row) for row in self.trackers[h]] for h in chosen}
 
 
 class FakeMirror:

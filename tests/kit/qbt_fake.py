@@ -42,7 +42,15 @@ class FakeQbt5(LoopbackServer):
     """hang: seconds every request (or only `hang_path`'s) waits before its answer: a hung qBittorrent.
     sessions: the valid SID cookies; clear it to expire every session (requests then get 403)."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, hang: float = 0.0, hang_path: str = "") -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        hang: float = 0.0,
+        hang_path: str = "",
+        routes: dict[str, str | dict | list | Response] | None = None,
+    ) -> None:
+        """routes: more paths, or other answers (a Response is sent as it is)."""
+        self.routes = {**ROUTES, **(routes or {})}
         self.requests: list[tuple[str, bool, dict]] = []
         self.hang = hang
         self.hang_path = hang_path  # "" = every request hangs
@@ -62,9 +70,10 @@ class FakeQbt5(LoopbackServer):
             return self._login(form)
         if not authorized:
             return Response.of(403 if not authorization else 401, "Forbidden")
-        if path not in ROUTES:
+        answer = self.routes.get(path)
+        if answer is None:
             return Response.of(404, "Not Found")
-        return Response.of(200, ROUTES[path])
+        return answer if isinstance(answer, Response) else Response.of(200, answer)
 
     def _login(self, form: dict[str, str]) -> Response:
         if form.get("username") == "admin" and form.get("password") == PASSWORD:

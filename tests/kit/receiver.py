@@ -102,9 +102,15 @@ class LoopbackServer:
     """A server on 127.0.0.1:<free port>. Subclasses implement `respond`; `closed` is set at close, so
     anything a handler waits for can end then."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, lifetime: float = LIFETIME) -> None:
+    def __init__(
+        self, tls: ssl.SSLContext | None = None, lifetime: float = LIFETIME, host: str = "127.0.0.1"
+    ) -> None:
+        """host: a loopback address (127.0.0.0/8): another one is another tracker host to qBittorrent."""
+        if not host.startswith("127."):
+            raise ValueError(f"LoopbackServer listens on loopback only, not {host}")
+        self.host = host
         self.closed = threading.Event()
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server((host, 0), _Handler)
         self.httpd.owner = self
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
@@ -125,7 +131,7 @@ class LoopbackServer:
         return self.httpd.server_address[1]
 
     def url(self, path: str = "") -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def close(self) -> None:
         if self.closed.is_set():
@@ -164,6 +170,7 @@ class Receiver(LoopbackServer):
         hold: float = 30.0,
         tls: ssl.SSLContext | None = None,
         lifetime: float = LIFETIME,
+        host: str = "127.0.0.1",
     ) -> None:
         if failure not in self.FAILURES:
             raise ValueError(f"failure must be one of {self.FAILURES}, not {failure!r}")
@@ -173,7 +180,7 @@ class Receiver(LoopbackServer):
         self.gate.set()
         self._lock = threading.Lock()
         self._requests: list[Request] = []
-        super().__init__(tls, lifetime)
+        super().__init__(tls, lifetime, host)
 
     @property
     def requests(self) -> list[Request]:

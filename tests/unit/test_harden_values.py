@@ -144,6 +144,8 @@ def test_a_collector_that_cannot_be_encoded_fails_alone(label, value):
         "torrents": 1.0,
         "ratio": 1.0,
         "per_torrent": 1.0,
+        "tracker_scan": 1.0,
+        "tracker_health": 1.0,
         "broken": 0.0,
         "events": 1.0,
     }

@@ -89,9 +89,11 @@ def _fingerprint(t: Torrent, flagged: Set[str] | None) -> tuple[object, ...]:
 
 class TrackerHealth:
     def __init__(self) -> None:
+        self.revision = 0  # bumped by every change to the kept answers: view() is the same until it moves
         self._reset("")
 
     def _reset(self, instance: str) -> None:
+        self.revision += 1
         self._instance = instance
         self._generation: int | None = None
         self._records: dict[str, TorrentTrackers] = {}
@@ -160,6 +162,7 @@ class TrackerHealth:
             self._index(old, -1)
 
     def _index(self, rec: TorrentTrackers, sign: int) -> None:
+        self.revision += 1
         for e in rec.entries:
             for table, key in ((self._status, (e.host, e.status)), (self._reason, (e.host, e.reason or ""))):
                 if key[1]:
@@ -216,6 +219,20 @@ class TrackerHealth:
     def streaks(self, host: str, reason: str) -> list[float]:
         """The start of each streak of `reason` on `host`, one per torrent (the outage guard's input)."""
         return [self._records[h].since[host] for h in self._reason.get((host, reason), ())]
+
+    def data_age(self, now: float, stale_after: float) -> tuple[int, float | None]:
+        """(torrents whose data was fetched before now - stale_after, the oldest fetch time or None):
+        each torrent once, whatever its number of hosts (view() counts per host)."""
+        fetched = [rec.fetched_at for rec in self._records.values()]
+        return sum(1 for f in fetched if f < now - stale_after), min(fetched, default=None)
+
+    def next_stale_at(self, now: float, stale_after: float) -> float:
+        """The last moment data_age() and view() say what they say at `now` (until the next revision):
+        the time the next fresh fetch turns stale; infinity when none is fresh."""
+        return min(
+            (f + stale_after for rec in self._records.values() if (f := rec.fetched_at) + stale_after >= now),
+            default=math.inf,
+        )
 
     def view(self, now: float, stale_after: float) -> tuple[HostHealth, ...]:
         """Every host's health; data fetched before now - stale_after counts as stale."""
