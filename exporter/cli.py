@@ -36,6 +36,8 @@ from .config.instances import InstanceSettings, describe
 from .durations import parse_duration
 from .history import COMPLETION_STATUSES, audit_dicts, audit_line, completion_dicts, completion_line
 from .logs import setup_logging
+from .model import Snapshot
+from .qbt.mirror import Mirror
 from .qbt.tracker_scan import scan_once
 from .report import (
     DEFAULT_LIMIT,
@@ -157,11 +159,15 @@ def _instances(settings: Settings, args: argparse.Namespace) -> list[InstanceSet
     return chosen
 
 
-def run_report(settings: Settings, args: argparse.Namespace) -> int:
+def _each_snapshot(
+    settings: Settings, args: argparse.Namespace, read: Callable[[InstanceSettings, Mirror, Snapshot], Any]
+) -> list[Any] | int:
+    """read(instance, mirror, snapshot) for each chosen qBittorrent, or an exit code: 2 for an unknown
+    --instance, 1 (said on stderr) when one cannot be read or `read` returns None."""
     chosen = _instances(settings, args)
     if chosen is None:
         return 2
-    reports = []
+    results = []
     for inst in chosen:
         mirror = make_mirror(inst)
         try:
@@ -172,11 +178,29 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            reports.append(build_report(snapshot, inst.trackers, inst.seeding, limit=args.limit))
+            result = read(inst, mirror, snapshot)
+            if result is None:
+                return 1
+            results.append(result)
         finally:
             mirror.close()
+    return results
+
+
+def _print_json(results: list[Any]) -> None:
+    print(json.dumps(results[0] if len(results) == 1 else {"reports": results}, indent=1))
+
+
+def run_report(settings: Settings, args: argparse.Namespace) -> int:
+    reports = _each_snapshot(
+        settings,
+        args,
+        lambda inst, mirror, snapshot: build_report(snapshot, inst.trackers, inst.seeding, limit=args.limit),
+    )
+    if isinstance(reports, int):
+        return reports
     if args.format == "json":
-        print(json.dumps(reports[0] if len(reports) == 1 else {"reports": reports}, indent=1))
+        _print_json(reports)
     else:
         print("\n".join(format_report(r) for r in reports), end="")
     return 0
@@ -209,36 +233,23 @@ def _at_least_one(text: str) -> int:
 
 def run_trackers(settings: Settings, args: argparse.Namespace) -> int:
     """What the service's tracker scan keeps up to date, from a scan of its own: the problem torrents."""
-    chosen = _instances(settings, args)
-    if chosen is None:
-        return 2
-    results = []
-    for inst in chosen:
-        mirror = make_mirror(inst)
-        try:
-            snapshot = mirror.refresh()
-            if snapshot is None:
-                print(
-                    f"qbittorrent-monitor: cannot read qBittorrent: {mirror.stats.last_error} ({inst.name})",
-                    file=sys.stderr,
-                )
-                return 1
-            policy = inst.jobs.tracker_scan.policy
-            scan, given = scan_once(
-                mirror.connection, snapshot, policy, args.max_requests, threading.Event().wait
+
+    def scan(inst: InstanceSettings, mirror: Mirror, snapshot: Snapshot) -> dict[str, Any] | None:
+        policy = inst.jobs.tracker_scan.policy
+        done, _ = scan_once(mirror.connection, snapshot, policy, args.max_requests, threading.Event().wait)
+        if done.stats.last_error:
+            print(
+                f"qbittorrent-monitor: tracker scan of {inst.name}: {done.stats.last_error}", file=sys.stderr
             )
-            if scan.stats.last_error:
-                print(
-                    f"qbittorrent-monitor: tracker scan of {inst.name}: {scan.stats.last_error}",
-                    file=sys.stderr,
-                )
-                return 1
-            health = tracker_health(snapshot, scan, time.time(), args.limit)
-            results.append({"instance": inst.name, "torrents_total": len(snapshot.torrents), **health})
-        finally:
-            mirror.close()
+            return None
+        health = tracker_health(snapshot, done, time.time(), args.limit)
+        return {"instance": inst.name, "torrents_total": len(snapshot.torrents), **health}
+
+    results = _each_snapshot(settings, args, scan)
+    if isinstance(results, int):
+        return results
     if args.format == "json":
-        print(json.dumps(results[0] if len(results) == 1 else {"reports": results}, indent=1))
+        _print_json(results)
     else:
         for r in results:
             left = r["torrents_total"] - r["torrents"]
