@@ -17,6 +17,7 @@ KIB, MIB = 1024, 1024**2
 
 
 SECTIONS = (ROOT / "bench" / "tracker-scan.md",)
+MULTI = ROOT / "bench" / "results" / "multi.json"
 
 
 def ratio(a: float, b: float) -> float:
@@ -113,6 +114,115 @@ def targets(sizes: dict[int, dict[str, Any]]) -> list[tuple[str, str, bool | Non
     return rows
 
 
+def round2(
+    sizes: dict[int, dict[str, Any]], multi: dict[str, Any] | None
+) -> list[tuple[str, str, bool | None]]:
+    """Issue 15's targets (full syncs and memory): (target, measured, met) rows."""
+    rows: list[tuple[str, str, bool | None]] = []
+    s = sizes.get(50000)
+    if s:
+        o, c = s["summary"]["ours"], s["summary"]["comparison"]
+        first, resync = s["ours_first_sync"], s.get("resync", {}).get("ours", {})
+        warm, typical = s["warmup"]["ours"], s["jobs"].get("typical")
+        cpu_r = ratio(c["cpu_mean_s"], o["cpu_mean_s"])
+        rows += [
+            (
+                "50k: start to first `qbittorrent_up 1` ≤ 1.0 s",
+                f"{first['ready_s']:.2f} s",
+                first["ready_s"] <= 1,
+            ),
+            (
+                "50k: a scrape that meets an unplanned full update ≤ 1.0 s",
+                f"{resync.get('wall_s', math.inf):.2f} s ({resync.get('cpu_s', math.inf):.2f} CPU-s)",
+                resync.get("wall_s", math.inf) <= 1,
+            ),
+            (
+                "50k: peak RSS through start, first sync and steady scrapes ≤ 175 MiB",
+                f"{s['peak_rss_mib']['ours']:.0f} MiB",
+                s["peak_rss_mib"]["ours"] <= 175,
+            ),
+            (
+                "50k: peak RSS across an unplanned full resync ≤ 225 MiB",
+                f"{resync.get('peak_rss_mib', math.inf):.0f} MiB",
+                resync.get("peak_rss_mib", math.inf) <= 225,
+            ),
+            (
+                "50k: steady delta scrape ≤ 20 ms CPU, ≥ 250× less than the comparison",
+                f"{o['cpu_mean_s'] * 1000:.0f} ms, 1/{cpu_r:.0f}",
+                o["cpu_mean_s"] <= 0.020 and cpu_r >= 250,
+            ),
+            (
+                "50k: first ratio-index build ≤ 0.2 CPU-s (measured: the first scrape, which builds it)",
+                f"{warm['cpu_s']:.2f} CPU-s",
+                warm["cpu_s"] <= 0.2,
+            ),
+        ]
+        if typical:
+            rows.append(
+                (
+                    "50k: control + completion job run ≤ 0.05 CPU-s (typical run)",
+                    f"mean {typical['mean_jobs_cpu_s']:.3f}, max {typical['max_jobs_cpu_s']:.3f} CPU-s",
+                    typical["mean_jobs_cpu_s"] <= 0.05,
+                )
+            )
+    s = sizes.get(100000)
+    if s:
+        ready = s["ours_first_sync"]["ready_s"]
+        rows.append(("100k: start to first `qbittorrent_up 1` ≤ 2 s", f"{ready:.2f} s", ready <= 2))
+    big = (multi or {}).get("big")
+    if big and big.get("instances") == 10 and big.get("torrents_each") == 20000:
+        rows.append(
+            (
+                "10 instances × 20,000 torrents, one process: RSS ≤ 600 MiB, median scrape ≤ 0.3 s",
+                f"{big['one_peak_rss_mib']:.0f} MiB, {big['one_wall_median_s']:.3f} s (bench/multi.py)",
+                big["one_peak_rss_mib"] <= 600 and big["one_wall_median_s"] <= 0.3,
+            )
+        )
+    else:
+        rows.append(
+            ("10 instances × 20,000 torrents, one process", "bench/results/multi.json not found", None)
+        )
+    return rows
+
+
+def met_cell(met: bool | None) -> str:
+    return "met" if met else "not run" if met is None else "**missed**"
+
+
+def multi_section(multi: dict[str, Any]) -> list[str]:
+    """bench/multi.py's figures: many qBittorrents in one exporter against one exporter each."""
+    big, small, hung = multi["big"], multi["small"], multi["hung"]
+    load = multi["machine"]["load_average_at_start"][0]
+    out = [
+        "## Many qBittorrents in one exporter (`python -m bench.multi`, bench/results/multi.json)",
+        "",
+        f"Load average at start {load}. Scrapes of /metrics (every instance synced concurrently); CPU is the "
+        "exporter's per scrape; separate = one exporter per fake qBittorrent, scraped in the same rounds.",
+        "",
+        "| scenario | first ready | scrape median | scrape max | CPU per scrape | peak RSS | separate: CPU "
+        "(sum), RSS (sum) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in (big, small):
+        separate = (
+            f"{r['separate_cpu_mean_s']:.3f} s ({r['cpu_ratio_one_vs_separate']:.2f}× of it), "
+            f"{r['separate_peak_rss_mib_sum']:.0f} MiB"
+            if "separate_cpu_mean_s" in r
+            else "not run"
+        )
+        out.append(
+            f"| {r['instances']} × {r['torrents_each']:,} | {r['first_ready_s']:.2f} s | "
+            f"{r['one_wall_median_s']:.3f} s | {r['one_wall_max_s']:.3f} s | {r['one_cpu_mean_s']:.3f} s | "
+            f"{r['one_peak_rss_mib']:.0f} MiB | {separate} |"
+        )
+    out += [
+        "",
+        "One instance hung (accepts, never answers): " + ", ".join(f"{k} {v}" for k, v in hung.items()),
+        "",
+    ]
+    return out
+
+
 def render(result: dict[str, Any], png: str) -> str:
     sizes = {s["torrents"]: s for s in result["sizes"]}
     m = result["machine"]
@@ -131,15 +241,21 @@ def render(result: dict[str, Any], png: str) -> str:
         f"{result['settings']['churn']:.0%} of torrents per interval plus 0.01 % added and removed, seed "
         f"{result['settings']['seed']}; scrapes alternate ours / comparison after each interval",
         "",
-        "## Targets (issue 6), measured side by side in this run",
+        "## Targets (issue 15: full syncs and memory), measured in this run",
         "",
         "| target | measured | |",
         "|---|---|---|",
     ]
-    for name, measured, met in targets(sizes):
-        out.append(
-            f"| {name} | {measured} | {'met' if met else 'not run' if met is None else '**missed**'} |"
-        )
+    multi = json.loads(MULTI.read_text()) if MULTI.exists() else None
+    out += [f"| {name} | {measured} | {met_cell(met)} |" for name, measured, met in round2(sizes, multi)]
+    out += [
+        "",
+        "## Earlier targets (issue 6), measured side by side in this run",
+        "",
+        "| target | measured | |",
+        "|---|---|---|",
+    ]
+    out += [f"| {name} | {measured} | {met_cell(met)} |" for name, measured, met in targets(sizes)]
     out += [
         "",
         "## Steady-state scrape, per scrape (ours: one sync/maindata delta; comparison: a full download)",
@@ -225,6 +341,8 @@ def render(result: dict[str, Any], png: str) -> str:
                 f"s |"
             )
     out += ["", f"![scrape CPU and wall time vs torrents]({png})", ""]
+    if multi:
+        out += multi_section(multi)
     # Sections other benchmarks write beside their results (bench/tracker_scan.py), then the notes.
     for section in SECTIONS:
         if section.exists():
