@@ -97,6 +97,10 @@ class InstanceJobs:
         )
         self.jobs: dict[str, Job] = {}
         self.term: int | None = None  # the lease term the jobs were built in
+        # Each job runs in its own scheduler thread: the first of them to see a new term builds the jobs,
+        # the others wait for it. Two builds would let a run act on state read before the other's writes
+        # (a ratio emergency entered twice, its downloads stopped twice).
+        self.building = threading.Lock()
 
     def build(self, shared: Store, token: Callable[[], int | None] | None = None) -> dict[str, Job]:
         """The jobs, built afresh (their state read from the store now: a new lease term starts from what
@@ -290,13 +294,16 @@ class Actions:
         if token is None:
             jobs.metrics.job_runs.labels(name, "standby").inc()
             jobs.metrics.job_last_success.remove(name)  # a standby's old success is not this job's health
-            jobs.term = None
+            with jobs.building:
+                jobs.term = None
             return "standby"
-        if token != jobs.term:
-            assert self.store is not None
-            jobs.build(self.store, self._token_of(instance))
-            jobs.term = token
-        return self.run(jobs.jobs[name], instance)
+        with jobs.building:
+            if token != jobs.term:
+                assert self.store is not None
+                jobs.build(self.store, self._token_of(instance))
+                jobs.term = token
+            job = jobs.jobs[name]
+        return self.run(job, instance)
 
     def run(self, job: Job, instance: str | None = None) -> str:
         """One instrumented run of `job` of `instance` (default: the only one); never raises. `store_lost`

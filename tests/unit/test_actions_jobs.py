@@ -549,3 +549,47 @@ def test_the_scheduler_runs_both_jobs_and_stops_cleanly(tmp_path, registry):
         actions.stop()
     assert not actions.scheduler.running and actions.store is None
     assert value(registry, "qbittorrent_exporter_job_last_success_timestamp_seconds", job="completion") > 0
+
+
+class OneTerm:
+    """A replica that leads every instance in term 1 (no lease loop)."""
+
+    def token(self, instance: str) -> int:
+        return 1
+
+
+def test_a_new_term_builds_the_jobs_once_however_many_jobs_start_it_at_once(tmp_path, registry):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("control: {stalled: {enabled: true}}\ncompletion: {}\n")
+    settings = build_settings({"data.dir": str(tmp_path / "d")}, {}, str(cfg))
+    actions = Actions.one(settings.jobs, FakeMirror(snap(seed("a"))), registry)
+    actions.build_jobs()
+    leadership, actions.leadership = actions.leadership, OneTerm()
+    jobs = actions.instances["test"]
+    build, builds, second = jobs.build, [], threading.Event()
+
+    def counted(*args, **kwargs):
+        builds.append(threading.current_thread().name)
+        if len(builds) == 1:
+            second.wait(1.0)  # without the lock the other job's thread builds meanwhile
+        else:
+            second.set()
+        return build(*args, **kwargs)
+
+    jobs.build = counted
+    results: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: results.__setitem__(n, actions.run_scheduled("test", n)), name=n)
+        for n in ("control", "completion")
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert results == {"control": "ok", "completion": "ok"}
+        assert len(builds) == 1, builds  # two builds: one run would act on state read before the other's
+        assert actions.run_scheduled("test", "control") == "ok" and len(builds) == 1  # same term: kept
+    finally:
+        actions.leadership = leadership
+        actions.stop()
