@@ -81,6 +81,10 @@ class Service:
         self.proc: subprocess.Popen | None = None
         self.log_path = directory / f"{self.name}.log"
         self._log: IO[bytes] | None = None
+        self._argv: list[str] = []
+        self._env: dict[str, str] | None = None
+        self._rebinds = 0
+        self._log_from = 0  # where the current start's output begins in the log
 
     @property
     def name(self) -> str:
@@ -93,16 +97,35 @@ class Service:
     def _spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
+        self._argv, self._env, self._log_from = argv, env, self._log.tell()
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env
         )
 
+    def _rebind(self) -> bool:
+        """After a start lost its free port to another process (free_port() only finds a port that was
+        free a moment ago): the same command on a new port, at most twice. False when that was not it."""
+        output = self.log_path.read_bytes()[self._log_from :].decode(errors="replace")
+        lost = "address already in use" in output.lower()
+        old = f"127.0.0.1:{self.port}"
+        if not lost or self._rebinds >= 2 or not any(old in a for a in self._argv):
+            return False
+        self._rebinds += 1
+        if self._log is not None:
+            self._log.close()
+        self.port = free_port()
+        self._spawn([a.replace(old, f"127.0.0.1:{self.port}") for a in self._argv], self._env)
+        return True
+
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Until `ready_path` answers 200; fails at once if the process exits, with its log."""
+        """Until `ready_path` answers 200; fails at once if the process exits, with its log (unless it lost
+        its port to another process: then it starts again on a new one)."""
 
         def ready() -> bool:
             assert self.proc is not None, f"{self.name} was not started"
             if self.proc.poll() is not None:
+                if self._rebind():
+                    return False
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 return http_get(self.url + self.ready_path, timeout=1, context=self.ssl_context)[0] == 200

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import http.client
+import socket
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -19,7 +21,7 @@ import pytest
 from exporter.qbt.connection import QBittorrentError
 from tests.kit.builders import torrent
 from tests.kit.fakes import FakeConnection
-from tests.kit.processes import wait_for
+from tests.kit.processes import Service, wait_for
 from tests.kit.receiver import Receiver
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -274,3 +276,42 @@ def test_torrent_builder_converts_json_like_the_mirror_and_refuses_unknown_keys(
     assert torrent("a", tracker="https://h.example:8443/x/announce?passkey=S").tracker == "h.example"
     with pytest.raises(TypeError, match="not a qBittorrent torrent field: stat"):
         torrent("a", stat="uploading")
+
+
+SERVE = (
+    "import http.server, sys; host, port = sys.argv[1].split(':'); "
+    "http.server.HTTPServer((host, int(port)), http.server.SimpleHTTPRequestHandler).serve_forever()"
+)
+
+
+class Served(Service):
+    """A program that takes its 127.0.0.1:port as an argument, as Prometheus and Alertmanager do."""
+
+    ready_path = "/"
+
+    def start(self, code: str = SERVE) -> Served:
+        self._spawn([sys.executable, "-c", code, f"127.0.0.1:{self.port}"])
+        return self
+
+
+def test_a_service_that_lost_its_free_port_starts_again_on_another(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    service = Served(tmp_path, port=port).start()
+    try:
+        service.wait_ready(timeout=20)
+        assert service.port != port and "address already in use" in service.log().lower()
+    finally:
+        service.stop()
+        taken.close()
+
+
+def test_a_service_that_fails_otherwise_still_fails_at_once_with_its_log(tmp_path):
+    service = Served(tmp_path).start("raise SystemExit('no config')")
+    try:
+        with pytest.raises(AssertionError, match="no config"):
+            service.wait_ready(timeout=20)
+    finally:
+        service.stop()
