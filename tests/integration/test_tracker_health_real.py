@@ -96,13 +96,19 @@ def test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_gua
         }
         expected_reason = {("127.0.0.2", "down"): 1, ("127.0.0.1", "unregistered"): 1}
 
+        seen: list[tuple[dict, dict]] = []
+
         def settled():
             s = exporter.scrape()
             status = per_host(s, "qbittorrent_tracker_announce_torrents", "status")
             reason = per_host(s, "qbittorrent_tracker_problem_torrents", "reason")
+            seen[:] = [(status, reason)]
             return s if (status, reason) == (expected_status, expected_reason) else None
 
-        s = wait_for(settled, timeout=30, interval=0.5, what="each tracker host's statuses and reasons")
+        try:
+            s = wait_for(settled, timeout=60, interval=0.5, what="each tracker host's statuses and reasons")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last (status, reason) per host: {seen}") from None
         source = (
             "flagged"
             if versions.qbittorrent_at_least(qbt_version, (5, 2))
