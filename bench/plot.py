@@ -1,4 +1,5 @@
-"""Plot scrape CPU and wall time vs torrent count for both exporters (log-log), from a results JSON.
+"""Plot scrape CPU, wall time and peak memory vs torrent count for both exporters (log-log), from a results
+JSON.
 
     bench/.venv-plot/bin/python bench/plot.py bench/results/scale.json [--out docs/performance.png]
 
@@ -30,7 +31,7 @@ def main() -> None:
     args = p.parse_args()
     result = json.loads(args.results.read_text())
     sizes = [s["torrents"] for s in result["sizes"]]
-    fig, (cpu_ax, wall_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (cpu_ax, wall_ax, rss_ax) = plt.subplots(1, 3, figsize=(15, 4.5))
     for name, (label, color) in STYLE.items():
         cpu = [
             max(s["summary"][name]["cpu_mean_s"], 0.001) for s in result["sizes"]
@@ -38,6 +39,11 @@ def main() -> None:
         wall = [s["summary"][name]["wall_median_s"] for s in result["sizes"]]
         cpu_ax.plot(sizes, cpu, "o-", color=color, label=label)
         wall_ax.plot(sizes, wall, "o-", color=color, label=label)
+        rss_ax.plot(sizes, [s["peak_rss_mib"][name] for s in result["sizes"]], "o-", color=color, label=label)
+    resync = [s.get("resync", {}).get("ours", {}).get("peak_rss_mib") for s in result["sizes"]]
+    if all(r is not None for r in resync):
+        label = "qbittorrent-monitor, across an unplanned full resync"
+        rss_ax.plot(sizes, resync, "o--", color="tab:blue", alpha=0.6, label=label)
     wall_ax.axhline(10, color="grey", linestyle="--", linewidth=1)
     wall_ax.text(sizes[0], 10.8, "Prometheus default scrape timeout (10 s)", color="grey", fontsize=8)
     wall_ax.axhline(0.25, color="tab:blue", linestyle=":", linewidth=1)
@@ -45,6 +51,7 @@ def main() -> None:
     for ax, title, unit in (
         (cpu_ax, "exporter CPU per scrape", "CPU seconds (mean)"),
         (wall_ax, "scrape wall time", "seconds (median)"),
+        (rss_ax, "peak memory (VmHWM)", "MiB"),
     ):
         ax.set_xscale("log")
         ax.set_yscale("log")
