@@ -370,10 +370,14 @@ class MaindataState:
                 self._totals.add(old, -1)
         any_torrent = False
         count = not u.full  # a full update starts from nothing: its totals are summed once, at the end
-        for h, values in u.torrents:
-            self._put(h, values, u.complete, previous, count)
-            retracked.discard(h)
-            any_torrent = True
+        if u.complete:
+            any_torrent = self._put_all(u.torrents, previous)
+            retracked.clear()  # every torrent was built with its trackers, which came first
+        else:
+            for h, values in u.torrents:
+                self._put(h, values, u.complete, previous, count)
+                retracked.discard(h)
+                any_torrent = True
         for h in retracked:
             if h in self._torrents:
                 self._put(h, [UNSET] * len(KEYS), False, previous, count)
@@ -384,6 +388,16 @@ class MaindataState:
             changed = True
         if changed:
             self._dirty = True
+
+    def _put_all(self, torrents: Iterable[tuple[str, Values]], previous: Mapping[str, Torrent]) -> bool:
+        """A typed full update's torrents into this fresh state: `_put` without its merging, as every
+        torrent comes whole (a third of a full sync's Python time at 50,000). Whether there were any."""
+        hosts_of, before_of, built = self._hosts_of, previous.get, self._torrents
+        for h, values in torrents:
+            new = _build(h, values, hosts_of(h))
+            before = before_of(h)
+            built[h] = before if before == new else new
+        return bool(built)
 
     def _put(
         self, h: str, values: Values, complete: bool, previous: Mapping[str, Torrent], count: bool
