@@ -361,13 +361,22 @@ class SyncStats:
     last_error: str = ""
 
 
+class TorrentChanges(NamedTuple):
+    """The hashes whose Torrent was added, replaced or removed since the snapshot of generation `since`
+    (of the same mirror): a consumer that saw that one need not compare all 50,000 torrents."""
+
+    since: int
+    hashes: frozenset[str]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One consistent, immutable view of one qBittorrent instance.
 
     `generation` increases whenever the content changes, so consumers may cache per generation.
     `by_state_category`, `by_category` and `by_tracker` are the totals the collectors need, kept
-    up to date incrementally by the mirror (exporter/qbt/maindata.py, Totals).
+    up to date incrementally by the mirror (exporter/qbt/maindata.py, Totals). `changes`: which
+    torrents differ from the previous snapshot, when the mirror knows (None after a full update).
     """
 
     instance: str
@@ -381,3 +390,4 @@ class Snapshot:
     by_state_category: Mapping[tuple[str, str], int] = field(default_factory=dict)
     by_category: Mapping[str, Group] = field(default_factory=dict)
     by_tracker: Mapping[str, Group] = field(default_factory=dict)
+    changes: TorrentChanges | None = None

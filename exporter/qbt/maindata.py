@@ -37,6 +37,7 @@ from ..model import (
     ServerState,
     Snapshot,
     Torrent,
+    TorrentChanges,
     clean_text,
     normalize_state,
     split_tags,
@@ -267,6 +268,7 @@ class MaindataState:
         self._host_cache: dict[str, str] = {}  # url -> host
         self._tags_cache: dict[str, tuple[str, ...]] = {}  # qBittorrent's "a, b" -> ("a", "b")
         self._totals = Totals()
+        self._changed: set[str] | None = None  # hashes changed since the last snapshot (None: unknown)
         self._snapshot_torrents: Mapping[str, Torrent] = MappingProxyType({})
         self._torrents_dirty = True
         self._dirty = True
@@ -368,6 +370,8 @@ class MaindataState:
             old = self._torrents.pop(h, None)
             if old is not None:
                 self._totals.add(old, -1)
+                if self._changed is not None:
+                    self._changed.add(h)
         any_torrent = False
         count = not u.full  # a full update starts from nothing: its totals are summed once, at the end
         if u.complete:
@@ -422,6 +426,8 @@ class MaindataState:
             if count:
                 self._totals.add(old, -1)
         self._torrents[h] = new
+        if self._changed is not None:
+            self._changed.add(h)
         if count:
             self._totals.add(new, +1)
 
@@ -511,6 +517,10 @@ class MaindataState:
         if self._torrents_dirty:
             self._snapshot_torrents = MappingProxyType(dict(self._torrents))
             self._torrents_dirty = False
+        changes = None
+        if self._changed is not None and self._last is not None:
+            changes = TorrentChanges(self._last.generation, frozenset(self._changed))
+        self._changed = set()
         self.generation += 1
         by_state_category, by_category, by_tracker = self._totals.frozen()
         self._last = Snapshot(
@@ -525,6 +535,7 @@ class MaindataState:
             by_state_category=MappingProxyType(by_state_category),
             by_category=MappingProxyType(by_category),
             by_tracker=MappingProxyType(by_tracker),
+            changes=changes,
         )
         self._dirty = False
         return self._last
