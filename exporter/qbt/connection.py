@@ -209,17 +209,13 @@ class Connection:
         # The raw body, decoded by the mirror rather than by qbittorrentapi: read up to max_response_size,
         # then typed straight into the model's values (decode.py), with no str copy and no dicts.
         seconds = self.settings.timeout if rid else self.settings.full_sync_timeout
-        raw, started = not self.compress, self._clock()
+        raw = not self.compress
         try:
-            body = self._call_within(seconds, self._read_maindata, rid)
+            return MaindataBody(self._call_within(seconds, self._read_maindata, rid))
         except QBittorrentError as exc:
             if raw and not rid and exc.reason == "timeout":
                 self._ask_for_gzip("a full sync timed out uncompressed")
             raise
-        elapsed = self._clock() - started
-        if raw and len(body) >= RAW_JUDGED_SIZE and len(body) < RAW_MIN_RATE * elapsed:
-            self._ask_for_gzip(f"{len(body) / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
-        return MaindataBody(body)
 
     def _ask_for_gzip(self, why: str) -> None:
         """Ask for sync/maindata gzipped from now on: the link is slower than gzip is."""
@@ -229,16 +225,21 @@ class Connection:
         )
 
     def _read_maindata(self, rid: int) -> bytearray:
+        raw, started = not self.compress, self._clock()  # timed here: waiting for the lock is not the link
         response = self._client._post_cast(
             _name=APINames.Sync,
             _method="maindata",
             data={"rid": rid},
-            headers=None if self.compress else _UNCOMPRESSED,
+            headers=_UNCOMPRESSED if raw else None,
             response_class=requests.Response,
             requests_args={"stream": True},
         )
         with closing(response):
-            return read_body(response, self.settings.max_response_size)
+            body = read_body(response, self.settings.max_response_size)
+        elapsed = self._clock() - started
+        if raw and len(body) >= RAW_JUDGED_SIZE and len(body) < RAW_MIN_RATE * elapsed:
+            self._ask_for_gzip(f"{len(body) / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
+        return body
 
     def close(self) -> None:
         if self._logged_in and not self.settings.api_key:
