@@ -12,8 +12,8 @@ sync/maindata is asked for uncompressed when qBittorrent is on this machine or a
 (transport.is_local). A full update of 50,000 torrents is 70 MB raw and 10 MB gzipped (level 6, as
 qBittorrent does): gzip costs ~1.4 s to make and ~0.3 s to unzip, so it pays only below ~300 Mbit/s
 (bench/notes.md). From any other address it comes gzipped, as before. A local address may still be a
-slow link (Wi-Fi, 100 Mbit/s): an uncompressed full sync that arrives slower than RAW_MIN_RATE, or times
-out, makes this connection ask for gzip from then on.
+slow link (Wi-Fi, 100 Mbit/s): an uncompressed body that transfers slower than RAW_MIN_RATE, or a full
+sync that times out, makes this connection ask for gzip from then on.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class Connection:
         )
 
     def _read_maindata(self, rid: int) -> bytearray:
-        raw, started = not self.compress, self._clock()  # timed here: waiting for the lock is not the link
+        raw = not self.compress
         response = self._client._post_cast(
             _name=APINames.Sync,
             _method="maindata",
@@ -234,6 +234,9 @@ class Connection:
             response_class=requests.Response,
             requests_args={"stream": True},
         )
+        # Timed from the headers on: qBittorrent builds the whole body before it answers, so this is the
+        # link (and not that build, nor waiting for the lock), which gzip would make shorter.
+        started = self._clock()
         with closing(response):
             body = read_body(response, self.settings.max_response_size)
         elapsed = self._clock() - started

@@ -200,3 +200,11 @@ def test_uncompressed_full_sync_slower_than_gzip_would_be_falls_back_to_gzip(fak
         "identity",
         "identity",
     ]
+
+
+def test_the_time_qbittorrent_takes_to_build_the_body_is_not_counted_as_a_slow_link(monkeypatch):
+    monkeypatch.setattr(connection, "RAW_JUDGED_SIZE", 100)
+    with FakeQbt5(hang=0.3, hang_path="/api/v2/sync/maindata") as server:  # answers after 0.3 s
+        conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, full_sync_timeout=3))
+        conn.maindata(0)
+        assert not conn.compress  # ~400 bytes after 0.3 s would be a slow link; they came at once
