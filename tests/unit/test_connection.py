@@ -203,8 +203,10 @@ def test_uncompressed_full_sync_slower_than_gzip_would_be_falls_back_to_gzip(fak
 
 
 def test_the_time_qbittorrent_takes_to_build_the_body_is_not_counted_as_a_slow_link(monkeypatch):
+    size = len(json.dumps(ROUTES["/api/v2/sync/maindata"]))
     monkeypatch.setattr(connection, "RAW_JUDGED_SIZE", 100)
-    with FakeQbt5(hang=0.3, hang_path="/api/v2/sync/maindata") as server:  # answers after 0.3 s
+    monkeypatch.setattr(connection, "RAW_MIN_RATE", size / 0.5)  # the body in over 0.5 s is a slow link
+    with FakeQbt5(hang=1.0, hang_path="/api/v2/sync/maindata") as server:  # answers after 1 s
         conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, full_sync_timeout=3))
         conn.maindata(0)
-        assert not conn.compress  # ~400 bytes after 0.3 s would be a slow link; they came at once
+        assert not conn.compress  # it came at once after that second
