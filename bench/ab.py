@@ -26,9 +26,29 @@ from .measure import peak_rss_mib
 
 
 def side(spec: str) -> tuple[str, dict[str, str]]:
+    """(python, extra environment) of PYTHON[:SRC].
+
+    PYTHONSAFEPATH keeps `python -m` from putting the working directory (this checkout, where every
+    process runs) ahead of PYTHONPATH: without it SRC's exporter/ would silently lose to this one's.
+    """
     python, _, src = spec.partition(":")
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, (src, str(P.ROOT))))} if src else {}
-    return python, env
+    if not src:
+        return python, {}
+    return python, {"PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join((src, str(P.ROOT)))}
+
+
+def imported_from(python: str, extra: dict[str, str]) -> str:
+    """Where that side's exporter package comes from (a check that SRC is really the one measured)."""
+    done = subprocess.run(
+        [python, "-c", "import exporter; print(exporter.__file__)"],
+        cwd=P.ROOT,
+        env=P.clean_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return str(Path(done.stdout.strip()).parent.parent)
 
 
 def one(name: str, spec: str, fake: P.Fake, work: Path, scrapes: int) -> dict:
@@ -38,6 +58,7 @@ def one(name: str, spec: str, fake: P.Fake, work: Path, scrapes: int) -> dict:
     start = P.start_ours(e, timeout=180)
     row = {
         "side": name,
+        "src": imported_from(python, extra),
         "first_sync_s": start["ready_s"] - start["healthy_s"],
         "first_sync_peak_rss_mib": peak_rss_mib(e.process.pid),
     }

@@ -62,9 +62,10 @@ def cpu_of(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def measure(url: str, runs: int, workdir: Path, scenario: str) -> dict[str, Any]:
-    from exporter.actions.scheduler import Actions
+    from exporter.actions.scheduler import Actions, Watched
     from exporter.app import make_mirror
     from exporter.cli import parse
+    from exporter.managers.ratio_index import SharedRatioIndex
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "password").write_text("adminadmin\n")
@@ -84,12 +85,15 @@ def measure(url: str, runs: int, workdir: Path, scenario: str) -> dict[str, Any]
         ],
         {},
     )
-    mirror = make_mirror(settings)
+    # The service's wiring (exporter/app.py) for its one instance: its mirror, its ratio index (which the
+    # control job reads), its jobs; only the clock is the fake's.
+    [inst] = settings.instances
+    mirror = make_mirror(inst)
     world_now = [0.0]
-    actions = Actions(
-        settings.jobs, mirror, CollectorRegistry(auto_describe=False), clock=lambda: world_now[0]
-    )
-    jobs = actions.build_jobs()
+    registry = CollectorRegistry(auto_describe=False)
+    watched = Watched(inst.name, inst.jobs, mirror, registry, SharedRatioIndex(inst.trackers, inst.seeding))
+    actions = Actions([watched], settings.store, registry, clock=lambda: world_now[0])
+    jobs = {name: job for (_, name), job in actions.build_jobs().items()}
 
     def writes() -> int:
         return len(http_json(url + "/bench/writes"))

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from ..managers.completion import after_failure, find_new, matching, record, take_baseline
-from ..model import Snapshot
+from ..model import Snapshot, Torrent
 from ..qbt.mirror import Mirror
 from ..store import AuditEntry, HandlerRun, Store
 from .handlers import Handler, HandlerError
@@ -43,6 +43,7 @@ class CompletionJob:
         self.filters = [(h.name, h.filter) for h in settings.handlers]
         self.known = store.known_completions()
         self._generation = -1
+        self._looked_at: Mapping[str, Torrent] = {}  # the torrents the last detect() went through
         metrics.backlog.set(store.backlog())
 
     def run(self, stopping: threading.Event) -> str:
@@ -66,7 +67,7 @@ class CompletionJob:
                 len(new),
             )
         else:
-            new = find_new(snapshot, self.known)
+            new = find_new(snapshot, self.known, self._looked_at)
         for t in new:
             rec = record(t, snapshot.instance)
             key = (t.hash, rec["completion_on"])
@@ -81,6 +82,7 @@ class CompletionJob:
                 t.category,
                 ", ".join(names) or "none",
             )
+        self._looked_at = snapshot.torrents  # all its new ones are in self.known now
 
     def run_handlers(self, stopping: threading.Event) -> None:
         for run in self.store.due_runs(self.clock(), self.settings.max_runs_per_run):

@@ -12,7 +12,9 @@ unless they completed within the `backfill` window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import operator
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -29,10 +31,21 @@ def completion_key(t: Torrent) -> Key | None:
     return (t.hash, max(t.completion_on, 0)) if is_complete(t) else None
 
 
-def find_new(snapshot: Snapshot, known: AbstractSet[Key]) -> list[Torrent]:
-    """Complete torrents whose key is not in `known`, oldest completion first."""
+def find_new(
+    snapshot: Snapshot, known: AbstractSet[Key], looked_at: Mapping[str, Torrent] | None = None
+) -> list[Torrent]:
+    """Complete torrents whose key is not in `known`, oldest completion first.
+
+    `looked_at`: the torrents of an earlier call whose new ones were all added to `known` since. The
+    mirror keeps an unchanged torrent as the same object, so those same objects cannot be new: they are
+    skipped in one C-level pass, and a run at 50,000 torrents looks at the few that changed."""
+    torrents = snapshot.torrents
+    candidates: Iterable[Torrent] = torrents.values()
+    if looked_at:
+        changed = map(operator.is_not, map(looked_at.get, torrents), torrents.values())
+        candidates = itertools.compress(torrents.values(), changed)
     new = []
-    for t in snapshot.torrents.values():
+    for t in candidates:
         if t.amount_left == 0:  # cheap test first: most torrents of a large instance are seeds
             key = completion_key(t)
             if key is not None and key not in known:

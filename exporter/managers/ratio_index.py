@@ -124,7 +124,7 @@ class RatioIndex:
             self._reset(snapshot.instance)  # the clock went back, or another qBittorrent: start over
         self._now = now
         if snapshot.generation != self._generation:
-            self._apply_changes(snapshot.torrents, now)
+            self._apply_changes(snapshot, now)
             self._generation = snapshot.generation
         expiry = self._expiry
         while expiry and expiry[0][0] <= now:
@@ -139,17 +139,24 @@ class RatioIndex:
 
     # -- applying changes --------------------------------------------------------------------
 
-    def _apply_changes(self, torrents, now: float) -> None:
-        known = self._torrents
-        changed = list(
-            itertools.compress(torrents, map(operator.is_not, map(known.get, torrents), torrents.values()))
-        )
+    def _apply_changes(self, snapshot: Snapshot, now: float) -> None:
+        torrents, changes, known = snapshot.torrents, snapshot.changes, self._torrents
+        if changes is not None and changes.since == self._generation:
+            # the mirror says which torrents differ from the snapshot this index saw last
+            differ = [h for h in changes.hashes if known.get(h) is not torrents.get(h)]
+            changed = [h for h in differ if h in torrents]
+            gone = [h for h in differ if h not in torrents]
+        else:
+            differs = map(operator.is_not, map(known.get, torrents), torrents.values())
+            changed = list(itertools.compress(torrents, differs))
+            gone = None
         self._bulk = len(changed) > BULK
         for h in changed:
             self._put(h, torrents[h], now)
-        if len(known) > len(torrents):
-            for h in [h for h in known if h not in torrents]:
-                self._drop(h)
+        if gone is None and len(known) > len(torrents):
+            gone = [h for h in known if h not in torrents]
+        for h in gone or ():
+            self._drop(h)
         if self._bulk:
             self._bulk = False
             facts = [f for f in self._facts.values() if f.candidate]

@@ -21,21 +21,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import operator
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from ..model import (
     TORRENT_FIELDS,
+    TORRENT_INDEX,
     AppInfo,
     Group,
     ServerState,
     Snapshot,
     Torrent,
+    TorrentChanges,
     clean_text,
-    torrent_changes,
+    normalize_state,
+    split_tags,
     tracker_host,
 )
+from . import decode
+from .decode import KEYS, UNSET
 
 
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
@@ -45,17 +54,34 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def parse_maindata(text: str) -> Any:
-    """Parse a sync/maindata body, dropping torrent keys Torrent never reads (magnet_uri among them)."""
+def parse_maindata(body: bytes | bytearray | str) -> Any:
+    """Parse a sync/maindata body the general way (any JSON), dropping torrent keys Torrent never
+    reads (magnet_uri among them). ValueError if it is not JSON."""
+    text = body if isinstance(body, str) else body.decode("utf-8", errors="replace")
     return json.loads(text, object_hook=_slim)
 
 
-_FIELDS = tuple(f.name for f in dataclasses.fields(Torrent))
+# A torrent's values in decode.KEYS order (Torrent's fields but hash and trackers); UNSET: not sent.
+Values = list[Any]
+_CONVERTERS = tuple(TORRENT_FIELDS[k] for k in KEYS)
+_DEFAULT_VALUES: tuple[Any, ...] = tuple(getattr(Torrent(hash=""), k) for k in KEYS)
+_TRACKERS_AT = KEYS.index("tracker") + 1  # where `trackers` goes in a Torrent, counting from name
+_STATE, _CATEGORY, _TAGS = KEYS.index("state"), KEYS.index("category"), KEYS.index("tags")
+_SAVE_PATH, _TRACKER = KEYS.index("save_path"), KEYS.index("tracker")
+_NO_URLS: frozenset[str] = frozenset()
 
 
-def _replace(old: Torrent, changes: dict[str, Any]) -> Torrent:
-    """dataclasses.replace, minus its per-call introspection (this runs for every changed torrent)."""
-    return Torrent(*[changes[f] if f in changes else getattr(old, f) for f in _FIELDS])
+def general_values(raw: Mapping[str, Any]) -> Values:
+    """The values of a (possibly partial) torrent dict of any JSON, converted by model.TORRENT_FIELDS."""
+    return [conv(raw[k]) if k in raw else UNSET for k, conv in zip(KEYS, _CONVERTERS, strict=True)]
+
+
+def _build(h: str, values: Values | tuple[Any, ...], hosts: tuple[str, ...]) -> Torrent:
+    return tuple.__new__(Torrent, (h, *values[:_TRACKERS_AT], hosts, *values[_TRACKERS_AT:]))
+
+
+def _values_of(t: Torrent) -> tuple[Any, ...]:
+    return t[1 : _TRACKERS_AT + 1] + t[_TRACKERS_AT + 2 :]
 
 
 class Totals:
@@ -73,11 +99,22 @@ class Totals:
         self.tracker: dict[str, list[int]] = {}
 
     def add(self, t: Torrent, sign: int = 1) -> None:
-        key = (t.state, t.category)
-        self.state_category[key] = self.state_category.get(key, 0) + sign
-        _bump(self.category, t.category, t, sign)
-        for host in t.hosts:
-            _bump(self.tracker, host, t, sign)
+        self.add_all((t,), sign)
+
+    def add_all(self, torrents: Iterable[Torrent], sign: int = 1) -> None:
+        """add(t, sign) for each torrent: one loop, its fields read at once (50,000 in ~0.1 s)."""
+        by_state_category, by_category, by_tracker = self.state_category, self.category, self.tracker
+        for state, category, size, uploaded, downloaded, trackers, tracker in map(_TOTALLED, torrents):
+            key = (state, category)
+            by_state_category[key] = by_state_category.get(key, 0) + sign
+            groups = [by_category.get(category) or by_category.setdefault(category, [0, 0, 0, 0])]
+            for host in trackers or ((tracker,) if tracker else ()):  # Torrent.hosts
+                groups.append(by_tracker.get(host) or by_tracker.setdefault(host, [0, 0, 0, 0]))
+            for g in groups:
+                g[0] += sign
+                g[1] += sign * size
+                g[2] += sign * uploaded
+                g[3] += sign * downloaded
 
     def frozen(self) -> tuple[dict[tuple[str, str], int], dict[str, Group], dict[str, Group]]:
         """Copies for a Snapshot, without the groups that became empty."""
@@ -88,14 +125,13 @@ class Totals:
         )
 
 
-def _bump(groups: dict[str, list[int]], key: str, t: Torrent, sign: int) -> None:
-    g = groups.get(key)
-    if g is None:
-        g = groups[key] = [0, 0, 0, 0]
-    g[0] += sign
-    g[1] += sign * t.size
-    g[2] += sign * t.uploaded
-    g[3] += sign * t.downloaded
+# The fields Totals adds up, read in one call.
+_TOTALLED = operator.itemgetter(
+    *(
+        TORRENT_INDEX[f]
+        for f in ("state", "category", "size", "uploaded", "downloaded", "trackers", "tracker")
+    )
+)
 
 
 class PayloadError(ValueError):
@@ -145,6 +181,73 @@ def _clean_all(texts: list[str]) -> set[str]:
     return set(texts) if "".join(texts).isascii() else {clean_text(t) for t in texts}
 
 
+@dataclasses.dataclass
+class _Update:
+    """One response, from either decoder, ready to merge. `torrents` yields (hash, values) with UNSET
+    for keys not sent, unless `complete` (a typed full update: every key is there)."""
+
+    rid: int
+    full: bool
+    torrents: Iterable[tuple[str, Values]]
+    complete: bool = False
+    torrents_removed: list[str] = dataclasses.field(default_factory=list)
+    server_state: Mapping[str, Any] | None = None
+    categories: Mapping[str, Any] | None = None
+    categories_removed: list[str] = dataclasses.field(default_factory=list)
+    tags: list[str] = dataclasses.field(default_factory=list)
+    tags_removed: list[str] = dataclasses.field(default_factory=list)
+    trackers: Mapping[str, list[str]] | None = None
+    trackers_removed: list[str] = dataclasses.field(default_factory=list)
+
+
+def _general_update(payload: dict[str, Any]) -> _Update:
+    """A checked payload of any JSON: every value through model.py's conversions, every text cleaned."""
+    torrents = payload.get("torrents") or {}
+    return _Update(
+        rid=payload["rid"],
+        full=bool(payload.get("full_update")),
+        torrents=[(clean_text(k), general_values(raw)) for k, raw in torrents.items()],
+        torrents_removed=[clean_text(h) for h in payload.get("torrents_removed") or ()],
+        server_state=payload.get("server_state"),
+        categories={clean_text(k): v for k, v in (payload.get("categories") or {}).items()},
+        categories_removed=[clean_text(c) for c in payload.get("categories_removed") or ()],
+        tags=[clean_text(t) for t in payload.get("tags") or ()],
+        tags_removed=[clean_text(t) for t in payload.get("tags_removed") or ()],
+        trackers={url: list(_clean_all(hs)) for url, hs in (payload.get("trackers") or {}).items()},
+        trackers_removed=list(payload.get("trackers_removed") or ()),
+    )
+
+
+class MaindataBody(Mapping[str, Any]):
+    """One sync/maindata response body as read. MaindataState.apply decodes it straight from the bytes
+    (decode.py); read as a mapping, it is parsed the general way, once (PayloadError if it is not a
+    JSON object)."""
+
+    def __init__(self, body: bytes | bytearray) -> None:
+        self.body = body
+        self._parsed: dict[str, Any] | None = None
+
+    def _payload(self) -> dict[str, Any]:
+        if self._parsed is None:
+            try:
+                parsed = parse_maindata(self.body)
+            except ValueError as exc:
+                raise PayloadError(f"sync/maindata response is not JSON ({exc})") from None
+            if not isinstance(parsed, dict):
+                raise PayloadError("sync/maindata response is not a JSON object")
+            self._parsed = parsed
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._payload()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._payload())
+
+    def __len__(self) -> int:
+        return len(self._payload())
+
+
 class MaindataState:
     def __init__(self, instance: str = "") -> None:
         self.instance = instance
@@ -159,9 +262,13 @@ class MaindataState:
         self._categories: dict[str, dict[str, Any]] = {}
         self._tags: set[str] = set()
         self._tracker_urls: dict[str, set[str]] = {}  # url -> hashes
-        self._urls_of: dict[str, set[str]] = {}  # hash -> urls: always the inverse of _tracker_urls
+        self._urls_of: dict[str, frozenset[str]] = {}  # hash -> urls: always the inverse of _tracker_urls
+        self._url_sets: dict[frozenset[str], frozenset[str]] = {}  # one shared object per set of urls
+        self._hosts_of_urls: dict[frozenset[str], tuple[str, ...]] = {}
         self._host_cache: dict[str, str] = {}  # url -> host
+        self._tags_cache: dict[str, tuple[str, ...]] = {}  # qBittorrent's "a, b" -> ("a", "b")
         self._totals = Totals()
+        self._changed: set[str] | None = None  # hashes changed since the last snapshot (None: unknown)
         self._snapshot_torrents: Mapping[str, Torrent] = MappingProxyType({})
         self._torrents_dirty = True
         self._dirty = True
@@ -175,101 +282,203 @@ class MaindataState:
     # -- applying payloads -------------------------------------------------------------------
 
     def apply(self, payload: Any) -> None:
-        """Apply one parsed response: all of it, or (PayloadError) none of it."""
-        check_payload(payload)
-        if payload.get("full_update"):
-            app = self.app
-            self.reset()
-            self.app = app
-        self.rid = payload["rid"]
+        """Apply one parsed response (or a MaindataBody): all of it, or (PayloadError) none of it."""
+        if isinstance(payload, MaindataBody):
+            self.apply_body(payload.body)
+            return
+        self._apply(_general_update(check_payload(payload)))
+
+    def apply_body(self, body: bytes | bytearray) -> None:
+        """Apply one response body: all of it, or (PayloadError) none of it.
+
+        Well-typed bodies (qBittorrent's) are decoded by decode.py, torrent by torrent into Torrents;
+        any other body the general way, as `apply` takes it. A full update is merged into a new state
+        while this one stays as it was, so a body that fails half-way changes nothing either."""
+        try:
+            top = decode.top(body)
+            self._apply(self._typed_update(top))
+        except decode.Mismatch:
+            try:
+                payload = parse_maindata(body)
+            except ValueError as exc:
+                raise PayloadError(f"sync/maindata response is not JSON ({exc})") from None
+            self.apply(payload)
+
+    def _typed_update(self, top: decode.Top) -> _Update:
+        torrents: Iterable[tuple[str, Values]] = (
+            (h, self._typed_values(raw))
+            for chunk in decode.chunks(top.torrents, top.full_update)
+            for h, raw in chunk.items()
+        )
+        if not top.full_update:
+            torrents = list(torrents)  # a delta is decoded whole before any of it is applied
+        return _Update(
+            rid=top.rid,
+            full=top.full_update,
+            torrents=torrents,
+            complete=top.full_update,
+            torrents_removed=top.torrents_removed or [],
+            server_state=top.server_state,
+            categories=top.categories,
+            categories_removed=top.categories_removed or [],
+            tags=top.tags or [],
+            tags_removed=top.tags_removed or [],
+            trackers=top.trackers,
+            trackers_removed=top.trackers_removed or [],
+        )
+
+    def _typed_values(self, raw: Any) -> Values:
+        """A decoded torrent's values in the model's terms. Its strings are valid UTF-8 already (msgspec
+        refuses lone surrogates); repeated ones (category, save path) become one shared object each."""
+        v = list(msgspec.structs.astuple(raw))
+        if (state := v[_STATE]) is not UNSET:
+            v[_STATE] = normalize_state(state)
+        if (category := v[_CATEGORY]) is not UNSET:
+            v[_CATEGORY] = sys.intern(category)
+        if (tags := v[_TAGS]) is not UNSET:
+            split = self._tags_cache.get(tags)
+            v[_TAGS] = self._tags_cache.setdefault(tags, split_tags(tags)) if split is None else split
+        if (path := v[_SAVE_PATH]) is not UNSET:
+            v[_SAVE_PATH] = sys.intern(path)
+        if (url := v[_TRACKER]) is not UNSET:
+            v[_TRACKER] = self._host(url)
+        return v
+
+    def _apply(self, update: _Update) -> None:
+        if not update.full:
+            self._merge(update, {})
+            return
+        # A full update: merged into a new state, adopted once it is all there. Torrents equal to
+        # ones of this state stay the same objects (the ratio index then sees them as unchanged).
+        fresh = MaindataState(self.instance)
+        fresh.app, fresh.generation = self.app, self.generation + 1
+        fresh._merge(update, self._torrents)
+        self.__dict__.update(fresh.__dict__)
+
+    def _merge(self, u: _Update, previous: Mapping[str, Torrent]) -> None:
+        self.rid = u.rid
         changed = False
-
-        server = payload.get("server_state")
-        if isinstance(server, dict) and server:
-            self._server_raw.update(server)
+        if u.server_state:
+            self._server_raw.update(u.server_state)
             changed = True
+        changed |= self._apply_categories(u)
+        changed |= self._apply_tags(u)
+        retracked = self._apply_trackers(u)
 
-        changed |= self._apply_categories(payload)
-        changed |= self._apply_tags(payload)
-        retracked = self._apply_trackers(payload)
-
-        removed = [clean_text(h) for h in payload.get("torrents_removed") or ()]
-        torrents = payload.get("torrents") or {}
-        for h in removed:
+        for h in u.torrents_removed:
             self._leave_trackers(h)
             old = self._torrents.pop(h, None)
             if old is not None:
                 self._totals.add(old, -1)
-        for key, raw in torrents.items():
-            h = clean_text(key)
-            self._put(h, raw)
-            retracked.discard(h)
+                if self._changed is not None:
+                    self._changed.add(h)
+        any_torrent = False
+        count = not u.full  # a full update starts from nothing: its totals are summed once, at the end
+        if u.complete:
+            any_torrent = self._put_all(u.torrents, previous)
+            retracked.clear()  # every torrent was built with its trackers, which came first
+        else:
+            for h, values in u.torrents:
+                self._put(h, values, u.complete, previous, count)
+                retracked.discard(h)
+                any_torrent = True
         for h in retracked:
             if h in self._torrents:
-                self._put(h, {})
-        if removed or torrents or retracked:
+                self._put(h, [UNSET] * len(KEYS), False, previous, count)
+        if u.full:
+            self._totals.add_all(self._torrents.values())
+        if u.torrents_removed or any_torrent or retracked:
             self._torrents_dirty = True
             changed = True
         if changed:
             self._dirty = True
 
-    def _put(self, h: str, raw: Mapping[str, Any]) -> None:
-        changes = torrent_changes(raw)
+    def _put_all(self, torrents: Iterable[tuple[str, Values]], previous: Mapping[str, Torrent]) -> bool:
+        """A typed full update's torrents into this fresh state: `_put` without its merging, as every
+        torrent comes whole (a third of a full sync's Python time at 50,000). Whether there were any."""
+        hosts_of, before_of, built = self._hosts_of, previous.get, self._torrents
+        for h, values in torrents:
+            new = _build(h, values, hosts_of(h))
+            before = before_of(h)
+            built[h] = before if before == new else new
+        return bool(built)
+
+    def _put(
+        self, h: str, values: Values, complete: bool, previous: Mapping[str, Torrent], count: bool
+    ) -> None:
         hosts = self._hosts_of(h)
         old = self._torrents.get(h)
         if old is None:
-            new = Torrent(hash=h, trackers=hosts, **changes)
+            if not complete:
+                values = [d if v is UNSET else v for v, d in zip(values, _DEFAULT_VALUES, strict=True)]
+            new = _build(h, values, hosts)
+            before = previous.get(h)
+            if before == new:
+                new = before
         else:
-            changes = {k: v for k, v in changes.items() if getattr(old, k) != v}
-            if old.trackers != hosts:
-                changes["trackers"] = hosts
-            if not changes:
-                return
-            new = _replace(old, changes)
-            self._totals.add(old, -1)
+            old_values = _values_of(old)
+            merged = tuple(o if v is UNSET or v == o else v for v, o in zip(values, old_values, strict=True))
+            if old.trackers == hosts:
+                hosts = old.trackers
+                if merged == old_values:
+                    return  # nothing changed: the same object stays
+            new = _build(h, merged, hosts)
+            if count:
+                self._totals.add(old, -1)
         self._torrents[h] = new
-        self._totals.add(new, +1)
+        if self._changed is not None:
+            self._changed.add(h)
+        if count:
+            self._totals.add(new, +1)
 
-    def _apply_categories(self, payload: dict[str, Any]) -> bool:
+    def _apply_categories(self, u: _Update) -> bool:
         changed = False
-        for key, value in (payload.get("categories") or {}).items():
-            name = clean_text(key)
+        for name, value in (u.categories or {}).items():
             merged = dict(self._categories.get(name, {}))
             if isinstance(value, dict):
                 merged.update(value)
             self._categories[name] = merged
             changed = True
-        for name in payload.get("categories_removed") or ():
-            changed |= self._categories.pop(clean_text(name), None) is not None
+        for name in u.categories_removed:
+            changed |= self._categories.pop(name, None) is not None
         return changed
 
-    def _apply_tags(self, payload: dict[str, Any]) -> bool:
-        added = {clean_text(t) for t in payload.get("tags") or ()}
-        removed = {clean_text(t) for t in payload.get("tags_removed") or ()}
+    def _apply_tags(self, u: _Update) -> bool:
+        added, removed = set(u.tags), set(u.tags_removed)
         self._tags |= added
         self._tags -= removed
         return bool(added or removed)
 
-    def _apply_trackers(self, payload: dict[str, Any]) -> set[str]:
+    def _apply_trackers(self, u: _Update) -> set[str]:
         """Update url -> hashes; returns the hashes whose set of tracker URLs changed."""
         affected: set[str] = set()
-        updates: dict[str, list[str]] = dict(payload.get("trackers") or {})
-        for url in payload.get("trackers_removed") or ():
+        updates: dict[str, list[str]] = dict(u.trackers or {})
+        for url in u.trackers_removed:
             updates[url] = []
         for url, hashes in updates.items():
-            new = _clean_all(hashes)
-            old = self._tracker_urls.get(url, set())
-            for h in old - new:
-                self._drop_url(h, url)
-            for h in new - old:
-                self._urls_of.setdefault(h, set()).add(url)
-            affected |= old ^ new
-            if new:
-                self._tracker_urls[url] = new
-            else:
-                self._tracker_urls.pop(url, None)
+            new = set(hashes)
+            old = self._tracker_urls.get(url)
+            if old is None:
+                old = self._tracker_urls[url] = set()
+            gone, added = old - new, new - old
+            for h in gone:
+                self._set_urls(h, self._urls_of.get(h, _NO_URLS) - {url})
+            for h in added:
+                self._set_urls(h, self._urls_of.get(h, _NO_URLS) | {url})
+            old -= gone  # the set kept is edited, not replaced: its hash strings stay the ones it had
+            old |= added
+            affected |= gone
+            affected |= added
+            if not old:
+                del self._tracker_urls[url]
                 self._host_cache.pop(url, None)
         return affected
+
+    def _set_urls(self, h: str, urls: frozenset[str]) -> None:
+        if urls:
+            self._urls_of[h] = self._url_sets.setdefault(urls, urls)
+        else:
+            self._urls_of.pop(h, None)
 
     def _leave_trackers(self, h: str) -> None:
         """A removed torrent leaves its trackers' lists now, as a full resync would have it (qBittorrent
@@ -282,25 +491,20 @@ class MaindataState:
                     del self._tracker_urls[url]
                     self._host_cache.pop(url, None)
 
-    def _drop_url(self, h: str, url: str) -> None:
-        urls = self._urls_of.get(h)
-        if urls is not None:
-            urls.discard(url)
-            if not urls:
-                del self._urls_of[h]
+    def _host(self, url: str) -> str:
+        host = self._host_cache.get(url)
+        if host is None:
+            host = self._host_cache[url] = tracker_host(url)
+        return host
 
     def _hosts_of(self, h: str) -> tuple[str, ...]:
         urls = self._urls_of.get(h)
         if not urls:
             return ()
-        hosts = set()
-        for url in urls:
-            host = self._host_cache.get(url)
-            if host is None:
-                host = self._host_cache[url] = tracker_host(url)
-            if host:
-                hosts.add(host)
-        return tuple(sorted(hosts))
+        hosts = self._hosts_of_urls.get(urls)
+        if hosts is None:
+            hosts = self._hosts_of_urls[urls] = tuple(sorted({host for u in urls if (host := self._host(u))}))
+        return hosts
 
     # -- handing out snapshots ---------------------------------------------------------------
 
@@ -313,6 +517,10 @@ class MaindataState:
         if self._torrents_dirty:
             self._snapshot_torrents = MappingProxyType(dict(self._torrents))
             self._torrents_dirty = False
+        changes = None
+        if self._changed is not None and self._last is not None:
+            changes = TorrentChanges(self._last.generation, frozenset(self._changed))
+        self._changed = set()
         self.generation += 1
         by_state_category, by_category, by_tracker = self._totals.frozen()
         self._last = Snapshot(
@@ -327,6 +535,7 @@ class MaindataState:
             by_state_category=MappingProxyType(by_state_category),
             by_category=MappingProxyType(by_category),
             by_tracker=MappingProxyType(by_tracker),
+            changes=changes,
         )
         self._dirty = False
         return self._last

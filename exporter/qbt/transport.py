@@ -17,18 +17,23 @@ itself, in the thread that made it, with the usual requests timeout error.
 
 `read_body` reads a streamed response with a cap on its (decompressed) size, so that an oversized
 response costs at most the cap in memory instead of everything it sends.
+
+`is_local` says whether qBittorrent's responses are worth compressing (connection.py asks for them
+uncompressed from a local address: see its docstring).
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -151,3 +156,19 @@ def read_body(response: requests.Response, limit: int) -> bytearray:
         if len(body) > limit:
             raise ResponseTooLarge(f"qBittorrent's response is larger than {limit / 2**20:g} MiB")
     return body
+
+
+# Name endings of hosts on a local network (RFC 6762 .local, RFC 8375 home.arpa, ICANN's .internal, .lan).
+_LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".home.arpa", ".internal")
+
+
+def is_local(url: str) -> bool:
+    """Whether `url` names this machine or a local network, from the URL alone (no DNS lookup):
+    localhost, a loopback, private or link-local address, a name without a dot (a container or a
+    hosts-file alias) or a name under a local-network suffix."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or "." not in host or host.endswith(_LOCAL_SUFFIXES)
+    return address.is_loopback or address.is_private or address.is_link_local

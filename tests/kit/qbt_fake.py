@@ -2,7 +2,7 @@
 API-key (Bearer) auth, the 5.x stop/start endpoints, HTTPS with a private CA, and a server that hangs.
 
 Built on the kit's LoopbackServer. It records every request as (path, authorized, form data) for the
-assertions.
+assertions, and the requests themselves (headers included) in `received`.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class FakeQbt5(LoopbackServer):
         """routes: more paths, or other answers (a Response is sent as it is)."""
         self.routes = {**ROUTES, **(routes or {})}
         self.requests: list[tuple[str, bool, dict]] = []
+        self.received: list[Request] = []
         self.hang = hang
         self.hang_path = hang_path  # "" = every request hangs
         self.sessions: set[str] = set()
@@ -64,6 +65,7 @@ class FakeQbt5(LoopbackServer):
         authorization = request.headers.get("Authorization")
         authorized = authorization == f"Bearer {API_KEY}" or cookie in self.sessions
         self.requests.append((path, authorized, form))
+        self.received.append(request)
         if self.hang and self.hang_path in ("", path):
             self.closed.wait(self.hang)
         if path == "/api/v2/auth/login":
@@ -87,3 +89,11 @@ class FakeQbt5(LoopbackServer):
 
     def paths(self) -> list[str]:
         return [p for p, _, _ in self.requests]
+
+    def accept_encodings(self, path: str) -> list[str]:
+        """The Accept-Encoding header of each request to `path`, oldest first ("" when absent)."""
+        return [
+            r.headers.get("Accept-Encoding") or ""
+            for r in self.received
+            if urllib.parse.urlsplit(r.path).path == path
+        ]

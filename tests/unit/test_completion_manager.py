@@ -154,3 +154,16 @@ def test_record_holds_what_handlers_need_and_no_more():
 )
 def test_retry_backoff_then_dead_letter(attempts, retries, expected):
     assert after_failure(attempts, retries, 100.0, 30.0) == expected
+
+
+def test_find_new_skips_the_same_objects_it_looked_at_before():
+    old, kept = done("a"), done("b")
+    first = snap(old, kept)
+    assert [t.hash for t in find_new(first, frozenset())] == ["a", "b"]
+    # "a" and "b" were recorded; then "c" completes and "b" changes (a recheck gave it a new completion_on)
+    recomputed = done("b", completion_on=int(NOW - 5))
+    later = snap(old, recomputed, done("c"))
+    known = {("a", int(NOW - 100)), ("b", int(NOW - 100))}
+    assert [t.hash for t in find_new(later, known, first.torrents)] == ["c", "b"]  # oldest first
+    # a torrent looked at before, as the same object, is not looked at again (even if not in known)
+    assert [t.hash for t in find_new(later, frozenset(), later.torrents)] == []

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 
 import pytest
 
+from exporter.qbt import connection
 from exporter.qbt.connection import Connection, ConnectionSettings, QBittorrentError
 from exporter.qbt.mirror import Mirror
+from exporter.qbt.transport import is_local
 from exporter.sandbox import free_port
 from tests.kit.certs import make_pki
 from tests.kit.processes import sample
-from tests.kit.qbt_fake import API_KEY, PASSWORD, FakeQbt5
+from tests.kit.qbt_fake import API_KEY, PASSWORD, ROUTES, FakeQbt5
 
 
 @pytest.fixture
@@ -124,3 +127,86 @@ def test_full_sync_gets_its_own_longer_timeout():
         assert patient.maindata(0)["full_update"] is True
         with pytest.raises(QBittorrentError):  # a delta keeps the short timeout
             patient.maindata(1)
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:8080", True),
+        ("http://app.localhost", True),
+        ("http://[::1]:8080", True),
+        ("http://10.0.0.5:8080", True),
+        ("http://172.16.3.4", True),
+        ("https://192.168.1.10/", True),
+        ("http://169.254.1.1", True),
+        ("http://[fe80::1]", True),
+        ("http://[fd00::1]", True),
+        ("http://qbittorrent:8080", True),  # a container name or a hosts-file alias
+        ("http://nas.local:8080", True),
+        ("http://nas.lan", True),
+        ("http://nas.home.arpa", True),
+        ("http://qbt.internal.", True),
+        ("http://qbt.example.com:8080", False),
+        ("https://seedbox.example.net/qbt/", False),
+        ("http://8.8.8.8", False),
+        ("http://[2001:4860:4860::8888]", False),
+        ("http://localhost.example.com", False),
+        ("http://nas.local.example.com", False),
+    ],
+)
+def test_is_local(url, local):
+    assert is_local(url) is local
+
+
+def test_local_full_sync_is_asked_uncompressed_and_a_remote_one_gzipped(fake):
+    conn = Connection(ConnectionSettings(url=fake.url(), api_key=API_KEY))
+    conn.maindata(0)
+    conn.maindata(1)
+    assert fake.accept_encodings("/api/v2/sync/maindata") == ["identity", "identity"]
+    assert "gzip" in fake.accept_encodings("/api/v2/app/version")[0]  # only sync/maindata is raw
+    assert Connection(ConnectionSettings(url="https://qbt.example.com", api_key=API_KEY)).compress
+
+
+def test_uncompressed_full_sync_that_times_out_falls_back_to_gzip():
+    with FakeQbt5(hang=0.5, hang_path="/api/v2/sync/maindata") as server:
+        conn = Connection(
+            ConnectionSettings(url=server.url(), api_key=API_KEY, timeout=0.2, full_sync_timeout=0.2)
+        )
+        with pytest.raises(QBittorrentError):  # a delta timing out changes nothing
+            conn.maindata(1)
+        with pytest.raises(QBittorrentError) as err:
+            conn.maindata(0)
+        assert err.value.reason == "timeout"
+        server.hang = 0.0
+        assert conn.maindata(0)["full_update"] is True
+        assert [e.split(",")[0] for e in server.accept_encodings("/api/v2/sync/maindata")] == [
+            "identity",
+            "identity",
+            "gzip",
+        ]
+
+
+def test_uncompressed_full_sync_slower_than_gzip_would_be_falls_back_to_gzip(fake, monkeypatch):
+    monkeypatch.setattr(connection, "RAW_JUDGED_SIZE", 100)  # the fake's body is small: judge it anyway
+    size = len(json.dumps(ROUTES["/api/v2/sync/maindata"]))
+    ticks = iter([0.0, size / connection.RAW_MIN_RATE / 2, 10.0, 10.0 + size / connection.RAW_MIN_RATE * 2])
+    conn = Connection(ConnectionSettings(url=fake.url(), api_key=API_KEY), clock=lambda: next(ticks))
+    conn.maindata(0)  # twice the rate gzip pays below: stays raw
+    assert not conn.compress
+    conn.maindata(0)  # half of it
+    assert conn.compress
+    assert [e.split(",")[0] for e in fake.accept_encodings("/api/v2/sync/maindata")] == [
+        "identity",
+        "identity",
+    ]
+
+
+def test_the_time_qbittorrent_takes_to_build_the_body_is_not_counted_as_a_slow_link(monkeypatch):
+    size = len(json.dumps(ROUTES["/api/v2/sync/maindata"]))
+    monkeypatch.setattr(connection, "RAW_JUDGED_SIZE", 100)
+    monkeypatch.setattr(connection, "RAW_MIN_RATE", size / 0.5)  # the body in over 0.5 s is a slow link
+    with FakeQbt5(hang=1.0, hang_path="/api/v2/sync/maindata") as server:  # answers after 1 s
+        conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, full_sync_timeout=3))
+        conn.maindata(0)
+        assert not conn.compress  # it came at once after that second

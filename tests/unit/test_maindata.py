@@ -208,3 +208,17 @@ def test_parsing_drops_only_what_the_model_never_reads():
             for t in (parsed.get("torrents") or {}).values():
                 assert "magnet_uri" not in t
             assert dict(slim.snapshot(0).torrents) == dict(plain.snapshot(0).torrents)
+
+
+def test_snapshot_says_which_torrents_changed_since_the_previous_one():
+    state = MaindataState("one")
+    torrents = {h: {"name": h, "state": "uploading", "size": 1} for h in ("a" * 40, "b" * 40, "c" * 40)}
+    state.apply({"rid": 1, "full_update": True, "torrents": torrents})
+    first = state.snapshot(1.0)
+    assert first.changes is None  # after a full update: compare everything
+    state.apply({"rid": 2, "torrents": {"a" * 40: {"upspeed": 5}, "c" * 40: {"name": "c" * 40}}})
+    state.apply({"rid": 3, "torrents_removed": ["b" * 40]})
+    second = state.snapshot(2.0)
+    assert second.changes == (first.generation, frozenset({"a" * 40, "b" * 40}))  # c was sent unchanged
+    state.apply({"rid": 4, "server_state": {"dl_info_speed": 1}})
+    assert state.snapshot(3.0).changes == (second.generation, frozenset())

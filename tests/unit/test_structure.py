@@ -34,7 +34,8 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "exporter.model": frozenset(),
     "exporter.managers": frozenset(),
     "exporter.store": frozenset({"psycopg", "psycopg_pool"}),  # postgres.py only
-    "exporter.qbt": frozenset({"qbittorrentapi", "requests", "urllib3"}),  # urllib3: requests' transport
+    # urllib3: requests' transport; msgspec: the typed sync/maindata decoder (decode.py)
+    "exporter.qbt": frozenset({"qbittorrentapi", "requests", "urllib3", "msgspec"}),
     "exporter.collectors": frozenset({"prometheus_client"}),
     "exporter.actions": frozenset({"apscheduler", "prometheus_client"}),
     "exporter.report": frozenset(),

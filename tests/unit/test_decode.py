@@ -1,0 +1,194 @@
+"""The typed decoder (exporter/qbt/decode.py) gives exactly what the general one gives.
+
+MaindataState.apply_body decodes well-typed bodies with msgspec, in chunks, and anything else the general
+way; apply takes parsed JSON. For the real recordings, for fuzzed payloads (the strategies of
+test_harden_maindata.py) and for bodies built to trip the chunking, both must end in the same state, or
+both refuse the payload and change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.fakeqbt.profiles import PROFILES
+from bench.fakeqbt.world import World
+from exporter.qbt import decode
+from exporter.qbt.maindata import MaindataBody, MaindataState, PayloadError
+from tests.kit.payloads import payloads
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+RECORDINGS = ("maindata-4.5.2.json", "maindata-5.3.0.json", "maindata-5.0.json")
+
+
+def body(payload) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def state_of(s: MaindataState):
+    snap = s.snapshot(0.0)
+    return (
+        s.rid,
+        dict(snap.torrents),
+        snap.categories,
+        snap.tags,
+        snap.server,
+        dict(snap.by_state_category),
+        dict(snap.by_category),
+        dict(snap.by_tracker),
+    )
+
+
+def outcome(state: MaindataState, apply) -> str:
+    try:
+        apply()
+    except PayloadError:
+        return "refused"
+    return "applied"
+
+
+def steps(name: str) -> list:
+    return [step["payload"] for step in json.loads((GOLDEN / name).read_text())["steps"]]
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_recordings_decode_the_same_both_ways(name):
+    general, typed = MaindataState("t"), MaindataState("t")
+    for payload in steps(name):
+        general.apply(payload)
+        typed.apply(MaindataBody(body(payload)))
+        assert state_of(typed) == state_of(general)
+
+
+@pytest.mark.parametrize("name", RECORDINGS[:2])
+def test_real_qbittorrent_bodies_take_the_typed_path(name):
+    for payload in steps(name):
+        top = decode.top(body(payload))  # no Mismatch: what qBittorrent sends is well typed
+        for chunk in decode.chunks(top.torrents, top.full_update):
+            assert all(isinstance(h, str) for h in chunk)
+
+
+def test_numbers_as_strings_take_the_general_path():
+    payload = {"rid": 1, "full_update": True, "torrents": {"a" * 40: {"size": "12", "state": "uploading"}}}
+    top = decode.top(body(payload))
+    with pytest.raises(decode.Mismatch):
+        list(decode.chunks(top.torrents, True))
+    state = MaindataState()
+    state.apply(MaindataBody(body(payload)))
+    assert state.snapshot(0).torrents["a" * 40].size == 12
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(payloads, min_size=1, max_size=8))
+def test_any_payload_decodes_the_same_both_ways(sequence):
+    general, typed = MaindataState(), MaindataState()
+    for payload in sequence:
+        before = state_of(typed)
+        a = outcome(general, lambda p=payload: general.apply(p))
+        b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(body(p))))
+        assert a == b
+        if b == "refused":
+            assert state_of(typed) == before
+        assert state_of(typed) == state_of(general)
+
+
+def world_body(n: int, ticks: int = 0) -> tuple[bytes, list[bytes]]:
+    w = World(PROFILES["4.5.2"], n, seed=3)
+    full = w.maindata("s", 0)
+    deltas = []
+    for _ in range(ticks):
+        w.tick()
+        deltas.append(w.maindata("s", w.sessions["s"].last_sent_rid))
+    return full, deltas
+
+
+def test_chunked_full_update_and_deltas_equal_the_general_merge(monkeypatch):
+    full, deltas = world_body(300, ticks=3)
+    monkeypatch.setattr(decode, "CHUNK", 2000)  # ~5 torrents a chunk: many cuts
+    seen = []
+    real = decode.chunks
+
+    def counting(raw, is_full, size=2000):
+        for chunk in real(raw, is_full, size):
+            seen.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(decode, "chunks", counting)
+    general, typed = MaindataState(), MaindataState()
+    for b in (full, *deltas):
+        general.apply(json.loads(b))
+        typed.apply(MaindataBody(b))
+        assert state_of(typed) == state_of(general)
+    assert len(seen) > 20 and sum(seen[: len(seen)]) >= 300
+
+
+def test_a_nested_object_that_looks_like_a_torrent_boundary_is_never_split_wrong():
+    h1, h2, nested = "1" * 40, "2" * 40, "3" * 40
+    filler = "x" * 3000
+    payload = {
+        "rid": 1,
+        "full_update": True,
+        "torrents": {
+            h1: {"name": filler, "weird": {"a": {}, nested: {"size": 5}}, "size": 7},
+            h2: {"name": filler, "size": 9},
+        },
+    }
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    assert b'},"' + nested.encode() + b'":{' in raw  # a boundary the chunker would cut at
+    top = decode.top(raw)
+    with pytest.raises(decode.Mismatch):  # the cut makes invalid chunks, never wrong torrents
+        list(decode.chunks(top.torrents, True, size=100))
+    state = MaindataState()
+    state.apply_body(raw)
+    assert {h: t.size for h, t in state.snapshot(0).torrents.items()} == {h1: 7, h2: 9}
+
+
+def test_a_full_resync_keeps_unchanged_torrents_as_the_same_objects():
+    full, deltas = world_body(200, ticks=1)
+    state = MaindataState()
+    state.apply_body(full)
+    before = dict(state.snapshot(0).torrents)
+    state.apply_body(full)  # qBittorrent lost our rid: the same torrents again, in full
+    after = state.snapshot(1).torrents
+    assert all(after[h] is before[h] for h in before)
+    changed = json.loads(deltas[0])["torrents"]
+    w = World(PROFILES["4.5.2"], 200, seed=3)
+    w.tick()
+    state.apply_body(w.maindata("other", 0))
+    again = state.snapshot(2).torrents
+    assert {h for h in again if again[h] is not after.get(h)} == set(changed)
+
+
+def test_a_full_update_that_fails_late_changes_nothing():
+    full, _ = world_body(50)
+    state = MaindataState()
+    state.apply_body(full)
+    before = state.snapshot(0)
+    payload = json.loads(full)
+    payload["rid"] = 99
+    last = list(payload["torrents"])[-1]
+    payload["torrents"][last] = ["not", "an", "object"]  # after every other torrent was decoded
+    with pytest.raises(PayloadError):
+        state.apply_body(body(payload))
+    assert state.rid == 1 and state.snapshot(0) is before
+
+
+@pytest.mark.parametrize("text", [b"", b"not json", b"[1, 2]", b"\xff\xfe"])
+def test_a_body_that_is_no_json_object_is_refused(text):
+    state = MaindataState()
+    with pytest.raises(PayloadError):
+        state.apply_body(text)
+    with pytest.raises(PayloadError):
+        dict(MaindataBody(text))
+    assert state.rid == 0
+
+
+def test_a_body_reads_as_the_payload_it_holds():
+    payload = {"rid": 3, "full_update": True, "torrents": {"a": {"name": "x"}}}
+    mapping = MaindataBody(body(payload))
+    assert mapping["full_update"] is True and mapping["rid"] == 3
+    assert dict(mapping) == payload
