@@ -210,3 +210,16 @@ def test_the_time_qbittorrent_takes_to_build_the_body_is_not_counted_as_a_slow_l
         conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, full_sync_timeout=3))
         conn.maindata(0)
         assert not conn.compress  # it came at once after that second
+
+
+def test_no_netrc_lookup_per_request_and_the_session_still_logs_in(fake, monkeypatch):
+    import requests.sessions
+
+    looked: list[str] = []
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", lambda url, *a: looked.append(url))
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD))
+    conn.login()
+    conn.maindata(0)
+    conn.maindata(1)
+    assert looked == [] and "/api/v2/auth/login" in fake.paths()
+    conn.close()
