@@ -130,6 +130,67 @@ CHUNK = 1 << 20
 _BOUNDARY = re.compile(rb'\},"[0-9a-f]{40}":\{')
 
 
+def torrents_span(body: bytearray, raw: msgspec.Raw) -> tuple[int, int] | None:
+    """Where the torrents object `raw` (decoded from `body` by top()) lies in `body`: (start, end), its
+    braces included; None if it is not an object or not found. The `"torrents":` found must be the
+    top-level key (what precedes it, closed with `null}`, is a JSON object with that key: a category or
+    tag named "torrents" is inside another object), and the bytes there must begin and end as `raw`."""
+    with memoryview(raw) as want:
+        size, head, tail = want.nbytes, bytes(want[:256]), bytes(want[-256:])
+    if not (head.startswith(b"{") and tail.endswith(b"}")):
+        return None  # null, or not an object: the general way refuses or takes it
+    at = 0
+    while (at := body.find(b'"torrents":', at)) >= 0:
+        start = at + len(b'"torrents":')
+        at = start
+        if body[start : start + len(head)] != head or body[start + size - len(tail) : start + size] != tail:
+            continue
+        try:
+            before = msgspec.json.decode(bytes(body[:start]) + b"null}")
+        except (msgspec.MsgspecError, ValueError):
+            continue
+        if isinstance(before, dict) and "torrents" in before and before["torrents"] is None:
+            return start, start + size
+    return None
+
+
+def consume_chunks(
+    body: bytearray, span: tuple[int, int], full: bool, size: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """As chunks(), from the torrents object at `span` of `body`, but from its end backwards, cutting
+    each part off `body` once it is decoded: the body shrinks while the torrents it held are built, so
+    the two are not both whole in memory at the end of a full sync. Cut at its end, a bytearray gives
+    its memory back in place each time it halves (a realloc; a cut at its start would copy the rest).
+    Everything after the torrents object must be decoded already (top() did), and `body` must not be
+    exported (no memoryview or msgspec.Raw of it alive). Mismatch when a part is not well typed; the
+    parts after it are gone from `body` by then."""
+    decoder = _FULL if full else _PARTIAL
+    size = size or CHUNK
+    start, end = span
+    try:
+        first, last = start + 1, end - 1  # inside the braces
+        del body[last:]  # the closing brace and what follows it (trackers...): decoded already
+        if first == last:  # an empty object
+            yield decoder.decode(b"{}")
+            return
+        while first < last:
+            begin = _boundary_before(body, last - size, first) if last - first > 2 * size else first
+            yield decoder.decode(b"".join((b"{", body[begin:last], b"}")))
+            last = max(begin - 1, first)  # before the comma
+            del body[last:]
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise Mismatch(str(exc)) from None
+
+
+def _boundary_before(body: bytearray, at: int, floor: int) -> int:
+    """Where the torrent that starts last before `at` begins (its `"`), or `floor` if none does."""
+    while (brace := body.rfind(b'},"', floor, at)) >= 0:
+        if _BOUNDARY.match(body, brace):
+            return brace + 2
+        at = brace
+    return floor
+
+
 def chunks(raw: msgspec.Raw, full: bool, size: int = CHUNK) -> Iterator[dict[str, Any]]:
     """The torrents object of `raw`, decoded `size` bytes at a time: hash -> FullTorrent (full update)
     or PartialTorrent (delta). Mismatch when a part is not well typed."""

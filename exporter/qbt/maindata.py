@@ -140,6 +140,9 @@ class PayloadError(ValueError):
 
 # Keys whose value must be a list of strings, and keys whose value must be an object. Absent or null
 # means none (qBittorrent leaves a key out rather than send null; null is harmless).
+# Full updates from this size on are consumed while decoded (MaindataState.consume_bodies): at 50,000
+# torrents the 70 MB body and the state built from it were both whole at the end of a full sync.
+CONSUME_FROM = 4 * 2**20
 _LISTS = ("torrents_removed", "categories_removed", "tags", "tags_removed", "trackers_removed")
 _OBJECTS = ("torrents", "categories", "server_state", "trackers")
 
@@ -252,6 +255,9 @@ class MaindataState:
     def __init__(self, instance: str = "") -> None:
         self.instance = instance
         self.app = AppInfo()
+        # A large full update's body (a bytearray as read) is consumed while its torrents are built
+        # (decode.consume_chunks), unless one was not typed as qBittorrent sends it: then the general way.
+        self.consume_bodies = True
         self.reset()
 
     def reset(self) -> None:
@@ -296,7 +302,17 @@ class MaindataState:
         while this one stays as it was, so a body that fails half-way changes nothing either."""
         try:
             top = decode.top(body)
-            self._apply(self._typed_update(top))
+            span = self._consumable(body, top)
+            if span is not None:
+                top.torrents = msgspec.Raw()  # no view of the body left: it can shrink
+            try:
+                self._apply(self._typed_update(top, body, span))
+            except decode.Mismatch:
+                if span is None:
+                    raise
+                # Parts of the body are gone: no general way for this one. The next is decoded whole.
+                self.consume_bodies = False
+                raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
         except decode.Mismatch:
             try:
                 payload = parse_maindata(body)
@@ -304,11 +320,22 @@ class MaindataState:
                 raise PayloadError(f"sync/maindata response is not JSON ({exc})") from None
             self.apply(payload)
 
-    def _typed_update(self, top: decode.Top) -> _Update:
+    def _consumable(self, body: bytes | bytearray, top: decode.Top) -> tuple[int, int] | None:
+        """Where a large full update's torrents lie in a body this state may consume, else None."""
+        if not (self.consume_bodies and top.full_update and isinstance(body, bytearray)):
+            return None
+        return decode.torrents_span(body, top.torrents) if len(body) >= CONSUME_FROM else None
+
+    def _typed_update(
+        self, top: decode.Top, body: bytes | bytearray = b"", span: tuple[int, int] | None = None
+    ) -> _Update:
+        parts = (
+            decode.chunks(top.torrents, top.full_update)
+            if span is None or not isinstance(body, bytearray)
+            else decode.consume_chunks(body, span, top.full_update)
+        )
         torrents: Iterable[tuple[str, Values]] = (
-            (h, self._typed_values(raw))
-            for chunk in decode.chunks(top.torrents, top.full_update)
-            for h, raw in chunk.items()
+            (h, self._typed_values(raw)) for chunk in parts for h, raw in chunk.items()
         )
         if not top.full_update:
             torrents = list(torrents)  # a delta is decoded whole before any of it is applied
@@ -352,6 +379,7 @@ class MaindataState:
         # ones of this state stay the same objects (the ratio index then sees them as unchanged).
         fresh = MaindataState(self.instance)
         fresh.app, fresh.generation = self.app, self.generation + 1
+        fresh.consume_bodies = self.consume_bodies
         fresh._merge(update, self._torrents)
         self.__dict__.update(fresh.__dict__)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bench.fakeqbt.profiles import PROFILES
 from bench.fakeqbt.world import World
-from exporter.qbt import decode
+from exporter.qbt import decode, maindata
 from exporter.qbt.maindata import MaindataBody, MaindataState, PayloadError
 from tests.kit.payloads import payloads
 
@@ -27,6 +27,11 @@ RECORDINGS = ("maindata-4.5.2.json", "maindata-5.3.0.json", "maindata-5.0.json")
 
 def body(payload) -> bytes:
     return json.dumps(payload).encode()
+
+
+def compact(payload) -> bytes:
+    """As qBittorrent writes JSON: no spaces (a body with spaces is never consumed: see decode.py)."""
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def state_of(s: MaindataState):
@@ -192,3 +197,76 @@ def test_a_body_reads_as_the_payload_it_holds():
     mapping = MaindataBody(body(payload))
     assert mapping["full_update"] is True and mapping["rid"] == 3
     assert dict(mapping) == payload
+
+
+# -- full updates consumed while decoded (a bytearray as read from qBittorrent) -------------------------
+
+
+@pytest.fixture
+def consuming(monkeypatch):
+    """Every full update consumed, in parts of ~5 torrents."""
+    monkeypatch.setattr(maindata, "CONSUME_FROM", 0)
+    monkeypatch.setattr(decode, "CHUNK", 2000)
+
+
+def test_a_consumed_full_update_equals_the_general_merge_and_leaves_the_body_empty(consuming):
+    full, deltas = world_body(300, ticks=3)
+    general, typed = MaindataState(), MaindataState()
+    read = bytearray(full)
+    typed.apply(MaindataBody(read))
+    general.apply(json.loads(full))
+    assert state_of(typed) == state_of(general)
+    assert read.endswith(b'"torrents":{')  # cut off as they were decoded: only what came before is left
+    for b in deltas:  # deltas are decoded whole (nothing to gain), then applied
+        general.apply(json.loads(b))
+        typed.apply(MaindataBody(bytearray(b)))
+        assert state_of(typed) == state_of(general)
+
+
+def test_a_category_or_tag_named_torrents_is_not_taken_for_the_torrents(consuming):
+    full, _ = world_body(100)
+    payload = json.loads(full)
+    payload["categories"]["torrents"] = {"name": "torrents", "savePath": "/t"}
+    payload["tags"] = [*payload.get("tags", []), "torrents"]
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    assert raw.count(b'"torrents":') == 2
+    general, typed = MaindataState(), MaindataState()
+    general.apply(payload)
+    read = bytearray(raw)
+    typed.apply(MaindataBody(read))
+    assert state_of(typed) == state_of(general) and read.endswith(b'"torrents":{')
+
+
+def test_a_consumed_full_update_not_typed_as_qbittorrent_sends_it_is_refused_once(consuming):
+    full, _ = world_body(100)
+    payload = json.loads(full)
+    first = next(iter(payload["torrents"]))
+    payload["torrents"][first]["size"] = str(payload["torrents"][first]["size"])  # decoded last
+    raw = json.dumps(payload, separators=(",", ":")).encode()  # compact, as qBittorrent writes it
+    state = MaindataState()
+    state.apply_body(bytearray(full))
+    before = state_of(state)
+    with pytest.raises(PayloadError, match="not typed as qBittorrent sends it"):
+        state.apply_body(bytearray(raw))
+    assert state_of(state) == before and not state.consume_bodies  # nothing changed; next: whole
+    state.apply_body(bytearray(raw))  # the general way: the same result as from the parsed payload
+    general = MaindataState()
+    general.apply(payload)
+    assert state_of(state)[1:] == state_of(general)[1:] and not state.consume_bodies
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(payloads, min_size=1, max_size=8))
+def test_any_payload_consumed_decodes_the_same_or_is_refused_once(sequence):
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(maindata, "CONSUME_FROM", 0)
+        general, typed = MaindataState(), MaindataState()
+        for payload in sequence:
+            before = state_of(typed)
+            a = outcome(general, lambda p=payload: general.apply(p))
+            b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(bytearray(compact(p)))))
+            if a == "applied" and b == "refused":  # consumed before a part not typed as qBittorrent's
+                assert state_of(typed) == before and not typed.consume_bodies
+                b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(bytearray(compact(p)))))
+            assert a == b
+            assert state_of(typed) == state_of(general)
