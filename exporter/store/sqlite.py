@@ -94,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL);
     CREATE TABLE replicas (holder TEXT PRIMARY KEY, expires_at REAL NOT NULL);
     """,
+    # version 4: the completion backlog counted from an index (the job reads it every run; it scanned
+    # every baseline row, ~40 ms at 50,000 torrents)
+    """
+    CREATE INDEX completions_backlog ON completions (instance) WHERE status IN ('pending', 'dead');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

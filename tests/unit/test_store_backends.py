@@ -422,7 +422,7 @@ def test_a_store_from_a_newer_version_is_refused(backend):
 
 
 def test_both_backends_are_at_the_same_schema_version():
-    assert pg.SCHEMA_VERSION == lite.SCHEMA_VERSION == 3
+    assert pg.SCHEMA_VERSION == lite.SCHEMA_VERSION == 4
 
 
 def test_a_version_1_store_migrates_its_rows_to_the_unnamed_instance(backend):
