@@ -12,15 +12,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from ..managers.completion import after_failure, find_new, matching, record, take_baseline
 from ..model import Snapshot, Torrent
 from ..qbt.mirror import Mirror
-from ..store import AuditEntry, HandlerRun, Store
+from ..store import AuditEntry, HandlerRun, LeaseLost, Store, StoreError, StoreLost
 from .handlers import Handler, HandlerError
 from .metrics import ActionMetrics
 from .perform import InstanceLog
 from .settings import CompletionSettings
+
+
+class Finish(NamedTuple):
+    """One handler attempt's outcome, as _record writes it to the ledger."""
+
+    run: HandlerRun
+    result: str  # ok, dry_run, error, dead
+    error: str
+    dry_run: bool
+    retry_at: float
+    at: float
 
 
 class CompletionJob:
@@ -35,7 +47,11 @@ class CompletionJob:
         metrics: ActionMetrics,
         handlers: Mapping[str, Handler],
         clock: Callable[[], float],
+        unrecorded: list[Finish] | None = None,
     ) -> None:
+        """`unrecorded`: attempts made but not yet in the ledger; the caller keeps the list across the
+        jobs it builds (one per lease term), so that a store outage does not make a handler run twice."""
+        self.unrecorded: list[Finish] = [] if unrecorded is None else unrecorded
         self.settings, self.mirror, self.store, self.metrics = settings, mirror, store, metrics
         self.log = InstanceLog(mirror.name)
         self.handlers, self.clock = handlers, clock
@@ -85,6 +101,9 @@ class CompletionJob:
         self._looked_at = snapshot.torrents  # all its new ones are in self.known now
 
     def run_handlers(self, stopping: threading.Event) -> None:
+        while self.unrecorded:  # first what was done while the store did not answer
+            self._record(*self.unrecorded[0])
+            self.unrecorded.pop(0)
         for run in self.store.due_runs(self.clock(), self.settings.max_runs_per_run):
             if stopping.is_set():
                 return
@@ -117,8 +136,21 @@ class CompletionJob:
         self._finish(run, "error" if status == "pending" else "dead", error, False, retry_at)
 
     def _finish(self, run: HandlerRun, result: str, error: str, dry_run: bool, retry_at: float = 0.0) -> None:
-        """Ledger, log line, audit row and counter for one handler attempt."""
-        now = self.clock()
+        """Ledger, log line, audit row and counter for one handler attempt. Should the store not answer
+        (PostgreSQL restarting), the attempt is kept in `unrecorded` and recorded by the next run here
+        before anything else, instead of being run again once the store is back."""
+        finish = Finish(run, result, error, dry_run, retry_at, self.clock())
+        try:
+            self._record(*finish)
+        except (LeaseLost, StoreLost):
+            raise  # another replica leads now, or the store is gone: not ours to record later
+        except StoreError:
+            self.unrecorded.append(finish)
+            raise
+
+    def _record(
+        self, run: HandlerRun, result: str, error: str, dry_run: bool, retry_at: float, now: float
+    ) -> None:
         status = {"ok": "done", "dry_run": "done", "error": "pending", "dead": "dead"}[result]
         self.store.finish_run(run, status, now, error or ("dry run" if dry_run else ""), retry_at)
         name = run.torrent.get("name", "")

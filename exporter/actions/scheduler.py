@@ -39,7 +39,7 @@ from ..qbt.mirror import Mirror
 from ..qbt.tracker_scan import TrackerScan
 from ..store import LeaseLost, Store, StoreError, StoreLost, StoreSettings
 from . import handlers
-from .completion import CompletionJob
+from .completion import CompletionJob, Finish
 from .control import ControlJob
 from .leadership import Leadership, LeaseMetrics
 from .metrics import ActionMetrics, StoreMetrics
@@ -101,6 +101,9 @@ class InstanceJobs:
         # the others wait for it. Two builds would let a run act on state read before the other's writes
         # (a ratio emergency entered twice, its downloads stopped twice).
         self.building = threading.Lock()
+        # Handler attempts made while the store did not answer, recorded by the next completion run
+        # here, whichever term built it (CompletionJob.unrecorded).
+        self.unrecorded: list[Finish] = []
 
     def build(self, shared: Store, token: Callable[[], int | None] | None = None) -> dict[str, Job]:
         """The jobs, built afresh (their state read from the store now: a new lease term starts from what
@@ -129,7 +132,7 @@ class InstanceJobs:
         if s.completion.configured:
             built = {h.name: handlers.build(h, connection) for h in s.completion.handlers}
             self.jobs["completion"] = CompletionJob(
-                s.completion, dry, w.mirror, store, self.metrics, built, self.clock
+                s.completion, dry, w.mirror, store, self.metrics, built, self.clock, self.unrecorded
             )
         return self.jobs
 

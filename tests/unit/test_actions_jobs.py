@@ -34,6 +34,7 @@ from exporter.managers.policy import (
 )
 from exporter.managers.ratio_index import SharedRatioIndex
 from exporter.qbt.connection import QBittorrentError
+from exporter.store import StoreError
 from tests.kit.builders import downloading, seeding, snapshot
 from tests.kit.fakes import Clock, FakeMirror
 from tests.kit.processes import wait_for
@@ -396,6 +397,42 @@ def test_baseline_then_each_new_completion_runs_each_handler_once(store, registr
     )
     assert value(registry, "qbittorrent_exporter_completion_backlog") == 0
     assert [r.status for r in store.history(0)] == ["done"]
+
+
+class Unanswering:
+    """A store whose next `finish_run` fails as a restarting PostgreSQL does; everything else passes."""
+
+    def __init__(self, store):
+        self.store, self.down = store, False
+
+    def finish_run(self, *args, **kwargs):
+        if self.down:
+            raise StoreError("store postgresql://db: terminating connection due to administrator command")
+        return self.store.finish_run(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_a_handler_done_while_the_store_does_not_answer_is_recorded_later_not_run_again(store, registry):
+    mirror, clock = FakeMirror(snap()), Clock(T0)
+    hook, flaky, unrecorded, metrics = FakeHandler("hook"), Unanswering(store), [], ActionMetrics(registry)
+    settings = CompletionSettings(configured=True, handlers=(hook.settings,))
+
+    def build():  # a new lease term builds the job again; the list outlives it (InstanceJobs)
+        return CompletionJob(settings, False, mirror, flaky, metrics, {"hook": hook}, clock, unrecorded)
+
+    job = build()
+    job.run(GO)  # the baseline
+    mirror.snapshot = snap(seed("a"), generation=2)
+    flaky.down = True
+    with pytest.raises(StoreError):
+        job.run(GO)  # the webhook was sent; recording it failed
+    assert len(hook.runs) == 1 and [r.status for r in store.history(0)] == ["pending"]
+    flaky.down = False
+    build().run(GO)
+    assert len(hook.runs) == 1  # recorded, not sent again
+    assert [r.status for r in store.history(0)] == ["done"] and unrecorded == []
 
 
 def test_a_failing_handler_retries_with_backoff_then_dead_letters_without_blocking_others(store, registry):
