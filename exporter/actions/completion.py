@@ -102,8 +102,10 @@ class CompletionJob:
 
     def run_handlers(self, stopping: threading.Event) -> None:
         while self.unrecorded:  # first what was done while the store did not answer
-            self._record(*self.unrecorded[0])
+            done = self.unrecorded[0]
+            self._ledger(done)
             self.unrecorded.pop(0)
+            self._report(*done)
         for run in self.store.due_runs(self.clock(), self.settings.max_runs_per_run):
             if stopping.is_set():
                 return
@@ -141,18 +143,22 @@ class CompletionJob:
         before anything else, instead of being run again once the store is back."""
         finish = Finish(run, result, error, dry_run, retry_at, self.clock())
         try:
-            self._record(*finish)
+            self._ledger(finish)
         except (LeaseLost, StoreLost):
             raise  # another replica leads now, or the store is gone: not ours to record later
         except StoreError:
             self.unrecorded.append(finish)
             raise
+        self._report(*finish)
 
-    def _record(
+    def _ledger(self, f: Finish) -> None:
+        status = {"ok": "done", "dry_run": "done", "error": "pending", "dead": "dead"}[f.result]
+        self.store.finish_run(f.run, status, f.at, f.error or ("dry run" if f.dry_run else ""), f.retry_at)
+
+    def _report(
         self, run: HandlerRun, result: str, error: str, dry_run: bool, retry_at: float, now: float
     ) -> None:
-        status = {"ok": "done", "dry_run": "done", "error": "pending", "dead": "dead"}[result]
-        self.store.finish_run(run, status, now, error or ("dry run" if dry_run else ""), retry_at)
+        """The log line, audit row and counter of an attempt in the ledger."""
         name = run.torrent.get("name", "")
         attempt = run.attempts + 1
         if result == "ok":
