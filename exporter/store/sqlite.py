@@ -101,6 +101,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# Read by the completion job every run: answered from the completions_backlog index (version 4).
+BACKLOG = "SELECT count(*) FROM completions WHERE instance = ? AND status IN ('pending', 'dead')"
 
 
 class SQLiteStore(Store):
@@ -426,12 +428,7 @@ class SQLiteStore(Store):
         return self._run(read)
 
     def backlog(self, instance: str = "") -> int:
-        return self._run(
-            lambda db: db.execute(
-                "SELECT count(*) FROM completions WHERE instance = ? AND status IN ('pending', 'dead')",
-                (instance,),
-            ).fetchone()[0]
-        )
+        return self._run(lambda db: db.execute(BACKLOG, (instance,)).fetchone()[0])
 
     # -- action state and audit ------------------------------------------------------------------
 

@@ -206,3 +206,16 @@ def test_one_service_per_store_but_readers_and_the_cli_may_open_it(tmp_path):
     open_store(str(tmp_path)).close()  # `completions --retry-dead`
     service.close()
     open_store(str(tmp_path), exclusive=True).close()  # the lock goes with the service
+
+
+def test_the_backlog_is_counted_from_its_index_not_by_reading_every_baseline_row(tmp_path):
+    from exporter.store.sqlite import BACKLOG
+
+    s = open_store(str(tmp_path))
+    s.take_baseline([(f"{i:040x}", 1) for i in range(100)], 1.0)
+    s.add_completion(("new", 2), {"name": "x"}, ["hook"], 10.0)
+    assert s.backlog() == 1
+    s.close()
+    db = sqlite3.connect(tmp_path / "qbittorrent-monitor.db")
+    plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {BACKLOG}", ("",)))
+    assert "USING INDEX completions_backlog" in plan, plan
