@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -118,6 +119,7 @@ class _Client(qbittorrentapi.Client):
     we read it once per login and answer from memory. Its requests go through a DeadlineAdapter."""
 
     known_web_api_version = ""
+    host_url = ""  # the URL as configured (set by Connection): which proxy variables apply to it
 
     def app_web_api_version(self, **kwargs: Any) -> str:
         return self.known_web_api_version or super().app_web_api_version(**kwargs)
@@ -127,22 +129,24 @@ class _Client(qbittorrentapi.Client):
         """qbittorrentapi's session (it makes a new one after a failed attempt), on our adapter.
 
         No silent retries inside requests (max_retries=0; qbittorrentapi already tries twice, inside
-        the same deadline), so a read timeout stays a timeout. The session's auth is a no-op: without
-        one, requests looks for ~/.netrc before every request (a stat or two each time, ~5 % of the CPU
-        of a service watching many small qBittorrents). Proxy variables still apply."""
+        the same deadline), so a read timeout stays a timeout.
+
+        The environment is read once, when the session is made, not before every request: with
+        `trust_env` requests walks os.environ for proxy variables and looks for ~/.netrc on each one
+        (~1 ms of CPU per request, most of a small delta sync's cost). The proxy variables (HTTP(S)_PROXY,
+        NO_PROXY) and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE still apply as requests would apply them."""
         session = super()._session
         if not isinstance(session.adapters.get("http://"), DeadlineAdapter):
             adapter = DeadlineAdapter(max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            if session.auth is None:
-                session.auth = _as_is
+            if session.trust_env:
+                session.proxies.update(requests.utils.get_environ_proxies(self.host_url))
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                if bundle and session.verify is True:
+                    session.verify = bundle  # a per-request verify (ca_file, insecure) still wins
+                session.trust_env = False
         return session
-
-
-def _as_is(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """A requests auth that adds nothing (see _Client._session)."""
-    return request
 
 
 class Connection:
@@ -167,6 +171,7 @@ class Connection:
             SIMPLE_RESPONSES=True,
             DISABLE_LOGGING_DEBUG_OUTPUT=True,
         )
+        self._client.host_url = settings.url
         self._logged_in = False
         self.compress = not is_local(settings.url)  # sync/maindata gzipped (see the module docstring)
         self.app = AppInfo()
