@@ -4,7 +4,7 @@ Scrapes and action jobs share it: `refresh()` makes at most one sync, and none a
 snapshot is younger than `min_age` or while a failure's backoff is running (counted from the end of the
 failed attempt, so a slow failure gets its full backoff too).
 
-One sync runs at a time, in its own thread. A caller waits for it as long as it chooses: a scrape
+One sync runs at a time, in the mirror's worker thread. A caller waits for it as long as it chooses: a scrape
 passes its deadline and, when the sync is slower, answers with what the mirror has (the last Snapshot
 while the last sync succeeded, else nothing); the sync goes on and serves the next scrape. The sync
 itself ends within its requests' deadlines (connection.py).
@@ -23,6 +23,8 @@ from .connection import Connection, QBittorrentError
 from .maindata import MaindataState, PayloadError
 
 log = logging.getLogger(__name__)
+
+WORKER_IDLE = 300.0  # seconds a mirror's sync thread waits for the next sync before it ends
 
 
 class Backoff:
@@ -61,8 +63,12 @@ class Mirror:
         self.connect_backoff = connect_backoff or Backoff(1.0, 30.0)
         self._clock, self._monotonic = clock, monotonic
         # Guards everything below but `_state`, which only the running sync touches.
-        self._lock = threading.Condition()
-        self._syncing = False
+        lock = threading.RLock()
+        self._lock = threading.Condition(lock)  # callers wait on it for the sync to end
+        self._wake = threading.Condition(lock)  # the worker waits on it for a sync to run
+        self._worker: threading.Thread | None = None
+        self._syncing = False  # a sync is handed to the worker or running (callers wait for it to end)
+        self._closed = False
         self._state = MaindataState(self.name)
         self._snapshot: Snapshot | None = None
         self._last_attempt = float("-inf")
@@ -106,13 +112,39 @@ class Mirror:
         return now >= self._retry_at
 
     def _start_sync(self) -> None:
+        """Hand the sync to this mirror's worker thread (made when there is none: the first sync, or
+        after WORKER_IDLE seconds without one). Starting a thread per sync made a scrape of many
+        qBittorrents wait for each new thread in turn to be scheduled; waking one costs nothing."""
         self._syncing = True
         self._last_attempt = self._monotonic()
-        try:
-            threading.Thread(target=self._run_sync, name=f"sync {self.name}", daemon=True).start()
-        except RuntimeError:  # no thread to be had: free the slot, or no sync would ever run again
-            self._syncing = False
-            raise
+        if self._worker is None:
+            worker = threading.Thread(target=self._work, name=f"sync {self.name}", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:  # no thread to be had: free the slot, or no sync would ever run again
+                self._syncing = False
+                raise
+            self._worker = worker
+        self._wake.notify()
+
+    def _work(self) -> None:
+        """The worker: runs each sync handed to it; ends after WORKER_IDLE seconds without one. It
+        leaves `_worker` in the same hold of the lock in which it decides to end, so that a sync handed
+        over meanwhile always finds a worker that will run it, or none (and makes one)."""
+        while True:
+            with self._lock:
+                # a sync handed over runs even after close(), as one started before it would
+                self._wake.wait_for(lambda: self._closed or self._syncing, WORKER_IDLE)
+                if not self._syncing:  # idle for WORKER_IDLE, or closed
+                    self._worker = None
+                    return
+            try:
+                self._run_sync()
+            except BaseException:  # a bug in publishing the outcome: free the slot, let the next make one
+                with self._lock:
+                    self._worker, self._syncing = None, False
+                    self._lock.notify_all()
+                raise
 
     def _run_sync(self) -> None:
         """One sync, then its outcome published under the lock and the waiting callers woken."""
@@ -181,4 +213,7 @@ class Mirror:
         self.stats.last_error = str(exc)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
         self.connection.close()  # waits for a running request (its deadline bounds that)
