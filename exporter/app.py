@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 from prometheus_client import disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import CollectorRegistry
 
 from .actions.scheduler import Actions, Watched
 from .collectors import Collector, RegistryCollector, ScrapeCollector
 from .collectors.exporter import ExporterCollector
+from .collectors.family import Gauge
 from .collectors.instances import Scrape
 from .collectors.ratio import RatioCollector
 from .collectors.server import ServerCollector
@@ -84,7 +85,7 @@ class Instance:
 
 
 def build_info() -> Metric:
-    build = GaugeMetricFamily(
+    build = Gauge(
         "qbittorrent_exporter_build_info", "qbittorrent-monitor version; always 1.", labels=["version"]
     )
     build.add_metric([__version__], 1)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ..model import SyncStats
+from .family import Gauge
 
 
 class ExporterCollector:
@@ -23,16 +24,14 @@ class ExporterCollector:
 
     def collect(self) -> Iterator[Metric]:
         st = self.stats
-        yield GaugeMetricFamily(
-            "qbittorrent_up", "1 if the last sync with qBittorrent succeeded.", value=int(st.up)
-        )
-        yield GaugeMetricFamily(
+        yield Gauge("qbittorrent_up", "1 if the last sync with qBittorrent succeeded.", value=int(st.up))
+        yield Gauge(
             "qbittorrent_exporter_sync_duration_seconds",
             "Duration of the last sync with qBittorrent.",
             value=st.last_duration,
         )
         if st.last_success:
-            yield GaugeMetricFamily(
+            yield Gauge(
                 "qbittorrent_exporter_last_sync_timestamp_seconds",
                 "Unix time of the last successful sync.",
                 value=st.last_success,

@@ -26,11 +26,13 @@ pass, not a walk of every torrent's fields.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from ..managers.ratio_index import RatioView, SharedRatioIndex
 from ..model import Snapshot
+from .family import Gauge
 
 # (name, TrackerStats attribute, help); a None value leaves the tracker's series out.
 PER_TRACKER = (
@@ -77,12 +79,12 @@ class RatioCollector:
 
 
 def families(view: RatioView) -> Iterator[Metric]:
-    points = GaugeMetricFamily(
+    points = Gauge(
         "qbittorrent_bonus_points_per_hour",
         "Estimated bonus points earned per hour on the tracker, by the policy's points model.",
         labels=["tracker", "model"],
     )
-    error = GaugeMetricFamily(
+    error = Gauge(
         "qbittorrent_bonus_points_estimate_error_ratio",
         "(estimate - reported) / reported points per hour, for trackers with reported_points_per_hour.",
         labels=["tracker"],
@@ -94,21 +96,17 @@ def families(view: RatioView) -> Iterator[Metric]:
     yield points
     yield error
     for name, attr, doc in PER_TRACKER:
-        family = GaugeMetricFamily(name, doc, labels=["tracker"])
-        for s in view.trackers:
-            value = getattr(s, attr)
-            if value is not None:
-                family.add_metric([s.tracker], value)
+        family = Gauge(name, doc, labels=["tracker"])
+        pick = attrgetter("tracker", attr)
+        family.add_rows([((host,), value) for host, value in map(pick, view.trackers) if value is not None])
         yield family
-    yield GaugeMetricFamily(
-        "qbittorrent_seeding_slots_active", "Complete torrents seeding now.", value=view.active
-    )
-    yield GaugeMetricFamily(
+    yield Gauge("qbittorrent_seeding_slots_active", "Complete torrents seeding now.", value=view.active)
+    yield Gauge(
         "qbittorrent_seeding_slots_recommended",
         "Seeding slots recommended for the upload capacity (see /api/report for which torrents).",
         value=view.recommended,
     )
-    yield GaugeMetricFamily(
+    yield Gauge(
         "qbittorrent_seeding_misallocated_torrents",
         "Queued or stopped seeds worth more than the lowest-value active seed.",
         value=view.misallocated,

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ..model import Snapshot
+from .family import Gauge
 
 CONNECTION_STATUSES = ("connected", "firewalled", "disconnected")
 
@@ -64,7 +65,7 @@ class ServerCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        info = GaugeMetricFamily(
+        info = Gauge(
             "qbittorrent_info",
             "qBittorrent version information; always 1.",
             labels=["version", "webapi_version", "libtorrent"],
@@ -79,8 +80,8 @@ class ServerCollector:
         for name, attr, doc in GAUGES:
             value = getattr(server, attr)
             if value is not None:
-                yield GaugeMetricFamily(name, doc, value=value)
-        status = GaugeMetricFamily(
+                yield Gauge(name, doc, value=value)
+        status = Gauge(
             "qbittorrent_connection_status",
             "1 for qBittorrent's current connection status, 0 for the others.",
             labels=["status"],
@@ -88,12 +89,12 @@ class ServerCollector:
         for name in CONNECTION_STATUSES:
             status.add_metric([name], 1 if server.connection_status == name else 0)
         yield status
-        yield GaugeMetricFamily(
+        yield Gauge(
             "qbittorrent_alt_speed_limits_enabled",
             "1 while the alternative speed limits are on.",
             value=int(server.use_alt_speed_limits),
         )
-        yield GaugeMetricFamily(
+        yield Gauge(
             "qbittorrent_queueing_enabled",
             "1 while qBittorrent's torrent queueing is on.",
             value=int(server.queueing),

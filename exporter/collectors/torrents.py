@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ..managers.state import state_counts
 from ..model import Snapshot
+from .family import Gauge
 
 GROUP_METRICS = (
     ("size_bytes", "size", "Total size (selected files) of the {what}'s torrents."),
@@ -41,35 +42,31 @@ class TorrentsCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        counts = GaugeMetricFamily(
+        counts = Gauge(
             "qbittorrent_torrents",
             'Torrents by state (5.x names), coarse status and category ("" = uncategorised).',
             labels=["state", "status", "category"],
         )
-        for (state, status, category), n in sorted(state_counts(s.by_state_category, s.categories).items()):
-            counts.add_metric([state, status, category], n)
+        counts.add_rows(sorted(state_counts(s.by_state_category, s.categories).items()))
         yield counts
 
-        trackers = GaugeMetricFamily(
+        trackers = Gauge(
             "qbittorrent_tracker_torrents",
             "Torrents per tracker host (a torrent counts once per host it uses).",
             labels=["tracker"],
         )
-        for host, group in sorted(s.by_tracker.items()):
-            trackers.add_metric([host], group.torrents)
+        hosts = sorted(s.by_tracker.items())
+        trackers.add_rows([((host,), group.torrents) for host, group in hosts])
         yield trackers
 
         for label, groups in (("category", s.by_category), ("tracker", s.by_tracker)):
             for suffix, attr, doc in GROUP_METRICS:
-                family = GaugeMetricFamily(
-                    f"qbittorrent_{label}_{suffix}", doc.format(what=label), labels=[label]
-                )
-                for key, group in sorted(groups.items()):
-                    family.add_metric([key], getattr(group, attr))
+                family = Gauge(f"qbittorrent_{label}_{suffix}", doc.format(what=label), labels=[label])
+                family.add_rows([((key,), getattr(group, attr)) for key, group in sorted(groups.items())])
                 yield family
 
-        yield GaugeMetricFamily("qbittorrent_categories", "Categories defined.", value=len(s.categories))
-        yield GaugeMetricFamily("qbittorrent_tags", "Tags defined.", value=len(s.tags))
+        yield Gauge("qbittorrent_categories", "Categories defined.", value=len(s.categories))
+        yield Gauge("qbittorrent_tags", "Tags defined.", value=len(s.tags))
 
 
 class PerTorrentCollector:
@@ -82,7 +79,7 @@ class PerTorrentCollector:
 
     def collect(self) -> Iterator[Metric]:
         torrents = sorted(self.snapshot.torrents.values(), key=lambda t: t.hash)
-        info = GaugeMetricFamily(
+        info = Gauge(
             "qbittorrent_torrent_info",
             "One per torrent: its name, category, state and tracker host; always 1.",
             labels=["hash", "name", "category", "state", "tracker"],
@@ -91,9 +88,7 @@ class PerTorrentCollector:
             info.add_metric([t.hash, t.name, t.category, t.state, t.primary_tracker], 1)
         yield info
         for name, attr, doc, kind in PER_TORRENT:
-            family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(
-                name, doc, labels=["hash"]
-            )
+            family = (CounterMetricFamily if kind == "counter" else Gauge)(name, doc, labels=["hash"])
             for t in torrents:
                 family.add_metric([t.hash], getattr(t, attr))
             yield family

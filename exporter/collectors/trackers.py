@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from ..managers.tracker_health import ANNOUNCE_STATUSES, REASONS, SOURCES
 from ..model import Snapshot
 from ..qbt.tracker_scan import ScanView, TrackerScan
+from .family import Gauge
 
 
 class TrackerHealthCollector:
@@ -41,13 +42,13 @@ class TrackerHealthCollector:
 
     def collect(self) -> Iterator[Metric]:
         view = self.scan.view(self.clock())
-        announce = GaugeMetricFamily(
+        announce = Gauge(
             "qbittorrent_tracker_announce_torrents",
             "Torrents by the announce status of their tracker on this host, as the tracker scan last saw "
             "it (a torrent counts once per host).",
             labels=["tracker", "status"],
         )
-        problems = GaugeMetricFamily(
+        problems = Gauge(
             "qbittorrent_tracker_problem_torrents",
             "Torrents whose tracker on this host reports a problem, by reason: unregistered, "
             "unauthorized, down, other.",
@@ -76,23 +77,23 @@ class TrackerScanCollector:
 
 
 def scan_families(view: ScanView, now: float) -> Iterator[Metric]:
-    yield GaugeMetricFamily(
+    yield Gauge(
         "qbittorrent_exporter_tracker_scan_stale_torrents",
         "Torrents without tracker data, or with data older than tracker_scan.stale_after.",
         value=view.stale,
     )
     if view.oldest is not None:
-        yield GaugeMetricFamily(
+        yield Gauge(
             "qbittorrent_exporter_tracker_scan_oldest_age_seconds",
             "Age of the oldest tracker data the scan keeps.",
             value=max(now - view.oldest, 0.0),
         )
-    yield GaugeMetricFamily(
+    yield Gauge(
         "qbittorrent_exporter_tracker_scan_backlog_torrents",
         "Torrents due for a fetch that the last scan run's request budget could not reach.",
         value=view.stats.backlog,
     )
-    source = GaugeMetricFamily(
+    source = Gauge(
         "qbittorrent_exporter_tracker_scan_source",
         "1 for the way the scan reads tracker lists now (flagged: 5.2+ announce flags, include_trackers: "
         "5.1+ torrents/info, per_torrent: torrents/trackers one by one), 0 for the others.",

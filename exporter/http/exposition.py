@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from prometheus_client.core import Metric
 
+from ..collectors.family import Gauge, Row
 from ..collectors.instances import LABEL, Scrape
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -76,6 +77,40 @@ def _template(name: str, keys: tuple[str, ...], instance: str | None) -> tuple[s
 Templates = dict[tuple[str, tuple[str, ...], str | None], tuple[str, tuple[int, ...]]]
 
 
+class _Escaped(dict[str, str]):
+    """Label values as written, each escaped once per scrape (most repeat: states, hosts, categories)."""
+
+    def __missing__(self, value: str) -> str:
+        text = self[value] = _escape(value)
+        return text
+
+
+class _Values(dict[float, str]):
+    """Sample values as written, each formatted once per scrape (most are 0.0 or small counts).
+
+    Keyed by value: -0.0 equals 0.0, so a -0.0 after a 0.0 is written 0.0 (the same sample value)."""
+
+    def __missing__(self, value: float) -> str:
+        text = self[value] = value_text(value)
+        return text
+
+
+def _rows(family: Gauge, instance: str | None, templates: Templates, esc: _Escaped, vt: _Values) -> str:
+    """A Gauge's lines: label values straight from the rows, no Sample or dict per series."""
+    key = (family.name, family.label_names, instance)
+    found = templates.get(key)
+    if found is None:
+        found = templates[key] = _template(family.name, family.label_names, instance)
+    template, slots = found
+    if slots == tuple(range(len(slots))):  # the labels are in written order already (most families)
+        return "".join(
+            [template % (*[esc[v] for v in labels], vt[value], "") for labels, value in family.rows]
+        )
+    return "".join(
+        [template % (*[esc[labels[i]] for i in slots], vt[value], "") for labels, value in family.rows]
+    )
+
+
 def _lines(family: Metric, instance: str | None, out: list[str], templates: Templates) -> None:
     for s in family.samples:
         labels = s.labels
@@ -89,19 +124,43 @@ def _lines(family: Metric, instance: str | None, out: list[str], templates: Temp
         out.append(template % (*(_escape(values[i]) for i in slots), value_text(s.value), stamp))
 
 
+class Writer:
+    """Writes scrapes; a Gauge whose rows are those of the same instance's family in the last scrape is
+    not formatted again (most are: the zero-filled state matrix, hosts nothing changed on)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str | None, str], tuple[list[Row], str]] = {}
+        self._templates: Templates = {}
+
+    def encode(self, scrape: Scrape) -> bytes:
+        """The text exposition of a scrape, families merged across instances in first-seen order."""
+        groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]] = {}
+        for instance, families in scrape.by_instance.items():
+            _group(groups, instance, families)
+        _group(groups, None, scrape.extra)
+        out: list[str] = []
+        templates, last = self._templates, self._last
+        esc, vt = _Escaped(), _Values()
+        for first, members in groups.values():
+            out.append(_header(first)[1])
+            for owner, family in members:
+                if type(family) is not Gauge:
+                    _lines(family, owner, out, templates)
+                    continue
+                key = (owner, family.name)
+                seen = last.get(key)
+                if seen is not None and seen[0] == family.rows:
+                    out.append(seen[1])
+                    continue
+                text = _rows(family, owner, templates, esc, vt)
+                last[key] = (family.rows, text)
+                out.append(text)
+        return "".join(out).encode()
+
+
 def encode(scrape: Scrape) -> bytes:
-    """The text exposition of a scrape, families merged across instances in first-seen order."""
-    groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]] = {}
-    for instance, families in scrape.by_instance.items():
-        _group(groups, instance, families)
-    _group(groups, None, scrape.extra)
-    out: list[str] = []
-    templates: Templates = {}
-    for first, members in groups.values():
-        out.append(_header(first)[1])
-        for owner, family in members:
-            _lines(family, owner, out, templates)
-    return "".join(out).encode()
+    """The text exposition of one scrape (a Writer of its own: nothing remembered)."""
+    return Writer().encode(scrape)
 
 
 def _group(

@@ -70,9 +70,10 @@ class Sources:
 
 
 def build_routes(telemetry_path: str, src: Sources) -> dict[str, Route]:
+    writer = exposition.Writer()  # one per service: it remembers the last scrape's text per family
     routes: dict[str, Route] = {
-        telemetry_path: lambda query, headers: _metrics(src, None, headers),
-        "/probe": lambda query, headers: _probe(src, query, headers),
+        telemetry_path: lambda query, headers: _metrics(src, writer, None, headers),
+        "/probe": lambda query, headers: _probe(src, writer, query, headers),
         "/healthz": lambda query, headers: text(200, "ok\n"),
         "/readyz": lambda query, headers: _ready(src),
         "/api/report": lambda query, headers: _report(src, query),
@@ -137,28 +138,32 @@ def _landing_page(title: str, links: Mapping[str, str]) -> Route:
     return lambda query, headers: text(200, body, "text/html; charset=utf-8")
 
 
-def _metrics(src: Sources, names: list[str] | None, headers: Mapping[str, str]) -> Response:
+def _metrics(
+    src: Sources, writer: exposition.Writer, names: list[str] | None, headers: Mapping[str, str]
+) -> Response:
     scrape = src.scrape(names, scrape_timeout(headers, src.scrape_timeout, src.scrape_timeout_offset))
     accept = headers.get("Accept") or ""
     if not accept or "text/plain" in accept or "*/*" in accept:
         return (
             200,
             exposition.CONTENT_TYPE,
-            exposition.encode(scrape),
+            writer.encode(scrape),
             {},
         )  # the fast path (Prometheus offers it)
     encoder, content_type = choose_encoder(accept)
     return 200, content_type, encoder(scrape.registry()), {}
 
 
-def _probe(src: Sources, query: Mapping[str, str], headers: Mapping[str, str]) -> Response:
+def _probe(
+    src: Sources, writer: exposition.Writer, query: Mapping[str, str], headers: Mapping[str, str]
+) -> Response:
     target = unquote(query.get("target", ""))
     if not target:
         return text(400, "target: missing: /probe?target=NAME (a configured name or URL)\n")
     name = resolve_target(src, target)
     if name is None:  # never fetched: only what the configuration names is ever contacted
         return text(400, "target: not a configured qBittorrent name or URL\n")
-    return _metrics(src, [name], headers)
+    return _metrics(src, writer, [name], headers)
 
 
 def _ready(src: Sources) -> Response:
