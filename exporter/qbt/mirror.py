@@ -140,11 +140,15 @@ class Mirror:
                     return
             try:
                 self._run_sync()
-            except BaseException:  # a bug in publishing the outcome: free the slot, let the next make one
+            except BaseException as exc:  # a bug in publishing the outcome: free the slot, end this worker
+                if isinstance(exc, Exception):
+                    log.exception("sync worker for qBittorrent at %s failed unexpectedly", self.name)
                 with self._lock:
                     self._worker, self._syncing = None, False
                     self._lock.notify_all()
-                raise
+                if not isinstance(exc, Exception):
+                    raise
+                return
 
     def _run_sync(self) -> None:
         """One sync, then its outcome published under the lock and the waiting callers woken."""

@@ -223,3 +223,31 @@ def test_no_netrc_lookup_per_request_and_the_session_still_logs_in(fake, monkeyp
     conn.maindata(1)
     assert looked == [] and "/api/v2/auth/login" in fake.paths()
     conn.close()
+
+
+def test_proxy_variables_are_read_once_per_session_and_still_apply(fake, monkeypatch):
+    import requests.utils
+
+    from exporter.qbt import connection as connection_module
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would fail every request if it applied
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    looked: list[str] = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        connection_module.requests.utils,
+        "get_environ_proxies",
+        lambda url, no_proxy=None: looked.append(url) or real(url, no_proxy),
+    )
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD))
+    for rid in range(4):
+        conn.maindata(rid)
+    assert looked == [fake.url()]  # once, for the session; NO_PROXY kept the proxy off loopback
+    session = conn._client._session
+    assert session.trust_env is False and "http" not in session.proxies
+    conn.close()
+
+    monkeypatch.setenv("NO_PROXY", "")
+    proxied = Connection(ConnectionSettings(url="http://qbt.invalid:8080", password=PASSWORD))
+    assert proxied._client._session.proxies.get("http") == "http://127.0.0.1:9"
+    proxied.close()

@@ -77,3 +77,50 @@ def test_a_whole_scrape_of_two_instances_with_every_feature(tmp_path):
         assert b'qbittorrent_torrent_info{category="movies",hash=' in text and b'qbittorrent="a"' in text
     finally:
         app.stop()
+
+
+def as_gauges(families: list) -> list:
+    """The same families with every gauge as a collectors' Gauge (rows)."""
+    from exporter.collectors.family import Gauge
+
+    out = []
+    for f in families:
+        if f.type != "gauge":
+            out.append(f)
+            continue
+        g = Gauge(f.name, f.documentation, labels=list(f.samples[0].labels) if f.samples else ["x"])
+        for s in f.samples:
+            g.add_metric(list(s.labels.values()), s.value)
+        out.append(g)
+    return out
+
+
+def test_gauge_rows_write_the_same_bytes_and_samples():
+    plain = families(1)
+    gauges = as_gauges(plain)
+    assert [g.samples for g in gauges] == [f.samples for f in plain]
+    build = GaugeMetricFamily("qbittorrent_exporter_build_info", "Version.", labels=["version"])
+    build.add_metric(["1.0"], 1)
+    scrape = Scrape({"a": gauges, "b": as_gauges(families(2))}, [build])
+    assert encode(scrape) == generate_latest(scrape.registry())
+
+
+def test_the_writer_reuses_only_families_whose_rows_did_not_change():
+    from exporter.http.exposition import Writer
+
+    writer = Writer()
+    for values in ([1, 2, 3], [1, 2, 3], [1, 5, 3], [1, 5, 3, 7]):
+        fams = as_gauges(families(values[0]))
+        fams[2].rows[: len(values)] = [(fams[2].rows[i][0], v) for i, v in enumerate(values)]
+        scrape = Scrape({"a": fams, "b": as_gauges(families(values[1]))}, [])
+        assert writer.encode(scrape) == generate_latest(scrape.registry()), values
+
+
+def test_a_gauge_takes_no_samples_but_its_rows():
+    from exporter.collectors.family import Gauge
+
+    g = Gauge("qbittorrent_x", "X.", labels=["a"])
+    with pytest.raises(TypeError):
+        g.add_sample("qbittorrent_x", {"a": "1"}, 1.0)
+    with pytest.raises(ValueError):
+        g.add_metric(["1"], 1.0, timestamp=5)

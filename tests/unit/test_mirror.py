@@ -126,3 +126,51 @@ def test_backoff_doubles_up_to_the_cap(failures, expected):
     b = Backoff(15, 900)
     delays = [b.next_delay() for _ in range(failures)]
     assert delays[-1] == expected
+
+
+def test_one_worker_thread_runs_the_syncs_and_ends_when_idle(monkeypatch):
+    import threading
+
+    from exporter.qbt import mirror as mirror_module
+
+    monkeypatch.setattr(mirror_module, "WORKER_IDLE", 1.0)
+    ran_in: list[threading.Thread] = []
+    mirror, conn, clock = make([full(i + 1, a="uploading") for i in range(4)], name="w")
+    sync = mirror._sync
+
+    def recording():
+        ran_in.append(threading.current_thread())
+        return sync()
+
+    monkeypatch.setattr(mirror, "_sync", recording)
+    for _ in range(3):
+        assert mirror.refresh(5) is not None
+        clock.now += 1.5
+    assert len(ran_in) == 3 and len(set(ran_in)) == 1  # one thread, reused
+    assert ran_in[0] is not threading.current_thread()
+    worker = mirror._worker
+    assert worker is not None and worker.is_alive()
+    worker.join(5)  # idle for WORKER_IDLE: it ends
+    assert not worker.is_alive() and mirror._worker is None
+    assert mirror.refresh(5) is not None  # a new worker for the next sync
+    assert len(ran_in) == 4 and ran_in[3] is not ran_in[0]
+    again = mirror._worker
+    assert again is not None
+    mirror.close()  # ends the worker at once
+    again.join(0.5)
+    assert not again.is_alive() and mirror._worker is None
+
+
+def test_a_bug_in_publishing_a_sync_frees_the_slot_for_the_next(monkeypatch, caplog):
+    mirror, conn, clock = make([full(1, a="uploading"), full(2, a="uploading")])
+
+    def broken(snapshot, full):
+        raise RuntimeError("bug")
+
+    succeed = mirror._succeed
+    monkeypatch.setattr(mirror, "_succeed", broken)
+    assert mirror.refresh(5) is None  # the worker ended; the caller is not left waiting
+    assert "sync worker for qBittorrent at" in caplog.text and mirror._worker is None
+    monkeypatch.setattr(mirror, "_succeed", succeed)
+    clock.now += 1.5
+    assert mirror.refresh(5) is not None
