@@ -251,3 +251,18 @@ def test_proxy_variables_are_read_once_per_session_and_still_apply(fake, monkeyp
     proxied = Connection(ConnectionSettings(url="http://qbt.invalid:8080", password=PASSWORD))
     assert proxied._client._session.proxies.get("http") == "http://127.0.0.1:9"
     proxied.close()
+
+
+def test_plain_http_with_a_ca_path_stats_no_file_per_request(fake, monkeypatch, tmp_path):
+    import os.path
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used on plain http\n")
+    looked: list[str] = []
+    isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: looked.append(str(p)) or isdir(p))
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD, ca_file=str(ca)))
+    for rid in range(3):
+        conn.maindata(rid)
+    assert str(ca) not in looked  # requests stats the CA path only to set up TLS
+    conn.close()
