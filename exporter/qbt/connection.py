@@ -37,7 +37,7 @@ from qbittorrentapi.definitions import APINames
 from ..model import AppInfo, clean_text
 from .maindata import MaindataBody, PayloadError
 from .trackers import Rows, check_torrents_with_trackers, check_tracker_rows
-from .transport import DeadlineAdapter, ResponseTooLarge, deadline, is_local, read_body
+from .transport import CHUNK, DeadlineAdapter, ResponseTooLarge, deadline, is_local, post_direct, read_body
 
 log = logging.getLogger(__name__)
 _UNCOMPRESSED = {"Accept-Encoding": "identity"}
@@ -159,6 +159,7 @@ class Connection:
             requests_args["verify"] = False
         elif settings.ca_file:
             requests_args["verify"] = settings.ca_file
+        self._verify: bool | str | None = requests_args.get("verify")  # None: the session's (post_direct)
         self._client = _Client(
             host=settings.url,
             username=settings.username if not settings.api_key else None,
@@ -242,23 +243,60 @@ class Connection:
 
     def _read_maindata(self, rid: int) -> bytearray:
         raw = not self.compress
-        response = self._client._post_cast(
-            _name=APINames.Sync,
-            _method="maindata",
-            data={"rid": rid},
-            headers=_UNCOMPRESSED if raw else None,
-            response_class=requests.Response,
-            requests_args={"stream": True},
-        )
         # Timed from the headers on: qBittorrent builds the whole body before it answers, so this is the
         # link (and not that build, nor waiting for the lock), which gzip would make shorter.
-        started = self._clock()
-        with closing(response):
-            body = read_body(response, self.settings.max_response_size)
+        started, body = self._read_maindata_direct(rid, raw)
+        if body is None:
+            response = self._client._post_cast(
+                _name=APINames.Sync,
+                _method="maindata",
+                data={"rid": rid},
+                headers=_UNCOMPRESSED if raw else None,
+                response_class=requests.Response,
+                requests_args={"stream": True},
+            )
+            started = self._clock()
+            with closing(response):
+                body = read_body(response.iter_content(CHUNK), self.settings.max_response_size)
         elapsed = self._clock() - started
         if raw and len(body) >= RAW_JUDGED_SIZE and len(body) < RAW_MIN_RATE * elapsed:
             self._ask_for_gzip(f"{len(body) / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
         return body
+
+    def _read_maindata_direct(self, rid: int, raw: bool) -> tuple[float, bytearray | None]:
+        """(when the headers came, the body) of sync/maindata sent straight (transport.post_direct), or
+        (0, None) to send it through qbittorrentapi: anything but a 200 (a 403 after qBittorrent dropped
+        our session, which qbittorrentapi answers with a new login; an error it words for us) and any
+        failure to connect or to read the headers, which it tries again within the same deadline. A
+        body too large is final."""
+        client = self._client
+        if client._http_session is None or client._url._base_url is None:
+            return 0.0, None  # not logged in through qbittorrentapi yet
+        try:
+            session = client._session
+            response = post_direct(
+                session,
+                client._url.build(APINames.Sync, "maindata"),
+                f"rid={rid:d}",
+                _UNCOMPRESSED if raw else {},
+                session.verify if self._verify is None else self._verify,
+            )
+        except Exception:
+            return 0.0, None
+        if response is None:
+            return 0.0, None
+        started = self._clock()
+        try:
+            if response.status != 200:
+                return 0.0, None
+            try:
+                return started, read_body(response.stream(CHUNK), self.settings.max_response_size)
+            except ResponseTooLarge:
+                raise
+            except Exception:
+                return 0.0, None  # cut off while reading: the full path tries again within the deadline
+        finally:
+            response.release_conn()
 
     # -- tracker lists: the reads of the tracker scan (answers checked whole by trackers.py) -----------
 
@@ -310,7 +348,7 @@ class Connection:
                 return None
             raise
         with closing(response):
-            return read_body(response, self.settings.max_response_size)
+            return read_body(response.iter_content(CHUNK), self.settings.max_response_size)
 
     def close(self) -> None:
         if self._logged_in and not self.settings.api_key:

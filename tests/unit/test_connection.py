@@ -266,3 +266,35 @@ def test_plain_http_with_a_ca_path_stats_no_file_per_request(fake, monkeypatch, 
         conn.maindata(rid)
     assert str(ca) not in looked  # requests stats the CA path only to set up TLS
     conn.close()
+
+
+def test_delta_syncs_go_straight_and_anything_else_the_full_way(fake, monkeypatch):
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD))
+    through: list[str] = []
+    post_cast = conn._client._post_cast
+    monkeypatch.setattr(
+        conn._client,
+        "_post_cast",
+        lambda **kw: (kw["_method"] == "maindata" and through.append("maindata")) or post_cast(**kw),
+    )
+    conn.login()
+    for rid in range(3):
+        assert b'"full_update"' in bytes(conn.maindata(rid).body)
+    assert through == [] and fake.count("/api/v2/sync/maindata") == 3  # straight, once each
+
+    fake.sessions.clear()  # qBittorrent restarted: our SID is gone, the next request gets a 403
+    logins = fake.count("/api/v2/auth/login")
+    assert b'"full_update"' in bytes(conn.maindata(3).body)
+    assert through == ["maindata"]  # the 403 went the full way: qbittorrentapi logged in again
+    assert fake.count("/api/v2/auth/login") == logins + 1
+    conn.close()
+
+
+def test_a_response_over_the_size_cap_is_refused_and_asked_for_once(fake):
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD, max_response_size=64))
+    conn.login()
+    with pytest.raises(QBittorrentError) as info:
+        conn.maindata(0)
+    assert info.value.reason == "response" and "larger than" in str(info.value)
+    assert fake.count("/api/v2/sync/maindata") == 1
+    conn.close()

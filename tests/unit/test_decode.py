@@ -101,8 +101,11 @@ def test_any_payload_decodes_the_same_both_ways(sequence):
         assert state_of(typed) == state_of(general)
 
 
+EPOCH = 1_750_000_000  # both worlds of a test the same: built from time.time() they differed across a second
+
+
 def world_body(n: int, ticks: int = 0) -> tuple[bytes, list[bytes]]:
-    w = World(PROFILES["4.5.2"], n, seed=3)
+    w = World(PROFILES["4.5.2"], n, seed=3, epoch=EPOCH)
     full = w.maindata("s", 0)
     deltas = []
     for _ in range(ticks):
@@ -161,7 +164,7 @@ def test_a_full_resync_keeps_unchanged_torrents_as_the_same_objects():
     after = state.snapshot(1).torrents
     assert all(after[h] is before[h] for h in before)
     changed = json.loads(deltas[0])["torrents"]
-    w = World(PROFILES["4.5.2"], 200, seed=3)
+    w = World(PROFILES["4.5.2"], 200, seed=3, epoch=EPOCH)
     w.tick()
     state.apply_body(w.maindata("other", 0))
     again = state.snapshot(2).torrents
