@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -161,9 +162,15 @@ class App:
             for name, m in mirrors.items()
         }
 
-    def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
-        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
-        by_instance = {name: self.instances[name].families(snap) for name, snap in snapshots.items()}
+    def collect(self, snapshots: Mapping[str, Snapshot | None], lazy: bool = False) -> Scrape:
+        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down).
+        lazy: each instance's families made only when the Scrape is read (see Scrape)."""
+        by_instance = {
+            name: functools.partial(self.instances[name].families, snap)
+            if lazy
+            else self.instances[name].families(snap)
+            for name, snap in snapshots.items()
+        }
         return Scrape(by_instance, [build_info(), *self.events.collect()])
 
     def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
@@ -171,7 +178,7 @@ class App:
         return self.collect(snapshots).registry()
 
     def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> Scrape:
-        return self.collect(self.refresh(self.instances if names is None else names, timeout))
+        return self.collect(self.refresh(self.instances if names is None else names, timeout), lazy=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

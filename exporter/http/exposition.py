@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from itertools import chain
 
 from prometheus_client.core import Metric
 
@@ -133,43 +134,41 @@ class Writer:
         self._templates: Templates = {}
 
     def encode(self, scrape: Scrape) -> bytes:
-        """The text exposition of a scrape, families merged across instances in first-seen order."""
-        groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]] = {}
-        for instance, families in scrape.by_instance.items():
-            _group(groups, instance, families)
-        _group(groups, None, scrape.extra)
-        out: list[str] = []
+        """The text exposition of a scrape, families merged across instances in first-seen order. Each
+        instance's families are written as they come (Scrape.each) and are not held after."""
+        merged: dict[str, list[str]] = {}  # family name -> its HELP/TYPE, then each instance's lines
+        formats = _Escaped(), _Values()  # per scrape: values change, these would grow without end
+        for instance, families in scrape.each():
+            self._write(instance, families, merged, formats)
+            del families  # before the next instance's are made
+        self._write(None, scrape.extra, merged, formats)
+        return "".join(chain.from_iterable(merged.values())).encode()
+
+    def _write(
+        self,
+        owner: str | None,
+        families: Iterable[Metric],
+        merged: dict[str, list[str]],
+        formats: tuple[_Escaped, _Values],
+    ) -> None:
         templates, last = self._templates, self._last
-        esc, vt = _Escaped(), _Values()
-        for first, members in groups.values():
-            out.append(_header(first)[1])
-            for owner, family in members:
-                if type(family) is not Gauge:
-                    _lines(family, owner, out, templates)
-                    continue
-                key = (owner, family.name)
-                seen = last.get(key)
-                if seen is not None and seen[0] == family.rows:
-                    out.append(seen[1])
-                    continue
-                text = _rows(family, owner, templates, esc, vt)
-                last[key] = (family.rows, text)
-                out.append(text)
-        return "".join(out).encode()
+        for family in families:
+            out = merged.get(family.name)
+            if out is None:
+                out = merged[family.name] = [_header(family)[1]]
+            if type(family) is not Gauge:
+                _lines(family, owner, out, templates)
+                continue
+            key = (owner, family.name)
+            seen = last.get(key)
+            if seen is not None and seen[0] == family.rows:
+                out.append(seen[1])
+                continue
+            text = _rows(family, owner, templates, *formats)
+            last[key] = (family.rows, text)
+            out.append(text)
 
 
 def encode(scrape: Scrape) -> bytes:
     """The text exposition of one scrape (a Writer of its own: nothing remembered)."""
     return Writer().encode(scrape)
-
-
-def _group(
-    groups: dict[str, tuple[Metric, list[tuple[str | None, Metric]]]],
-    instance: str | None,
-    families: Iterable[Metric],
-) -> None:
-    for family in families:
-        entry = groups.get(family.name)
-        if entry is None:
-            entry = groups[family.name] = (family, [])
-        entry[1].append((instance, family))

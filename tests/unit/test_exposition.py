@@ -124,3 +124,34 @@ def test_a_gauge_takes_no_samples_but_its_rows():
         g.add_sample("qbittorrent_x", {"a": "1"}, 1.0)
     with pytest.raises(ValueError):
         g.add_metric(["1"], 1.0, timestamp=5)
+
+
+def test_a_lazy_scrape_makes_each_instance_once_and_holds_none_while_written():
+    import gc
+    import weakref
+
+    from exporter.http.exposition import Writer
+
+    made: list[str] = []
+    alive: list[weakref.ref] = []
+
+    def source(name: str, n: int):
+        def make():
+            assert all(r() is None for r in alive), "the last instance's families are still held"
+            made.append(name)
+            fams = as_gauges(families(n))
+            alive.extend(weakref.ref(f) for f in fams)
+            return fams
+
+        return make
+
+    lazy = Scrape({"a": source("a", 1), "b": source("b", 2), "c": source("c", 3)}, [])
+    gc.collect()
+    text = Writer().encode(lazy)
+    eager = Scrape({n: as_gauges(families(i)) for n, i in (("a", 1), ("b", 2), ("c", 3))}, [])
+    assert text == generate_latest(eager.registry()) and made == ["a", "b", "c"]
+
+    twice = Scrape({"a": source("a", 1)}, [])
+    alive.clear()
+    assert twice.by_instance is not None and twice.registry() is not None
+    assert made == ["a", "b", "c", "a"]  # made once for both readings
