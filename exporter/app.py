@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -149,28 +148,29 @@ class App:
     # -- scraping ---------------------------------------------------------------------------
 
     def refresh(self, names: Iterable[str], timeout: float | None = None) -> dict[str, Snapshot | None]:
-        """Refresh these instances' mirrors concurrently: every due sync starts (each in its own thread),
-        then each is waited for until the common deadline. One still syncing then shows what it has (its
-        sync goes on for the next scrape); one that fails (its own request deadline, a refused login) shows
-        up 0; none holds the others back."""
+        """Refresh these instances' mirrors concurrently: every due sync starts (each in its mirror's
+        worker thread), then each is waited for until the common deadline. One still syncing then shows
+        what it has (its sync goes on for the next scrape); one that fails (its own request deadline, a
+        refused login) shows up 0; none holds the others back."""
+        return {name: wait() for name, wait in self._start_syncs(names, timeout).items()}
+
+    def _start_syncs(
+        self, names: Iterable[str], timeout: float | None
+    ) -> dict[str, Callable[[], Snapshot | None]]:
+        """Start every due sync; for each instance, a wait for its snapshot bounded by the common deadline."""
         mirrors = {name: self.instances[name].mirror for name in names}
         for mirror in mirrors.values():
             mirror.start()
         deadline = None if timeout is None else time.monotonic() + timeout
-        return {
-            name: m.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
-            for name, m in mirrors.items()
-        }
 
-    def collect(self, snapshots: Mapping[str, Snapshot | None], lazy: bool = False) -> Scrape:
-        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down).
-        lazy: each instance's families made only when the Scrape is read (see Scrape)."""
-        by_instance = {
-            name: functools.partial(self.instances[name].families, snap)
-            if lazy
-            else self.instances[name].families(snap)
-            for name, snap in snapshots.items()
-        }
+        def waiter(m: Mirror) -> Callable[[], Snapshot | None]:
+            return lambda: m.wait(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+
+        return {name: waiter(m) for name, m in mirrors.items()}
+
+    def collect(self, snapshots: Mapping[str, Snapshot | None]) -> Scrape:
+        """Everything one scrape shows for these instances' snapshots (None: that qBittorrent is down)."""
+        by_instance = {name: self.instances[name].families(snap) for name, snap in snapshots.items()}
         return Scrape(by_instance, [build_info(), *self.events.collect()])
 
     def registry(self, snapshots: Mapping[str, Snapshot | None]) -> CollectorRegistry:
@@ -178,7 +178,15 @@ class App:
         return self.collect(snapshots).registry()
 
     def scrape(self, names: Iterable[str] | None = None, timeout: float | None = None) -> Scrape:
-        return self.collect(self.refresh(self.instances if names is None else names, timeout), lazy=True)
+        """refresh() and collect() as one pipeline: every sync starts, then each instance's families are
+        made as soon as its own sync is done, when the Scrape is read (Scrape.each), while the others'
+        syncs go on. The same waits and deadline as refresh(); the writer works meanwhile."""
+        waits = self._start_syncs(self.instances if names is None else names, timeout)
+
+        def made(name: str, wait: Callable[[], Snapshot | None]) -> Callable[[], list[Metric]]:
+            return lambda: self.instances[name].families(wait())
+
+        return Scrape({n: made(n, w) for n, w in waits.items()}, [build_info(), *self.events.collect()])
 
     # -- lifecycle ---------------------------------------------------------------------------
 

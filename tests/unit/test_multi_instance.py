@@ -352,3 +352,37 @@ def test_an_instance_without_connection_keys_gets_the_flags_defaults_parsed(tmp_
     flags = build_settings({"qbittorrent.url": "http://127.0.0.1:1"}, {}).instances[0]
     assert inst.connection == flags.connection  # the same values, parsed (a size default is "512MiB")
     assert isinstance(inst.connection.max_response_size, int)
+
+
+def test_a_scrape_writes_each_instance_as_soon_as_its_own_sync_is_done(tmp_path):
+    """a's families are made (and written) while b's sync still runs: the writer does not wait for all."""
+    app, _ = app_of(tmp_path, ["a", "b"])
+    released = threading.Event()
+    made: list[str] = []
+    b = app.instances["b"].mirror.connection
+    answer = b.maindata
+
+    def slow_b(rid: int) -> dict:
+        released.wait(5)  # until a's families have been made
+        made.append("b synced")
+        return answer(rid)
+
+    b.maindata = slow_b
+    families = app.instances["a"].families
+
+    def a_families(snapshot):
+        made.append("a made")
+        released.set()
+        return families(snapshot)
+
+    app.instances["a"].families = a_families
+    try:
+        started = time.monotonic()
+        status, _, body, _ = app.routes["/metrics"]({}, {"X-Prometheus-Scrape-Timeout-Seconds": "10"})
+        assert status == 200 and time.monotonic() - started < 4
+        assert made == ["a made", "b synced"]
+        s = samples(body)
+        assert {n: s[("qbittorrent_up", (("qbittorrent", n),))] for n in "ab"} == {"a": 1, "b": 1}
+    finally:
+        released.set()
+        app.stop()
