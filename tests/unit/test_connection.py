@@ -298,3 +298,18 @@ def test_a_response_over_the_size_cap_is_refused_and_asked_for_once(fake):
     assert info.value.reason == "response" and "larger than" in str(info.value)
     assert fake.count("/api/v2/sync/maindata") == 1
     conn.close()
+
+
+def test_the_straight_sync_over_https_verifies_the_certificate(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki["server_crt"], pki["server_key"])
+    with FakeQbt5(tls=ctx) as server:
+        conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, ca_file=pki["ca"]))
+        conn.login()
+        with connection.deadline(4):
+            started, body = conn._read_maindata_direct(0, raw=True)
+            assert body is not None and b'"full_update"' in bytes(body)  # straight, over TLS
+            conn._verify = True  # the system's CAs, which do not know this server's
+            assert conn._read_maindata_direct(0, raw=True) == (0.0, None)  # refused, left to the full way
+        conn.close()
