@@ -285,18 +285,22 @@ class Connection:
             return 0.0, None
         if response is None:
             return 0.0, None
-        started = self._clock()
+        started, body = self._clock(), None
         try:
             if response.status != 200:
                 return 0.0, None
             try:
-                return started, read_body(response.stream(CHUNK), self.settings.max_response_size)
+                body = read_body(response.stream(CHUNK), self.settings.max_response_size)
             except ResponseTooLarge:
                 raise
             except Exception:
                 return 0.0, None  # cut off while reading: the full path tries again within the deadline
+            return started, body
         finally:
-            response.release_conn()
+            if body is None:
+                response.close()  # a body left unread (an error, too large, cut off): not reused
+            else:
+                response.release_conn()
 
     # -- tracker lists: the reads of the tracker scan (answers checked whole by trackers.py) -----------
 

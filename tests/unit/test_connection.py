@@ -313,3 +313,25 @@ def test_the_straight_sync_over_https_verifies_the_certificate(tmp_path):
             conn._verify = True  # the system's CAs, which do not know this server's
             assert conn._read_maindata_direct(0, raw=True) == (0.0, None)  # refused, left to the full way
         conn.close()
+
+
+def test_a_straight_answer_left_unread_is_closed_not_put_back_in_the_pool(fake, monkeypatch):
+    """A 403's body, unread, would be the start of the next answer on a reused connection."""
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD))
+    conn.login()
+    seen: list[tuple[int, str]] = []
+    real = connection.post_direct
+
+    def spying(*args, **kwargs):
+        response = real(*args, **kwargs)
+        close, release = response.close, response.release_conn
+        response.close = lambda: seen.append((response.status, "closed")) or close()
+        response.release_conn = lambda: seen.append((response.status, "released")) or release()
+        return response
+
+    monkeypatch.setattr(connection, "post_direct", spying)
+    conn.maindata(0)
+    fake.sessions.clear()
+    conn.maindata(1)  # the straight one gets a 403 and leaves it; the full way logs in again
+    assert seen[0] == (200, "released") and (403, "closed") in seen and (403, "released") not in seen
+    conn.close()
