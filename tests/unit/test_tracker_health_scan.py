@@ -284,3 +284,20 @@ def test_the_budget_is_never_exceeded(
         now += step
     assert times == sorted(times)
     assert max_overshoot(times, rate, burst) <= 1e-6
+
+
+@pytest.mark.parametrize("source", ["per_torrent", "include_trackers", "flagged"])
+def test_a_fetch_that_saw_an_announce_in_progress_is_rechecked_after_recheck_after(source):
+    """`updating` says nothing of how the announce ends: without a recheck it stayed until stale_after."""
+    state = TrackerHealth()
+    torrents = {"upd": "uploading", "ok": "uploading"}
+    state.observe(snap(torrents, at=T0 - 9000), flagged=set() if source == "flagged" else None)
+    state.record("upd", [TrackerEntry("a.example", 3, "updating")], T0 - 700)
+    state.record("ok", OK, T0 - 700)
+    flagged = set() if source == "flagged" else None
+    state.observe(snap(torrents, generation=2, at=T0 - 50), flagged=flagged)
+    one_by_one = replace(POLICY, hash_batch=1, page_size=100)
+    plan = plan_scan(snap(torrents, generation=2), state, T0, TokenBucket(), source, one_by_one)
+    assert [h for r in plan.requests for h in r.hashes] == ["upd"]  # ok waits for stale_after
+    early = plan_scan(snap(torrents, generation=2), state, T0 - 200, TokenBucket(), source, one_by_one)
+    assert early.requests == ()  # not before recheck_after

@@ -46,6 +46,11 @@ class TorrentTrackers:
     def problem(self) -> bool:
         return any(e.reason for e in self.entries)
 
+    @property
+    def announcing(self) -> bool:
+        """An announce was in progress when fetched (`updating`): what it ends in is not known yet."""
+        return any(e.status == "updating" for e in self.entries)
+
 
 @dataclass(frozen=True)
 class HostHealth:

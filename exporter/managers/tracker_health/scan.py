@@ -24,8 +24,9 @@ What is due, in this order (ties: oldest data first, then hash):
 
 0. never fetched (with `flagged`: never fetched and flagged);
 1. worth a look now: changed since the last fetch (state, working tracker or tracker list; with `flagged`:
-   a flag set or cleared), or, fetched more than `recheck_after` ago, suspect: with `flagged`, flagged;
-   otherwise errored, a stalled download, or its last fetch showed a problem;
+   a flag set or cleared), or, fetched more than `recheck_after` ago, suspect: its last fetch saw an
+   announce in progress (`updating`); with `flagged`, flagged; otherwise errored, a stalled download, or
+   its last fetch showed a problem;
 2. everything else whose data is older than `stale_after` (with `flagged`: the slow background refresh
    that notices a recovered tracker and keeps the per-host counts honest).
 """
@@ -116,7 +117,11 @@ def due_order(
 
 
 def _suspect(t: Torrent, rec: TorrentTrackers, flagged: frozenset[str] | None) -> bool:
-    """Worth a recheck: with 5.2's flags, flagged; before, errored, a stalled download or a known problem."""
+    """Worth a recheck: an announce in progress when fetched (its outcome unknown: without this it stayed
+    `updating` until stale_after); with 5.2's flags, flagged; before, errored, a stalled download or a
+    known problem."""
+    if rec.announcing:
+        return True
     if flagged is not None:
         return t.hash in flagged
     return rec.problem or STATUS_OF_STATE.get(t.state, "unknown") in SUSPECT_STATUSES
