@@ -154,7 +154,8 @@ class Connection:
         self.settings = settings
         self._clock = clock
         requests_args: dict[str, Any] = {"timeout": settings.timeout}
-        # Per request, not per session: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        # Per request, not per session: it wins over the session's verify, which carries
+        # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment (see _Client._session).
         if settings.insecure_skip_verify:
             requests_args["verify"] = False
         elif settings.ca_file:

@@ -141,11 +141,16 @@ class DeadlineAdapter(HTTPAdapter):
             if left <= 0:
                 raise requests.exceptions.ReadTimeout("the request deadline has passed", request=request)
             kwargs["timeout"] = left  # connect and each read; _DeadlineReader shrinks it read by read
-        if isinstance(kwargs.get("verify"), str) and (request.url or "").startswith("http://"):
-            # No TLS on plain HTTP: a CA path (ca_file, REQUESTS_CA_BUNDLE) would only cost requests a
-            # stat of it on every request (4 % of the CPU of a service watching 50 small qBittorrents).
-            kwargs["verify"] = True
+        if "verify" in kwargs:
+            kwargs["verify"] = _tls_verify(request.url or "", kwargs["verify"])
         return super().send(request, *args, **kwargs)
+
+
+def _tls_verify(url: str, verify: bool | str) -> bool | str:
+    """`verify` for a request to `url`: on plain HTTP there is no TLS, and a CA path (ca_file,
+    REQUESTS_CA_BUNDLE) would only cost requests a stat of it on every request (4 % of the CPU of a
+    service watching 50 small qBittorrents)."""
+    return True if isinstance(verify, str) and url.startswith("http://") else verify
 
 
 class ResponseTooLarge(Exception):
@@ -171,9 +176,7 @@ def post_direct(
         return None
     request = requests.PreparedRequest()
     request.url, request.headers = url, requests.structures.CaseInsensitiveDict()
-    if url.startswith("http://"):
-        verify = True  # no TLS: see DeadlineAdapter.send
-    pool = adapter.get_connection_with_tls_context(request, verify, None, session.cert)
+    pool = adapter.get_connection_with_tls_context(request, _tls_verify(url, verify), None, session.cert)
     assert isinstance(pool, HTTPConnectionPool)
     sent: dict[str, str] = {k: str(v) for k, v in session.headers.items()}
     sent.update(headers)
