@@ -103,10 +103,6 @@ def _rows(family: Gauge, instance: str | None, templates: Templates, esc: _Escap
     if found is None:
         found = templates[key] = _template(family.name, family.label_names, instance)
     template, slots = found
-    if slots == tuple(range(len(slots))):  # the labels are in written order already (most families)
-        return "".join(
-            [template % (*[esc[v] for v in labels], vt[value], "") for labels, value in family.rows]
-        )
     return "".join(
         [template % (*[esc[labels[i]] for i in slots], vt[value], "") for labels, value in family.rows]
     )
