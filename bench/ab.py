@@ -37,17 +37,24 @@ def side(spec: str) -> tuple[str, dict[str, str]]:
     return python, {"PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join((src, str(P.ROOT)))}
 
 
-def imported_from(python: str, extra: dict[str, str]) -> str:
-    """Where that side's exporter package comes from (a check that SRC is really the one measured)."""
-    done = subprocess.run(
-        [python, "-c", "import exporter; print(exporter.__file__)"],
+def run_side(
+    python: str, extra: dict[str, str], args: list[str], timeout: float, check: bool
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` as that side runs (its environment, from this checkout), output captured."""
+    return subprocess.run(
+        [python, *args],
         cwd=P.ROOT,
         env=P.clean_env(**extra),
         capture_output=True,
         text=True,
-        timeout=60,
-        check=True,
+        timeout=timeout,
+        check=check,
     )
+
+
+def imported_from(python: str, extra: dict[str, str]) -> str:
+    """Where that side's exporter package comes from (a check that SRC is really the one measured)."""
+    done = run_side(python, extra, ["-c", "import exporter; print(exporter.__file__)"], 60, check=True)
     return str(Path(done.stdout.strip()).parent.parent)
 
 
@@ -81,15 +88,7 @@ def one(name: str, spec: str, fake: P.Fake, work: Path, scrapes: int) -> dict:
         )
     finally:
         e.process.stop()
-    done = subprocess.run(
-        [python, "-m", "bench.jobs", "--url", fake.url, "--runs", "4"],
-        cwd=P.ROOT,
-        env=P.clean_env(**extra),
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = run_side(python, extra, ["-m", "bench.jobs", "--url", fake.url, "--runs", "4"], 900, check=False)
     if done.returncode == 0:
         jobs = json.loads(done.stdout)
         for scenario in ("typical", "emergency"):
