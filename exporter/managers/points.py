@@ -6,6 +6,8 @@ Each model is a frozen dataclass with two methods:
     stable_until(t, now) -> float                until when that value holds for this same Torrent
                                                  (math.inf unless the model reads the clock)
 
+and says whether it reads the clock at all (`reads_clock`; when False, stable_until is always math.inf).
+
 Whether a torrent seeds at all is `state.is_seeding(t)`: complete and in a seeding state (uploading,
 stalledUP, forcedUP). Stopped, queued, checking, errored and missing-files torrents earn nothing.
 Callers multiply: `model.per_hour(t, ...) if is_seeding(t) else 0` (facts.py does). The seeding allocation
@@ -28,6 +30,7 @@ DAY = 86400.0
 
 class PointsModel(Protocol):
     name: ClassVar[str]
+    reads_clock: ClassVar[bool]  # False: stable_until is always math.inf (facts.py then skips it)
 
     def per_hour(self, t: Torrent, now: float, min_seed_time: float = 0.0) -> float: ...
 
@@ -52,6 +55,7 @@ class Gazelle:
     """
 
     name: ClassVar[str] = "gazelle"
+    reads_clock: ClassVar[bool] = False
     base: float = 0.0433
     growth: float = 0.07
     seeder_exponent: float = 0.35
@@ -75,6 +79,7 @@ class Linear:
     """
 
     name: ClassVar[str] = "linear"
+    reads_clock: ClassVar[bool] = False
     per_torrent_hour: float = 0.0
     per_gib_hour: float = 0.0
     max_per_torrent_hour: float | None = None
@@ -153,6 +158,7 @@ class Unit3d:
     """UNIT3D: the sum of the `points` of every rule the torrent matches (an additive table)."""
 
     name: ClassVar[str] = "unit3d"
+    reads_clock: ClassVar[bool] = True  # the age rules
     rules: tuple[Rule, ...] = UNIT3D_RULES
 
     def per_hour(self, t: Torrent, now: float, min_seed_time: float = 0.0) -> float:

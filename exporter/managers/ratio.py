@@ -77,15 +77,20 @@ HostSums = Mapping[str, list[int]]
 
 
 def add_shares(sums: dict[str, list[int]], facts: TorrentFacts, sign: int) -> None:
-    for s in facts.shares:
-        acc = sums.get(s.host)
+    for host, points, seeding, uploading, idle, hnr_risk in facts.shares:
+        acc = sums.get(host)
         if acc is None:
-            acc = sums[s.host] = [0, 0, 0, 0, 0]
-        acc[0] += sign * s.seeding
-        acc[1] += sign * s.uploading
-        acc[2] += sign * s.idle
-        acc[3] += sign * s.hnr_risk
-        acc[4] += sign * micro(s.points)
+            acc = sums[host] = [0, 0, 0, 0, 0]
+        if seeding:
+            acc[0] += sign
+            if uploading:
+                acc[1] += sign
+            if idle:
+                acc[2] += sign
+        if hnr_risk:
+            acc[3] += sign
+        if points:
+            acc[4] += sign * micro(points)
 
 
 def stats_from(snapshot: Snapshot, sums: HostSums, policies: TrackerPolicies) -> tuple[TrackerStats, ...]:

@@ -340,3 +340,53 @@ def test_analyze_gives_both_results_at_once():
     stats, rec = analyze(snap, POLICIES, SETTINGS)
     assert stats == tracker_stats(snap, POLICIES, SETTINGS)
     assert rec == recommend_seeding_slots(snap, POLICIES, SETTINGS)
+
+
+# facts_of inlines state.is_complete / is_seeding, points.seeders and score_of for speed: it must agree.
+_STATES = ["uploading", "stalledUP", "forcedUP", "stoppedUP", "queuedUP", "downloading", "error", "moving"]
+
+
+@pytest.mark.parametrize("seed_", range(3))
+def test_facts_of_agrees_with_the_predicates_it_inlines(seed_):
+    import random
+
+    from exporter.managers.facts import facts_of, score_of
+    from exporter.managers.points import Unit3d
+    from exporter.managers.policy import TrackerPolicies, TrackerPolicy
+    from exporter.managers.state import STATUS_OF_STATE, is_complete, is_seeding
+    from exporter.model import Torrent
+
+    rng = random.Random(seed_)
+    policies = TrackerPolicies(hosts={"u.example": TrackerPolicy(min_seed_time=3600, points=Unit3d())})
+    settings = SeedingSettings(idle_window=600)
+    now = 1_800_000_000.0
+    for i in range(2000):
+        t = Torrent(
+            hash=f"{i:040x}",
+            state=rng.choice(_STATES),
+            size=rng.choice([0, 1, GIB, 30 * GIB]),
+            amount_left=rng.choice([0, 0, 5]),
+            upspeed=rng.choice([0, 0, 100]),
+            completion_on=rng.choice([-1, 0, int(now) - 100, int(now) - 10_000]),
+            last_activity=rng.choice([-1, 0, int(now) - 50, int(now) - 5000]),
+            added_on=rng.choice([-1, 0, int(now) - 400 * 86400, int(now) - 200 * 86400, int(now) - 300]),
+            seeding_time=rng.choice([-5, 0, 100, 7200]),
+            num_complete=rng.choice([-1, 0, 1, 7]),
+            num_incomplete=rng.choice([-1, 0, 3]),
+            tracker=rng.choice(["", "u.example", "x.example"]),
+            trackers=rng.choice([(), ("u.example",), ("u.example", "x.example")]),
+        )
+        f = facts_of(t, policies, settings, now)
+        status = STATUS_OF_STATE[t.state]
+        assert f.active == is_seeding(t)
+        assert f.candidate == (is_complete(t) and status in ("seeding", "queued", "paused"))
+        assert f.value[1] == pytest.approx(score_of(t, f.potential, settings))
+        assert tuple(s.host for s in f.shares) == t.hosts
+        expected = math.inf
+        if f.active and t.upspeed <= 0:
+            idle_at = max(t.last_activity, t.completion_on, t.added_on, 0) + settings.idle_window
+            assert all(s.idle == (now >= idle_at) for s in f.shares)
+            expected = math.inf if now >= idle_at else idle_at
+        for h in t.hosts:
+            expected = min(expected, policies.for_host(h).points.stable_until(t, now))
+        assert f.expires == expected
