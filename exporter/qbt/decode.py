@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 
@@ -102,7 +102,7 @@ class Top(msgspec.Struct, gc=False):
     server_state: dict[str, Any] | None = None
     tags: list[str] | None = None
     tags_removed: list[str] | None = None
-    trackers: dict[str, list[str]] | None = None
+    trackers: dict[str, msgspec.Raw] | None = None  # url -> its hash list, undecoded (see list_diff)
     trackers_removed: list[str] | None = None
 
 
@@ -111,6 +111,7 @@ class Mismatch(Exception):
 
 
 _TOP = msgspec.json.Decoder(Top)
+_STRINGS = msgspec.json.Decoder(list[str])
 _FULL = msgspec.json.Decoder(dict[str, FullTorrent])  # type: ignore[valid-type]
 _PARTIAL = msgspec.json.Decoder(dict[str, PartialTorrent])  # type: ignore[valid-type]
 
@@ -212,3 +213,128 @@ def chunks(raw: msgspec.Raw, full: bool, size: int = CHUNK) -> Iterator[dict[str
         raise Mismatch(str(exc)) from None
     finally:
         view.release()
+
+
+# -- tracker lists ---------------------------------------------------------------------------------
+# sync/maindata sends a tracker's *whole* list of hashes whenever one torrent joins or leaves it: at
+# 50,000 torrents, ~2,000 hashes per tracker in every delta. Decoding them all and comparing them with
+# the sets kept was the largest single cost of a steady scrape (bench/notes.md). The list comes in the
+# same order as before but for what changed, so comparing its bytes with the last list's finds the
+# part that differs, and only that part is decoded.
+
+
+def strings(raw: bytes) -> list[str]:
+    """A JSON list of strings; Mismatch if it is not one."""
+    try:
+        return _STRINGS.decode(raw)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise Mismatch(str(exc)) from None
+
+
+def plain_count(raw: bytes) -> int | None:
+    """How many strings the JSON list `raw` holds, when it is in the plain form qBittorrent writes:
+    `["a","b"]`, no spaces, and no quote, comma or backslash inside a string (hashes are hex). None
+    for any other form. In the plain form every `","` separates two strings, so the bytes alone say
+    where each string begins and ends; a string's content is checked when it is decoded."""
+    if raw == b"[]":
+        return 0
+    if not (raw.startswith(b'["') and raw.endswith(b'"]')):
+        return None
+    return _plain_strings(raw, 1, len(raw) - 1)
+
+
+def _plain_strings(raw: bytes, start: int, end: int) -> int | None:
+    """plain_count of the strings and commas raw[start:end] (not empty): `"a","b"`."""
+    if raw[start] != 0x22 or raw[end - 1] != 0x22 or raw.find(b"\\", start, end) >= 0:
+        return None
+    n = raw.count(b",", start, end) + 1
+    return n if raw.count(b'","', start, end) == n - 1 and raw.count(b'"', start, end) == 2 * n else None
+
+
+class ListDiff(NamedTuple):
+    added: set[str]  # in the new list, not in the old
+    gone: set[str]  # in the old list, not in the new
+    size: int  # strings in the new list
+
+
+def list_diff(old: bytes, old_size: int, new: bytes) -> ListDiff | None:
+    """What changed from the JSON list of strings `old` (`old_size` strings, plain form, decoded and
+    checked before, no string twice) to `new`, from the bytes between their common beginning and end:
+    only those are decoded. None when that part of `new` is not in the plain form (then decode it
+    whole); Mismatch when it is not JSON strings. `added` and `gone` are exact when `new` holds no
+    string twice either: the caller checks that with `size` (the new set must have `size` members)."""
+    if not (new.startswith(b"[") and new.endswith(b"]")):
+        return None
+    a_end, b_end = len(old) - 1, len(new) - 1  # the strings and commas are old[1:a_end], new[1:b_end]
+    shorter = min(a_end, b_end) - 1
+    same_start = _same_start(old, new, shorter)
+    same_end = min(_same_end(old, new, shorter), shorter - same_start)
+    # Widen the part that differs to whole strings, using old's bytes (plain: `",` and `,"` occur only
+    # around the commas between strings): from just after a comma, to the `"` just after one.
+    comma = old.rfind(b'",', 1, 1 + same_start)
+    first = comma + 2 if comma >= 0 else 1
+    comma = old.find(b',"', a_end - same_end - 1, a_end) if same_end < a_end - 1 else 0
+    tail = a_end - (comma + 1) if comma >= 0 else 0  # bytes of the common end kept out of the part
+    old_part = _part(old, first, a_end - tail, tail)
+    # new's part, in the same bounds: plain strings, and the comma before the common end if there is one
+    b_stop = b_end - tail
+    if tail and first < b_stop:
+        if new[b_stop - 1] != 0x2C or b_stop - 1 == first:
+            return None
+        b_stop -= 1
+    if first < b_stop:
+        if _plain_strings(new, first, b_stop) is None:
+            return None
+        new_part = strings(b"[" + new[first:b_stop] + b"]")
+    elif first > 1 and not tail:
+        return None  # a comma, then the closing bracket
+    else:
+        new_part = []
+    was, now = set(old_part), set(new_part)
+    return ListDiff(now - was, was - now, old_size - len(old_part) + len(new_part))
+
+
+def _part(raw: bytes, first: int, stop: int, tail: int) -> list[str]:
+    """The strings of raw[first:stop] (a plain list's), without the comma before a common end."""
+    if first >= stop:
+        return []
+    return strings(b"[" + raw[first : stop - 1 if tail else stop] + b"]")
+
+
+def _same_start(a: bytes, b: bytes, n: int, block: int = 4096) -> int:
+    """How many of the first `n` bytes after a[0] and b[0] are equal: blocks compared in C, then halving."""
+    lo = 0
+    while lo < n:
+        hi = min(lo + block, n)
+        if a[1 + lo : 1 + hi] != b[1 + lo : 1 + hi]:
+            break
+        lo = hi
+    else:
+        return n
+    while hi - lo > 1:  # equal up to lo, not up to hi
+        mid = (lo + hi) // 2
+        if a[1 + lo : 1 + mid] == b[1 + lo : 1 + mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _same_end(a: bytes, b: bytes, n: int, block: int = 4096) -> int:
+    """How many of the last `n` bytes before a[-1] and b[-1] are equal (as _same_start, from the end)."""
+    ea, eb = len(a) - 1, len(b) - 1
+    lo = 0
+    while lo < n:
+        hi = min(lo + block, n)
+        if a[ea - hi : ea - lo] != b[eb - hi : eb - lo]:
+            break
+        lo = hi
+    else:
+        return n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[ea - mid : ea - lo] == b[eb - mid : eb - lo]:
+            lo = mid
+        else:
+            hi = mid
+    return lo

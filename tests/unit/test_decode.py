@@ -273,3 +273,101 @@ def test_any_payload_consumed_decodes_the_same_or_is_refused_once(sequence):
                 b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(bytearray(compact(p)))))
             assert a == b
             assert state_of(typed) == state_of(general)
+
+
+# -- tracker lists: decoded from where they differ from the last one ----------------------------------
+
+LIST_HASHES = [f"{i:040x}" for i in range(12)]
+
+
+def plain(strings) -> bytes:
+    return compact(list(strings))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(LIST_HASHES), unique=True, max_size=10),
+    st.lists(st.tuples(st.integers(0, 12), st.sampled_from(LIST_HASHES), st.booleans()), max_size=4),
+)
+def test_a_tracker_list_diff_is_the_set_difference(old, edits):
+    new = list(old)
+    for at, h, insert in edits:  # insertions and removals anywhere; a hash may come twice
+        if insert or not new:
+            new.insert(min(at, len(new)), h)
+        else:
+            del new[at % len(new)]
+    diff = decode.list_diff(plain(old), len(old), plain(new))
+    assert diff is not None  # both plain
+    assert diff.size == len(new)
+    assert (set(old) - diff.gone) | diff.added == set(new)
+    if len(set(new)) == len(new):
+        assert diff.added == set(new) - set(old) and diff.gone == set(old) - set(new)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        b'["a","b",]',
+        b'["a",,"b"]',
+        b'["a","b"',
+        b'["a""b"]',
+        b'["a",1,"b"]',
+        b'["a","b\x01"]',
+        b'["a",]',
+        b'[,"b"]',
+        b'["a" ,"b"]',
+        b'["a","\\u0062"]',
+        b'["a","c,d","b"]',
+    ],
+)
+def test_a_tracker_list_that_is_not_plain_json_strings_is_never_taken_from_its_bytes(new):
+    """Against the plain ["a","b"]: no answer (decode the list whole) or Mismatch, never a diff."""
+    try:
+        diff = decode.list_diff(b'["a","b"]', 2, new)
+    except decode.Mismatch:
+        return
+    assert diff is None
+
+
+def test_plain_count_reads_only_the_plain_form():
+    assert decode.plain_count(b"[]") == 0
+    assert decode.plain_count(b'["a"]') == 1
+    assert decode.plain_count(b'["a","b","c"]') == 3
+    for other in (b'["a", "b"]', b'["a","b,c"]', b'["a\\"b"]', b"[1]", b'["a",]', b" []"):
+        assert decode.plain_count(other) is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(payloads, min_size=1, max_size=8))
+def test_any_payload_in_qbittorrents_compact_form_decodes_the_same_both_ways(sequence):
+    """As test_any_payload_decodes_the_same_both_ways, without spaces: tracker lists then take the way
+    of list_diff from the second one on (hashes twice, lists that shrink to nothing, urls removed)."""
+    general, typed = MaindataState(), MaindataState()
+    for payload in sequence:
+        before = state_of(typed)
+        a = outcome(general, lambda p=payload: general.apply(p))
+        b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(compact(p))))
+        assert a == b
+        if b == "refused":
+            assert state_of(typed) == before
+        assert state_of(typed) == state_of(general)
+
+
+def test_world_deltas_take_the_tracker_list_diff_and_equal_the_general_merge(monkeypatch):
+    full, deltas = world_body(400, ticks=6)
+    taken = []
+    real = decode.list_diff
+
+    def counting(old, size, new):
+        diff = real(old, size, new)
+        taken.append(diff is not None)
+        return diff
+
+    monkeypatch.setattr(decode, "list_diff", counting)
+    general, typed = MaindataState(), MaindataState()
+    for b in (full, *deltas):
+        general.apply(json.loads(b))
+        typed.apply(MaindataBody(b))
+        assert state_of(typed) == state_of(general)
+        assert {u: set(hs) for u, hs in typed._tracker_urls.items()} == general._tracker_urls
+    assert taken and all(taken)
