@@ -83,7 +83,7 @@ class CompletionJob:
                 len(new),
             )
         else:
-            new = find_new(snapshot, self.known, self._looked_at)
+            new = find_new(snapshot, self.known, self._looked_at, snapshot.changed_since(self._generation))
         for t in new:
             rec = record(t, snapshot.instance)
             key = (t.hash, rec["completion_on"])

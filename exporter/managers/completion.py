@@ -32,18 +32,24 @@ def completion_key(t: Torrent) -> Key | None:
 
 
 def find_new(
-    snapshot: Snapshot, known: AbstractSet[Key], looked_at: Mapping[str, Torrent] | None = None
+    snapshot: Snapshot,
+    known: AbstractSet[Key],
+    looked_at: Mapping[str, Torrent] | None = None,
+    changed: AbstractSet[str] | None = None,
 ) -> list[Torrent]:
     """Complete torrents whose key is not in `known`, oldest completion first.
 
     `looked_at`: the torrents of an earlier call whose new ones were all added to `known` since. The
     mirror keeps an unchanged torrent as the same object, so those same objects cannot be new: they are
-    skipped in one C-level pass, and a run at 50,000 torrents looks at the few that changed."""
+    skipped in one C-level pass, and a run at 50,000 torrents looks at the few that changed. `changed`
+    (Snapshot.changed_since that call's snapshot), when known, names those few without the pass."""
     torrents = snapshot.torrents
     candidates: Iterable[Torrent] = torrents.values()
-    if looked_at:
-        changed = map(operator.is_not, map(looked_at.get, torrents), torrents.values())
-        candidates = itertools.compress(torrents.values(), changed)
+    if changed is not None and looked_at:
+        candidates = [t for h in changed if (t := torrents.get(h)) is not None]
+    elif looked_at:
+        differs = map(operator.is_not, map(looked_at.get, torrents), torrents.values())
+        candidates = itertools.compress(torrents.values(), differs)
     new = []
     for t in candidates:
         if t.amount_left == 0:  # cheap test first: most torrents of a large instance are seeds

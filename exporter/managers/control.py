@@ -27,7 +27,7 @@ from typing import Any
 from ..durations import duration_text
 from ..model import Snapshot, Torrent
 from .policy import EmergencyPolicy, SlotsPolicy, StallPolicy, TrackerPolicies
-from .state import DOWNLOAD_STATUSES, STATUS_OF_STATE, is_complete, is_downloading
+from .state import DOWNLOAD_STATUSES, STATUS_OF_STATE, downloads, is_complete
 
 GLOBAL = "global"  # the scope of the global ratio; tracker scopes are hosts
 
@@ -67,8 +67,7 @@ class StallPlan:
     ladders: Mapping[str, Ladder | None] = field(default_factory=dict)  # changes; None = forget
 
 
-# The states of downloads plan_stalls watches (is_downloading's statuses but queued): one set lookup
-# passes over the seeds, most of a large instance, without a call each.
+# The states of downloads plan_stalls watches: is_downloading's statuses but queued.
 _WATCHED_STATES = frozenset(
     state for state, status in STATUS_OF_STATE.items() if status in DOWNLOAD_STATUSES and status != "queued"
 )
@@ -87,8 +86,8 @@ def plan_stalls(
     marks: dict[str, Progress] = {}
     candidates: list[tuple[float, str, Torrent, int]] = []
     stalled = 0
-    for h, t in snapshot.torrents.items():
-        if t.state not in _WATCHED_STATES or not is_downloading(t):
+    for h, t in downloads(snapshot).items():
+        if t.state not in _WATCHED_STATES:
             continue  # force start hides stalls, so forcedDL is watched; a queued torrent is only waiting
         old = progress.get(h)
         mark = old if old is not None and old.completed == t.completed else Progress(t.completed, now)
@@ -212,7 +211,7 @@ def plan_emergency(
     stops: list[Action] = []
     if new_active:
         # Filter first, then sort only the downloads: the order is the same, the cost is not 50k log 50k.
-        candidates = sorted(h for h, t in snapshot.torrents.items() if h not in stopped and is_downloading(t))
+        candidates = sorted(h for h in downloads(snapshot) if h not in stopped)
         for h in candidates:
             if len(resumes) + len(stops) >= budget:
                 break

@@ -170,10 +170,11 @@ class RatioIndex:
         if self._bulk and old is not None and old.expires > now and old_t == t:
             return  # a full resync hands out new but equal objects: same facts
         new = facts_of(t, self.policies, self.settings, now)
-        if old is not None:
-            self._count(old, -1)
         self._facts[h] = new
-        self._count(new, +1)
+        if old is None:
+            self._count(new, +1)
+        else:
+            self._recount(old, new)
         if math.isfinite(new.expires) and (old is None or old.expires != new.expires or old.expires <= now):
             heapq.heappush(self._expiry, (new.expires, h))
 
@@ -184,6 +185,9 @@ class RatioIndex:
     def _count(self, f: TorrentFacts, sign: int) -> None:
         if f.shares:
             add_shares(self._sums, f, sign)
+        self._count_slots(f, sign)
+
+    def _count_slots(self, f: TorrentFacts, sign: int) -> None:
         if not f.candidate:
             return
         self._candidates += sign
@@ -193,6 +197,22 @@ class RatioIndex:
             return
         bag = self._active_values if f.active else self._inactive_values
         (bag.add if sign > 0 else bag.remove)(f.value)
+
+    def _recount(self, old: TorrentFacts, new: TorrentFacts) -> None:
+        """_count(old, -1) then _count(new, +1), skipping what both count the same (most of a change:
+        a torrent's shares and slot status stay; its rank value moves with the swarm's numbers)."""
+        if old.shares != new.shares:
+            if old.shares:
+                add_shares(self._sums, old, -1)
+            if new.shares:
+                add_shares(self._sums, new, +1)
+        if old.candidate != new.candidate or old.active != new.active or (old.owed > 0) != (new.owed > 0):
+            self._count_slots(old, -1)
+            self._count_slots(new, +1)
+        elif new.candidate and old.value != new.value and not self._bulk:
+            bag = self._active_values if new.active else self._inactive_values
+            bag.remove(old.value)
+            bag.add(new.value)
 
     # -- results -----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from ..model import KNOWN_STATES, Torrent, normalize_state
+from ..model import KNOWN_STATES, Snapshot, Torrent, normalize_state
 
 STATUSES: tuple[str, ...] = (
     "downloading",
@@ -94,6 +94,17 @@ def is_seeding(t: Torrent) -> bool:
 def is_downloading(t: Torrent) -> bool:
     """Not complete and wanting data now (downloading, stalled, fetching metadata or queued)."""
     return STATUS_OF_STATE.get(t.state) in DOWNLOAD_STATUSES and not is_complete(t)
+
+
+# The states of is_downloading's statuses: one set lookup passes over a seed without a call.
+DOWNLOAD_STATES = frozenset(state for state, status in STATUS_OF_STATE.items() if status in DOWNLOAD_STATUSES)
+
+
+def downloads(snapshot: Snapshot) -> Mapping[str, Torrent]:
+    """The snapshot's torrents that is_downloading says yes to: as the mirror keeps them, or found."""
+    if snapshot.downloading is not None:
+        return snapshot.downloading
+    return {h: t for h, t in snapshot.torrents.items() if t.state in DOWNLOAD_STATES and is_downloading(t)}
 
 
 def state_counts(

@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 
+from ..managers.state import DOWNLOAD_STATES, is_downloading
 from ..model import (
     TORRENT_FIELDS,
     TORRENT_INDEX,
@@ -172,6 +173,8 @@ class PayloadError(ValueError):
 # Full updates from this size on are consumed while decoded (MaindataState.consume_bodies): at 50,000
 # torrents the 70 MB body and the state built from it were both whole at the end of a full sync.
 CONSUME_FROM = 4 * 2**20
+# How many snapshots back Snapshot.history reaches: the jobs run every 30-60 s, scrapes come every 15 s.
+HISTORY = 64
 _LISTS = ("torrents_removed", "categories_removed", "tags", "tags_removed", "trackers_removed")
 _OBJECTS = ("torrents", "categories", "server_state", "trackers")
 
@@ -310,9 +313,12 @@ class MaindataState:
         self._tracker_bytes: dict[str, bytes] = {}
         self._tags_cache: dict[str, tuple[str, ...]] = {}  # qBittorrent's "a, b" -> ("a", "b")
         self._totals = Totals()
+        self._downloading: dict[str, Torrent] = {}  # the torrents is_downloading says yes to
+        self._history: list[TorrentChanges] = []  # the last snapshots' changes, oldest first
         self._removed = 0  # torrents deleted from _torrents since it was last compacted (snapshot())
         self._changed: set[str] | None = None  # hashes changed since the last snapshot (None: unknown)
         self._snapshot_torrents: Mapping[str, Torrent] = MappingProxyType({})
+        self._snapshot_downloading: Mapping[str, Torrent] = MappingProxyType({})
         self._torrents_dirty = True
         self._dirty = True
         self._last: Snapshot | None = None
@@ -454,6 +460,7 @@ class MaindataState:
             self._leave_trackers(h)
             old = self._torrents.pop(h, None)
             if old is not None:
+                self._downloading.pop(h, None)
                 self._removed += 1
                 gone.append(old)
                 if self._changed is not None:
@@ -473,6 +480,9 @@ class MaindataState:
                 self._put(h, _NOTHING_SENT, previous, came, replaced)
         if u.full:  # a full update starts from nothing: its totals are summed once, at the end
             self._totals.add_all(self._torrents.values())
+            self._downloading = {
+                h: t for h, t in self._torrents.items() if t.state in DOWNLOAD_STATES and is_downloading(t)
+            }
         else:
             self._totals.add_all(gone, -1)
             self._totals.add_all(came, +1)
@@ -523,6 +533,10 @@ class MaindataState:
             new = _build(h, merged, hosts)
             replaced.append((old, new))
         self._torrents[h] = new
+        if is_downloading(new):
+            self._downloading[h] = new
+        else:
+            self._downloading.pop(h, None)
         if self._changed is not None:
             self._changed.add(h)
         if old is None:
@@ -647,10 +661,13 @@ class MaindataState:
                 self._torrents = dict(self._torrents)
                 self._removed = 0
             self._snapshot_torrents = MappingProxyType(self._torrents.copy())
+            self._snapshot_downloading = MappingProxyType(self._downloading.copy())
             self._torrents_dirty = False
         changes = None
         if self._changed is not None and self._last is not None:
             changes = TorrentChanges(self._last.generation, frozenset(self._changed))
+        history = tuple(self._history)
+        self._history = [*self._history[1 - HISTORY :], changes] if changes else []
         self._changed = set()
         self.generation += 1
         by_state_category, by_category, by_tracker = self._totals.frozen()
@@ -667,6 +684,8 @@ class MaindataState:
             by_category=MappingProxyType(by_category),
             by_tracker=MappingProxyType(by_tracker),
             changes=changes,
+            history=history if changes else (),
+            downloading=self._snapshot_downloading,
         )
         self._dirty = False
         return self._last

@@ -371,3 +371,80 @@ def test_world_deltas_take_the_tracker_list_diff_and_equal_the_general_merge(mon
         assert state_of(typed) == state_of(general)
         assert {u: set(hs) for u, hs in typed._tracker_urls.items()} == general._tracker_urls
     assert taken and all(taken)
+
+
+# -- what the mirror keeps for the jobs: the downloads, and which torrents changed since a snapshot ----
+
+
+def assert_downloads_kept(snap) -> None:
+    from exporter.managers.state import is_downloading
+
+    assert snap.downloading is not None
+    assert dict(snap.downloading) == {h: t for h, t in snap.torrents.items() if is_downloading(t)}
+    assert all(snap.torrents[h] is t for h, t in snap.downloading.items())
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(payloads, min_size=1, max_size=8))
+def test_the_downloads_kept_are_the_downloads_after_any_payload(sequence):
+    state = MaindataState()
+    for payload in sequence:
+        outcome(state, lambda p=payload: state.apply(MaindataBody(compact(p))))
+        assert_downloads_kept(state.snapshot(0.0))
+
+
+def test_changed_since_names_every_torrent_that_differs_from_an_earlier_snapshot():
+    w = World(PROFILES["4.5.2"], 600, seed=5, epoch=EPOCH)
+    state = MaindataState()
+    state.apply_body(bytearray(w.maindata("s", 0)))
+    snaps = [state.snapshot(0.0)]
+    for i in range(8):
+        w.tick()
+        state.apply_body(bytearray(w.maindata("s", w.sessions["s"].last_sent_rid)))
+        snaps.append(state.snapshot(float(i + 1)))
+        assert_downloads_kept(snaps[-1])
+    assert snaps[0].changed_since(snaps[0].generation) is None or snaps[0].changes is None
+    for i, old in enumerate(snaps):
+        for new in snaps[i + 1 :]:
+            changed = new.changed_since(old.generation)
+            assert changed is not None
+            keys = old.torrents.keys() | new.torrents.keys()
+            differ = {h for h in keys if old.torrents.get(h) is not new.torrents.get(h)}
+            assert differ <= changed  # and what else it names was there in neither
+            assert all(h not in old.torrents and h not in new.torrents for h in changed - differ)
+            assert new.changed_since(new.generation) == frozenset()
+    # a full update in between: not known any more
+    w.sessions.clear()
+    state.apply_body(bytearray(w.maindata("s", 0)))
+    after = state.snapshot(99.0)
+    assert after.changed_since(snaps[-1].generation) is None
+    assert after.changed_since(snaps[0].generation) is None
+
+
+def test_the_jobs_decide_the_same_from_the_kept_downloads_and_changes_as_from_every_torrent():
+    import dataclasses
+
+    from exporter.managers.completion import find_new
+    from exporter.managers.control import plan_emergency, plan_stalls
+    from exporter.managers.policy import EmergencyPolicy, StallPolicy, TrackerPolicies
+
+    w = World(PROFILES["4.5.2"], 800, seed=6, epoch=EPOCH)
+    state = MaindataState()
+    state.apply_body(bytearray(w.maindata("s", 0)))
+    first = state.snapshot(float(EPOCH))
+    policy = StallPolicy(stall_after=30, grace=0, cooldown=0)
+    marks = plan_stalls(first, EPOCH, policy, {}, {}).progress
+    for _ in range(4):
+        w.tick()
+        state.apply_body(bytearray(w.maindata("s", w.sessions["s"].last_sent_rid)))
+    snap = state.snapshot(float(EPOCH + 60))
+    walked = dataclasses.replace(snap, downloading=None)  # what a Snapshot built elsewhere gives
+    assert snap.downloading
+    now = EPOCH + 60.0
+    assert plan_stalls(snap, now, policy, marks, {}) == plan_stalls(walked, now, policy, marks, {})
+    emergency = EmergencyPolicy(margin=100.0)  # every tracker in emergency: stops from the downloads
+    args = (now, TrackerPolicies(), emergency, {}, {})
+    assert plan_emergency(snap, *args).stops and plan_emergency(snap, *args) == plan_emergency(walked, *args)
+    known = {(t.hash, max(t.completion_on, 0)) for t in find_new(first, frozenset())}
+    by_changes = find_new(snap, known, first.torrents, snap.changed_since(first.generation))
+    assert by_changes and by_changes == find_new(snap, known, first.torrents) == find_new(snap, known)
