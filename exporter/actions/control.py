@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from ..durations import duration_text
-from ..managers.control import Ladder, Progress, plan_emergency, plan_slots, plan_stalls
+from ..managers.control import Action, Ladder, Progress, plan_emergency, plan_slots, plan_stalls
 from ..managers.policy import TrackerPolicies
 from ..managers.ratio_index import SharedRatioIndex
 from ..managers.tracker_health import HeldBack, plan_unregistered
@@ -181,24 +181,30 @@ class ControlJob:
                 self.ladders.set(h, None)
         c = self.connection
 
-        def restart(h: str) -> None:
-            c.stop([h])
-            c.start([h])
+        def restart(hashes: list[str]) -> None:
+            c.stop(hashes)
+            c.start(hashes)
 
-        calls: dict[str, Callable[[str], object]] = {
-            "reannounce": lambda h: c.reannounce([h]),
+        calls: dict[str, Callable[[list[str]], object]] = {
+            "reannounce": c.reannounce,
             "restart": restart,
-            "recheck": lambda h: c.recheck([h]),
-            "tag_stalled": lambda h: c.add_tags([h], [policy.tag]),
-            "untag_stalled": lambda h: c.remove_tags([h], [policy.tag]),
+            "recheck": c.recheck,
+            "tag_stalled": lambda hashes: c.add_tags(hashes, [policy.tag]),
+            "untag_stalled": lambda hashes: c.remove_tags(hashes, [policy.tag]),
         }
+        # One request per step for all of this run's torrents on it (a request costs ~2 ms of CPU);
+        # each action keeps its own log line, audit row and ladder, in the plan's order within a step.
+        steps: dict[str, list[Action]] = {}
         for a in plan.actions:
+            steps.setdefault(a.action, []).append(a)
+        for name, actions in steps.items():
             if stopping.is_set():
                 return
-            self.performer.perform(a, partial(calls[a.action], a.hash), self.stall_dry)
-            ladder = plan.ladders.get(a.hash)
-            if ladder is not None:  # the ladder climbs even if the step failed: the failure is counted
-                self.ladders.set(a.hash, {"step": ladder.step, "at": ladder.at})
+            self.performer.perform_each(actions, calls[name], self.stall_dry)
+            for a in actions:
+                ladder = plan.ladders.get(a.hash)
+                if ladder is not None:  # the ladder climbs even if the step failed: the failure is counted
+                    self.ladders.set(a.hash, {"step": ladder.step, "at": ladder.at})
 
     # -- seeding slots -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..managers.control import Action
@@ -61,6 +62,23 @@ class Performer:
         for action in actions:
             self._record(action, error, dry_run)
         return not error
+
+    def perform_each(
+        self, actions: list[Action], call: Callable[[list[str]], object], dry_run: bool
+    ) -> list[bool]:
+        """`call(hashes)` for all of `actions` in one request; should that request fail, one request
+        each, so that one torrent's error does not fail the others. Whether each succeeded (or would)."""
+        if len(actions) > 1 and not dry_run:
+            self.store.lead()
+            try:
+                call([a.hash for a in actions])
+            except Exception:  # each alone below: each with its own outcome, logged and audited
+                pass
+            else:
+                for action in actions:
+                    self._record(action, "", dry_run)
+                return [True] * len(actions)
+        return [self.perform(a, partial(call, [a.hash]), dry_run) for a in actions]
 
     def _record(self, action: Action, error: str, dry_run: bool) -> None:
         result = "error" if error else "ok"

@@ -173,6 +173,19 @@ def test_a_failed_action_is_counted_and_does_not_stop_the_others(store, registry
     assert "HTTP 500" in store.audit_log(0)[0].reason
 
 
+def test_one_request_carries_a_step_for_all_its_torrents_each_audited(store, registry):
+    mirror, clock = FakeMirror(snap(stalled("a"), stalled("b"), stalled("c"))), Clock(T0)
+    job = control_job(mirror, store, registry, clock, stall=STALL)
+    job.run(GO)
+    clock.now += 61
+    assert job.run(GO) == "ok"
+    assert len(mirror.connection.calls) == 1
+    action, hashes = mirror.connection.calls[0]
+    assert action == "reannounce" and sorted(hashes) == ["a", "b", "c"]
+    assert sorted((e.hash, e.result) for e in store.audit_log(0)) == [("a", "ok"), ("b", "ok"), ("c", "ok")]
+    assert set(store.state("stall_ladder")) == {"a", "b", "c"}
+
+
 def test_no_snapshot_skips_the_run(store, registry):
     job = control_job(FakeMirror(None), store, registry, Clock(T0), stall=STALL)
     assert job.run(GO) == "skipped"
