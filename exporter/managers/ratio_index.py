@@ -24,6 +24,7 @@ import itertools
 import math
 import operator
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..model import Snapshot, Torrent
@@ -141,6 +142,9 @@ class RatioIndex:
 
     def _apply_changes(self, snapshot: Snapshot, now: float) -> None:
         torrents, changes, known = snapshot.torrents, snapshot.changes, self._torrents
+        if not known:
+            self._build(torrents, now)
+            return
         if changes is not None and changes.since == self._generation:
             # the mirror says which torrents differ from the snapshot this index saw last
             differ = [h for h in changes.hashes if known.get(h) is not torrents.get(h)]
@@ -162,6 +166,25 @@ class RatioIndex:
             facts = [f for f in self._facts.values() if f.candidate]
             self._active_values = _MinBag([f.value for f in facts if f.active])
             self._inactive_values = _SortedBag([f.value for f in facts if not f.active])
+
+    def _build(self, torrents: Mapping[str, Torrent], now: float) -> None:
+        """The first update: every torrent's facts and all the sums at once, without _put's bookkeeping
+        of what each one replaces (a first index at 50,000 torrents; the tests compare it with _put's)."""
+        policies, settings = self.policies, self.settings
+        self._torrents = dict(torrents)
+        self._facts = facts = {h: facts_of(t, policies, settings, now) for h, t in torrents.items()}
+        sums = self._sums
+        for f in facts.values():
+            if f.shares:
+                add_shares(sums, f, +1)
+        candidates = [f for f in facts.values() if f.candidate]
+        self._candidates = len(candidates)
+        self._active = sum(f.active for f in candidates)
+        self._owed = sum(f.owed > 0 for f in candidates)
+        self._active_values = _MinBag([f.value for f in candidates if f.active])
+        self._inactive_values = _SortedBag([f.value for f in candidates if not f.active])
+        self._expiry = [(f.expires, h) for h, f in facts.items() if f.expires < math.inf]
+        heapq.heapify(self._expiry)
 
     def _put(self, h: str, t: Torrent, now: float) -> None:
         old_t = self._torrents.get(h)
