@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import qbittorrentapi
 import requests
@@ -41,6 +41,7 @@ from .transport import CHUNK, DeadlineAdapter, ResponseTooLarge, deadline, is_lo
 
 log = logging.getLogger(__name__)
 _UNCOMPRESSED = {"Accept-Encoding": "identity"}
+WRITE_ANSWER_SIZE = 1 << 16  # a write's answer is "Ok." or empty
 # Below this rate (bytes/s, ~320 Mbit/s) gzip's ~1.7 s per 60 MB saved is quicker than the raw bytes;
 # bodies under RAW_JUDGED_SIZE are too small for their time to say anything about the link.
 RAW_MIN_RATE = 40e6
@@ -368,26 +369,78 @@ class Connection:
 
     def stop(self, hashes: list[str]) -> None:
         method = self._client.torrents_stop if self.app.uses_stop_start else self._client.torrents_pause
-        self._call(method, torrent_hashes=hashes)
+        self._write("stop" if self.app.uses_stop_start else "pause", {"hashes": hashes}, method)
 
     def start(self, hashes: list[str]) -> None:
         method = self._client.torrents_start if self.app.uses_stop_start else self._client.torrents_resume
-        self._call(method, torrent_hashes=hashes)
+        self._write("start" if self.app.uses_stop_start else "resume", {"hashes": hashes}, method)
 
     def reannounce(self, hashes: list[str]) -> None:
-        self._call(self._client.torrents_reannounce, torrent_hashes=hashes)
+        self._write("reannounce", {"hashes": hashes}, self._client.torrents_reannounce)
 
     def recheck(self, hashes: list[str]) -> None:
-        self._call(self._client.torrents_recheck, torrent_hashes=hashes)
+        self._write("recheck", {"hashes": hashes}, self._client.torrents_recheck)
 
     def add_tags(self, hashes: list[str], tags: list[str]) -> None:
-        self._call(self._client.torrents_add_tags, tags=tags, torrent_hashes=hashes)
+        self._write("addTags", {"hashes": hashes, "tags": tags}, self._client.torrents_add_tags)
 
     def remove_tags(self, hashes: list[str], tags: list[str]) -> None:
-        self._call(self._client.torrents_remove_tags, tags=tags, torrent_hashes=hashes)
+        self._write("removeTags", {"hashes": hashes, "tags": tags}, self._client.torrents_remove_tags)
 
     def set_category(self, hashes: list[str], category: str) -> None:
-        self._call(self._client.torrents_set_category, category=category, torrent_hashes=hashes)
+        set_category = self._client.torrents_set_category
+        self._write("setCategory", {"hashes": hashes, "category": category}, set_category)
+
+    def _write(self, method: str, args: dict[str, Any], fallback: Callable[..., Any]) -> None:
+        """torrents/<method> with `args` (hashes joined by "|", tags by ","), sent straight
+        (transport.post_direct: ~1 ms of CPU less than qbittorrentapi's way, which an action run at
+        50,000 torrents pays a dozen times). Anything but a 200, and any failure before one, goes
+        qbittorrentapi's way, `fallback(torrent_hashes=..., ...)`, within the same timeout (a 403 logs
+        in again there). A request whose answer was lost may so reach qBittorrent twice: every write
+        here does the same done twice (stop, start, reannounce, recheck, tags, category)."""
+        joined = {k: ("|" if k == "hashes" else ",").join(v) for k, v in args.items() if isinstance(v, list)}
+        form = {**args, **joined}
+        kwargs = {("torrent_hashes" if k == "hashes" else k): v for k, v in args.items()}
+
+        def call() -> None:
+            if not self._post_straight(APINames.Torrents, method, form):
+                fallback(**kwargs)
+
+        self._call(call)
+
+    def _post_straight(self, api: APINames, method: str, form: dict[str, str]) -> bool:
+        """POST api/method straight (transport.post_direct); True if qBittorrent answered 200 (its body,
+        "Ok." or nothing, read and dropped), False if the request must go qbittorrentapi's way."""
+        client = self._client
+        if client._http_session is None or client._url._base_url is None:
+            return False  # not logged in through qbittorrentapi yet
+        try:
+            session = client._session
+            response = post_direct(
+                session,
+                client._url.build(api, method),
+                urlencode(form),
+                {},
+                session.verify if self._verify is None else self._verify,
+            )
+        except Exception:
+            return False
+        if response is None:
+            return False
+        done = False
+        try:
+            if response.status != 200:
+                return False
+            read_body(response.stream(CHUNK), WRITE_ANSWER_SIZE)
+            done = True
+        except Exception:
+            pass  # a 200 came: qBittorrent did it; only its short answer is lost
+        finally:
+            if done:
+                response.release_conn()
+            else:
+                response.close()  # an answer left unread: not reused
+        return True
 
     def preferences(self) -> dict[str, Any]:
         return self._call(self._client.app_preferences)

@@ -18,8 +18,8 @@ from tests.kit.qbt_fake import API_KEY, PASSWORD, ROUTES, FakeQbt5
 
 
 @pytest.fixture
-def fake():
-    with FakeQbt5() as server:
+def fake(request):
+    with FakeQbt5(routes=getattr(request, "param", None)) as server:
         yield server
 
 
@@ -334,4 +334,51 @@ def test_a_straight_answer_left_unread_is_closed_not_put_back_in_the_pool(fake, 
     fake.sessions.clear()
     conn.maindata(1)  # the straight one gets a 403 and leaves it; the full way logs in again
     assert seen[0] == (200, "released") and (403, "closed") in seen and (403, "released") not in seen
+    conn.close()
+
+
+WRITES = {f"/api/v2/torrents/{m}": "" for m in ("reannounce", "recheck", "addTags", "setCategory")}
+
+
+@pytest.mark.parametrize("fake", [WRITES], indirect=True)
+def test_writes_go_straight_with_the_form_qbittorrentapi_sends_and_a_403_the_full_way(fake, monkeypatch):
+    conn = Connection(ConnectionSettings(url=fake.url(), password=PASSWORD))
+    through: list[str] = []
+    post = conn._client._post
+
+    def counting(*args, **kwargs):
+        through.append(str(kwargs["_method"] if "_method" in kwargs else args[1]))
+        return post(*args, **kwargs)
+
+    monkeypatch.setattr(conn._client, "_post", counting)
+    conn.login()
+    conn.reannounce(["a1", "b2"])
+    conn.add_tags(["a1"], ["x", "y"])
+    conn.set_category(["b2"], "tv")
+    conn.stop(["a1"])
+    assert through == []  # all four straight
+    straight = [(p, form) for p, _, form in fake.requests if p.startswith("/api/v2/torrents/")]
+    conn._post_straight = lambda *args: False  # what qbittorrentapi sends for the same calls
+    conn.reannounce(["a1", "b2"])
+    conn.add_tags(["a1"], ["x", "y"])
+    conn.set_category(["b2"], "tv")
+    conn.stop(["a1"])
+    assert len(through) == 4
+    full = [(p, form) for p, _, form in fake.requests if p.startswith("/api/v2/torrents/")][len(straight) :]
+    assert (
+        straight
+        == full
+        == [
+            ("/api/v2/torrents/reannounce", {"hashes": "a1|b2"}),
+            ("/api/v2/torrents/addTags", {"hashes": "a1", "tags": "x,y"}),
+            ("/api/v2/torrents/setCategory", {"hashes": "b2", "category": "tv"}),
+            ("/api/v2/torrents/stop", {"hashes": "a1"}),
+        ]
+    )
+    del conn._post_straight
+    fake.sessions.clear()  # qBittorrent restarted: the straight write gets a 403, the full way logs in again
+    logins = fake.count("/api/v2/auth/login")
+    conn.recheck(["a1"])
+    assert through[-1:] == ["recheck"] and fake.count("/api/v2/auth/login") == logins + 1
+    assert fake.requests[-1][0] == "/api/v2/torrents/recheck" and fake.requests[-1][1]
     conn.close()
