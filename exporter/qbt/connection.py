@@ -35,9 +35,18 @@ import urllib3
 from qbittorrentapi.definitions import APINames
 
 from ..model import AppInfo, clean_text
-from .maindata import MaindataBody, PayloadError
+from .maindata import FullStream, MaindataBody, PayloadError
 from .trackers import Rows, check_torrents_with_trackers, check_tracker_rows
-from .transport import CHUNK, DeadlineAdapter, ResponseTooLarge, deadline, is_local, post_direct, read_body
+from .transport import (
+    CHUNK,
+    DeadlineAdapter,
+    ResponseTooLarge,
+    deadline,
+    feed_body,
+    is_local,
+    post_direct,
+    read_body,
+)
 
 log = logging.getLogger(__name__)
 _UNCOMPRESSED = {"Accept-Encoding": "identity"}
@@ -221,8 +230,10 @@ class Connection:
         )
         return self.app
 
-    def maindata(self, rid: int) -> MaindataBody:
-        """The sync/maindata response for `rid`, as read: MaindataState decodes it from the bytes."""
+    def maindata(self, rid: int, stream: FullStream | None = None) -> MaindataBody:
+        """The sync/maindata response for `rid`, as read: MaindataState decodes it from the bytes. With
+        `stream`, a large full update read straight is fed to it as it arrives (its torrents decoded on
+        the way); read the full way, a body is read whole."""
         if not self._logged_in:
             self.login()
         # The raw body, decoded by the mirror rather than by qbittorrentapi: read up to max_response_size,
@@ -230,7 +241,7 @@ class Connection:
         seconds = self.settings.timeout if rid else self.settings.full_sync_timeout
         raw = not self.compress
         try:
-            return MaindataBody(self._call_within(seconds, self._read_maindata, rid))
+            return self._call_within(seconds, self._read_maindata, rid, stream)
         except QBittorrentError as exc:
             if raw and not rid and exc.reason == "timeout":
                 self._ask_for_gzip("a full sync timed out uncompressed")
@@ -243,12 +254,12 @@ class Connection:
             "qBittorrent at %s: %s; asking for gzip from now on", urlsplit(self.settings.url).hostname, why
         )
 
-    def _read_maindata(self, rid: int) -> bytearray:
+    def _read_maindata(self, rid: int, stream: FullStream | None) -> MaindataBody:
         raw = not self.compress
         # Timed from the headers on: qBittorrent builds the whole body before it answers, so this is the
         # link (and not that build, nor waiting for the lock), which gzip would make shorter.
-        started, body = self._read_maindata_direct(rid, raw)
-        if body is None:
+        started, size, answer = self._read_maindata_direct(rid, raw, stream)
+        if answer is None:
             response = self._client._post_cast(
                 _name=APINames.Sync,
                 _method="maindata",
@@ -260,20 +271,23 @@ class Connection:
             started = self._clock()
             with closing(response):
                 body = read_body(response.iter_content(CHUNK), self.settings.max_response_size)
+            size, answer = len(body), MaindataBody(body)
         elapsed = self._clock() - started
-        if raw and len(body) >= RAW_JUDGED_SIZE and len(body) < RAW_MIN_RATE * elapsed:
-            self._ask_for_gzip(f"{len(body) / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
-        return body
+        if raw and size >= RAW_JUDGED_SIZE and size < RAW_MIN_RATE * elapsed:
+            self._ask_for_gzip(f"{size / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
+        return answer
 
-    def _read_maindata_direct(self, rid: int, raw: bool) -> tuple[float, bytearray | None]:
-        """(when the headers came, the body) of sync/maindata sent straight (transport.post_direct), or
-        (0, None) to send it through qbittorrentapi: anything but a 200 (a 403 after qBittorrent dropped
-        our session, which qbittorrentapi answers with a new login; an error it words for us) and any
-        failure to connect or to read the headers, which it tries again within the same deadline. A
-        body too large is final."""
+    def _read_maindata_direct(
+        self, rid: int, raw: bool, stream: FullStream | None
+    ) -> tuple[float, int, MaindataBody | None]:
+        """(when the headers came, its size, the body) of sync/maindata sent straight
+        (transport.post_direct), or (0, 0, None) to send it through qbittorrentapi: anything but a 200
+        (a 403 after qBittorrent dropped our session, which qbittorrentapi answers with a new login; an
+        error it words for us) and any failure to connect, to read, or of `stream` to decode what it is
+        fed, which it tries again within the same deadline, read whole. A body too large is final."""
         client = self._client
         if client._http_session is None or client._url._base_url is None:
-            return 0.0, None  # not logged in through qbittorrentapi yet
+            return 0.0, 0, None  # not logged in through qbittorrentapi yet
         try:
             session = client._session
             response = post_direct(
@@ -284,22 +298,28 @@ class Connection:
                 session.verify if self._verify is None else self._verify,
             )
         except Exception:
-            return 0.0, None
+            return 0.0, 0, None
         if response is None:
-            return 0.0, None
-        started, body = self._clock(), None
+            return 0.0, 0, None
+        started, answer = self._clock(), None
         try:
             if response.status != 200:
-                return 0.0, None
+                return 0.0, 0, None
+            limit = self.settings.max_response_size
             try:
-                body = read_body(response.stream(CHUNK), self.settings.max_response_size)
+                if stream is None:
+                    body = read_body(response.stream(CHUNK), limit)
+                    size, answer = len(body), MaindataBody(body)
+                else:
+                    size = feed_body(response.stream(CHUNK), limit, stream.feed)
+                    answer = MaindataBody(stream.body(), stream)
             except ResponseTooLarge:
                 raise
-            except Exception:
-                return 0.0, None  # cut off while reading: the full path tries again within the deadline
-            return started, body
+            except Exception:  # cut off while reading, or a part not typed as qBittorrent sends it:
+                return 0.0, 0, None  # the full path reads it again, whole, within the deadline
+            return started, size, answer
         finally:
-            if body is None:
+            if answer is None:
                 response.close()  # a body left unread (an error, too large, cut off): not reused
             else:
                 response.release_conn()

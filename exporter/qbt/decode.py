@@ -155,6 +155,38 @@ def torrents_span(body: bytearray, raw: msgspec.Raw) -> tuple[int, int] | None:
     return None
 
 
+def full_torrents_start(head: bytes | bytearray) -> int | None:
+    """Where the torrents object of a full update begins in the first bytes of its body (at its `{`),
+    or None: not a full update, not there yet, or not an object. The `"torrents":` found must be the
+    top-level key, as in torrents_span: what precedes it, closed with `null}`, is the JSON object of
+    the body's first keys, and qBittorrent writes them sorted (full_update comes before torrents)."""
+    at = 0
+    while (at := head.find(b'"torrents":', at)) >= 0:
+        start = at = at + len(b'"torrents":')
+        try:
+            before = msgspec.json.decode(bytes(head[:start]) + b"null}")
+        except (msgspec.MsgspecError, ValueError):
+            continue
+        if isinstance(before, dict) and "torrents" in before and before["torrents"] is None:
+            full = before.get("full_update") is True
+            return start if full and head[start : start + 1] == b"{" else None
+    return None
+
+
+def full_chunk(members: bytes | bytearray) -> dict[str, Any]:
+    """hash -> FullTorrent of `members`: whole torrents of a full update's torrents object, without its
+    braces. Mismatch when they are not well typed."""
+    try:
+        return _FULL.decode(b"".join((b"{", members, b"}")))
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise Mismatch(str(exc)) from None
+
+
+def boundary_before(body: bytearray, at: int) -> int:
+    """Where the last torrent that begins before `at` begins (its `"`), 0 if none does (see _BOUNDARY)."""
+    return _boundary_before(body, at, 0)
+
+
 def consume_chunks(
     body: bytearray, span: tuple[int, int], full: bool, size: int | None = None
 ) -> Iterator[dict[str, Any]]:

@@ -237,6 +237,9 @@ class _Update:
     # list as sent, kept for the next difference.
     tracker_diffs: Mapping[str, decode.ListDiff] = dataclasses.field(default_factory=dict)
     tracker_bytes: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
+    # A full update's torrents decoded while its body arrived (FullStream), built with the hosts the
+    # state had: in the body before `torrents`.
+    streamed: Mapping[str, Torrent] = dataclasses.field(default_factory=dict)
 
 
 def _general_update(payload: dict[str, Any]) -> _Update:
@@ -257,16 +260,80 @@ def _general_update(payload: dict[str, Any]) -> _Update:
     )
 
 
+class FullStream:
+    """A sync/maindata body fed as it arrives (Connection.maindata). A large full update's torrents are
+    decoded from it part by part, so its whole body (70 MB at 50,000 torrents) is never in memory next
+    to the state; any other body is kept whole, as read.
+
+    qBittorrent writes its keys sorted: categories, full_update, rid, server_state and tags come before
+    torrents (decode.full_torrents_start finds them), trackers after. So the torrents are built with the
+    hosts the state has now, and MaindataState._put_streamed gives them their new ones once the rest
+    (`body()`: the first keys, the torrents not decoded yet, the trackers) is applied. Nothing of the
+    state changes before that: a body that fails half-way changes nothing. A part that is not typed as
+    qBittorrent sends it raises decode.Mismatch: the reader then reads the body again, whole, and the
+    state decodes it the general way (consume_bodies is off from then on)."""
+
+    def __init__(self, state: MaindataState) -> None:
+        self._state = state
+        self._data = bytearray()  # the body as read; once streaming, the torrents not decoded yet
+        self._head = b""  # once streaming: the body up to its torrents object, `"torrents":` included
+        self.built: dict[str, Torrent] = {}
+        self.size = 0  # bytes fed
+        self._decided = False
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        data = self._data
+        data += chunk
+        if not self._decided and len(data) >= CONSUME_FROM:
+            self._decided = True
+            start = decode.full_torrents_start(data)
+            if start is not None:
+                self._head = bytes(data[:start])
+                del data[: start + 1]  # and the object's `{`
+        if self._head and len(data) > 2 * decode.CHUNK:
+            self._take(len(data) - decode.CHUNK)
+
+    def _take(self, upto: int) -> None:
+        """Decode the torrents that end before the one beginning last before `upto`; drop their bytes."""
+        data = self._data
+        start = decode.boundary_before(data, upto)
+        if start <= 0:
+            return
+        state, built = self._state, self.built
+        try:
+            part = decode.full_chunk(data[: start - 1])  # without the comma
+        except decode.Mismatch:
+            state.consume_bodies = False  # read again whole, it takes the general way at once
+            raise
+        for h, raw in part.items():
+            state._stream_put(h, raw, built)
+        del data[:start]
+
+    def body(self) -> bytearray:
+        """What is left to apply: the body, or its first keys and the rest of its torrents and keys."""
+        if not self._head:
+            return self._data
+        rest = bytearray(self._head)
+        rest += b"{"
+        rest += self._data
+        self._data = bytearray()
+        return rest
+
+
 class MaindataBody(Mapping[str, Any]):
     """One sync/maindata response body as read. MaindataState.apply decodes it straight from the bytes
     (decode.py); read as a mapping, it is parsed the general way, once (PayloadError if it is not a
     JSON object)."""
 
-    def __init__(self, body: bytes | bytearray) -> None:
+    def __init__(self, body: bytes | bytearray, streamed: FullStream | None = None) -> None:
         self.body = body
+        self.streamed = streamed  # the torrents decoded while it arrived: `body` is the rest of it
         self._parsed: dict[str, Any] | None = None
 
     def _payload(self) -> dict[str, Any]:
+        if self.streamed is not None and self.streamed.built:
+            raise PayloadError("sync/maindata full update was decoded while it arrived: no general way")
         if self._parsed is None:
             try:
                 parsed = parse_maindata(self.body)
@@ -333,16 +400,17 @@ class MaindataState:
     def apply(self, payload: Any) -> None:
         """Apply one parsed response (or a MaindataBody): all of it, or (PayloadError) none of it."""
         if isinstance(payload, MaindataBody):
-            self.apply_body(payload.body)
+            self.apply_body(payload.body, payload.streamed)
             return
         self._apply(_general_update(check_payload(payload)))
 
-    def apply_body(self, body: bytes | bytearray) -> None:
+    def apply_body(self, body: bytes | bytearray, streamed: FullStream | None = None) -> None:
         """Apply one response body: all of it, or (PayloadError) none of it.
 
         Well-typed bodies (qBittorrent's) are decoded by decode.py, torrent by torrent into Torrents;
         any other body the general way, as `apply` takes it. A full update is merged into a new state
         while this one stays as it was, so a body that fails half-way changes nothing either."""
+        built = streamed.built if streamed is not None else {}
         try:
             top = decode.top(body)
             lists = {url: bytes(raw) for url, raw in (top.trackers or {}).items()}
@@ -351,14 +419,21 @@ class MaindataState:
             if span is not None:
                 top.torrents = msgspec.Raw()  # no view of the body left: it can shrink
             try:
-                self._apply(self._typed_update(top, lists, body, span))
+                if built and not top.full_update:
+                    raise decode.Mismatch("streamed torrents in a body that is no full update")
+                update = self._typed_update(top, lists, body, span)
+                update.streamed = built
+                self._apply(update)
             except decode.Mismatch:
-                if span is None:
+                if span is None and not built:
                     raise
                 # Parts of the body are gone: no general way for this one. The next is decoded whole.
                 self.consume_bodies = False
                 raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
         except decode.Mismatch:
+            if built:  # its torrents are decoded already: the rest alone is no payload
+                self.consume_bodies = False
+                raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
             try:
                 payload = parse_maindata(body)
             except ValueError as exc:
@@ -467,7 +542,7 @@ class MaindataState:
                     self._changed.add(h)
         any_torrent = False
         if u.complete:
-            any_torrent = self._put_all(u.torrents, previous)
+            any_torrent = self._put_streamed(u.streamed, previous) | self._put_all(u.torrents, previous)
             retracked.clear()  # every torrent was built with its trackers, which came first
         else:
             put = self._put
@@ -502,6 +577,32 @@ class MaindataState:
             before = before_of(h)
             built[h] = before if before == new else new
         return bool(built)
+
+    def _put_streamed(self, streamed: Mapping[str, Torrent], previous: Mapping[str, Torrent]) -> bool:
+        """A full update's streamed torrents into this fresh state, their hosts now from its trackers
+        (the trackers map comes after the torrents); an unchanged torrent stays the object it was."""
+        hosts_of, before_of, built = self._hosts_of, previous.get, self._torrents
+        for h, t in streamed.items():
+            hosts = hosts_of(h)
+            if t.trackers != hosts:
+                t = _build(h, _values_of(t), hosts)
+                before = before_of(h)
+                if before == t:
+                    t = before
+            built[h] = t
+        return bool(streamed)
+
+    def _stream_put(self, h: str, raw: Any, built: dict[str, Torrent]) -> None:
+        """One torrent of a full update being streamed, decoded against this (the current) state: the
+        same object as before when its values are, else built with the hosts it has now."""
+        values = self._typed_values(raw)
+        old = self._torrents.get(h)
+        same = old is not None and _values_of(old) == tuple(values)
+        built[h] = old if same and old is not None else _build(h, values, self._hosts_of(h))
+
+    def stream(self) -> FullStream | None:
+        """A FullStream for the next body, if this state may decode one while it arrives."""
+        return FullStream(self) if self.consume_bodies else None
 
     def _put(
         self,

@@ -176,7 +176,7 @@ class Mirror:
         full = self._state.rid == 0 or self._last_attempt - self._last_full >= self.full_resync_interval
         if full:
             self._state.set_app(self.connection.login())
-        payload = self.connection.maindata(0 if full else self._state.rid)
+        payload = self.connection.maindata(0 if full else self._state.rid, self._state.stream())
         try:
             self._state.apply(payload)
         except PayloadError as exc:

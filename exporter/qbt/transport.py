@@ -32,7 +32,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -208,6 +208,17 @@ def read_body(chunks: Iterable[bytes], limit: int) -> bytearray:
         if len(body) > limit:
             raise ResponseTooLarge(f"qBittorrent's response is larger than {limit / 2**20:g} MiB")
     return body
+
+
+def feed_body(chunks: Iterable[bytes], limit: int, feed: Callable[[bytes], object]) -> int:
+    """read_body, each chunk given to `feed` as it comes rather than kept: the bytes fed."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(f"qBittorrent's response is larger than {limit / 2**20:g} MiB")
+        feed(chunk)
+    return size
 
 
 # Name endings of hosts on a local network (RFC 6762 .local, RFC 8375 home.arpa, ICANN's .internal, .lan).

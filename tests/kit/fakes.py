@@ -59,7 +59,7 @@ class FakeConnection:
             raise self.answers.pop(0)
         return APP
 
-    def maindata(self, rid: int) -> dict[str, Any]:
+    def maindata(self, rid: int, stream: Any = None) -> dict[str, Any]:
         self.calls.append(("maindata", rid))
         if not self.answers:
             raise AssertionError(f"FakeConnection: maindata({rid}) called, but no scripted answer is left")

@@ -308,10 +308,10 @@ def test_the_straight_sync_over_https_verifies_the_certificate(tmp_path):
         conn = Connection(ConnectionSettings(url=server.url(), api_key=API_KEY, ca_file=pki["ca"]))
         conn.login()
         with connection.deadline(4):
-            started, body = conn._read_maindata_direct(0, raw=True)
-            assert body is not None and b'"full_update"' in bytes(body)  # straight, over TLS
+            started, size, answer = conn._read_maindata_direct(0, raw=True, stream=None)
+            assert answer is not None and b'"full_update"' in bytes(answer.body)  # straight, over TLS
             conn._verify = True  # the system's CAs, which do not know this server's
-            assert conn._read_maindata_direct(0, raw=True) == (0.0, None)  # refused, left to the full way
+            assert conn._read_maindata_direct(0, True, None) == (0.0, 0, None)  # refused: the full way
         conn.close()
 
 
@@ -382,3 +382,34 @@ def test_writes_go_straight_with_the_form_qbittorrentapi_sends_and_a_403_the_ful
     assert through[-1:] == ["recheck"] and fake.count("/api/v2/auth/login") == logins + 1
     assert fake.requests[-1][0] == "/api/v2/torrents/recheck" and fake.requests[-1][1]
     conn.close()
+
+
+def test_a_large_full_sync_read_straight_is_decoded_while_it_arrives_and_a_bad_one_read_again(monkeypatch):
+    from bench.fakeqbt.profiles import PROFILES
+    from bench.fakeqbt.world import World
+    from exporter.qbt import decode, maindata
+    from exporter.qbt.maindata import MaindataState
+    from tests.kit.receiver import Response
+
+    monkeypatch.setattr(maindata, "CONSUME_FROM", 4000)
+    monkeypatch.setattr(decode, "CHUNK", 2000)
+    monkeypatch.setattr(connection, "CHUNK", 1000)  # the reads: many parts
+    full = World(PROFILES["4.5.2"], 300, seed=4, epoch=1_750_000_000).maindata("s", 0)
+    payload = json.loads(full)
+    h = list(payload["torrents"])[10]
+    payload["torrents"][h]["size"] = "12"  # not typed as qBittorrent sends it: only the general way reads it
+    bad = json.dumps(payload, separators=(",", ":")).encode()
+    for body, streamed in ((full, True), (bad, False)):
+        route = Response(200, body, {"Content-Type": "application/json"})
+        with FakeQbt5(routes={"/api/v2/sync/maindata": route}) as server:
+            conn = Connection(ConnectionSettings(url=server.url(), password=PASSWORD))
+            conn.login()
+            state = MaindataState()
+            answer = conn.maindata(0, state.stream())
+            assert (answer.streamed is not None) is streamed
+            assert server.count("/api/v2/sync/maindata") == (1 if streamed else 2)  # the bad one read again
+            state.apply(answer)
+            general = MaindataState()
+            general.apply(json.loads(body))
+            assert dict(state.snapshot(0).torrents) == dict(general.snapshot(0).torrents)
+            conn.close()

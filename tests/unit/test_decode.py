@@ -448,3 +448,110 @@ def test_the_jobs_decide_the_same_from_the_kept_downloads_and_changes_as_from_ev
     known = {(t.hash, max(t.completion_on, 0)) for t in find_new(first, frozenset())}
     by_changes = find_new(snap, known, first.torrents, snap.changed_since(first.generation))
     assert by_changes and by_changes == find_new(snap, known, first.torrents) == find_new(snap, known)
+
+
+# -- a full update decoded while it arrives (maindata.FullStream) --------------------------------------
+
+
+def fed(state: MaindataState, body: bytes, piece: int = 777) -> MaindataBody:
+    """What Connection.maindata gives for `body` read in pieces of `piece` bytes."""
+    stream = state.stream()
+    assert stream is not None
+    for at in range(0, len(body), piece):
+        stream.feed(body[at : at + piece])
+    return MaindataBody(stream.body(), stream)
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    monkeypatch.setattr(maindata, "CONSUME_FROM", 4000)  # streamed from 4 kB, ~5 torrents a part
+    monkeypatch.setattr(decode, "CHUNK", 2000)
+
+
+def test_a_full_update_fed_in_parts_equals_the_general_merge_and_keeps_unchanged_torrents(small_parts):
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    general, typed = MaindataState(), MaindataState()
+    first = w.maindata("s", 0)
+    general.apply(json.loads(first))
+    typed.apply(fed(typed, first))
+    for ticks in (3, 0, 2):  # deltas, then a resync with the trackers moved, and so on
+        for _ in range(ticks):
+            w.tick()
+            b = w.maindata("s", w.sessions["s"].last_sent_rid)
+            general.apply(json.loads(b))
+            typed.apply(fed(typed, b))
+            assert state_of(typed) == state_of(general)
+        before = dict(typed.snapshot(0.0).torrents)
+        w.sessions.clear()
+        b = w.maindata("s", 0)
+        answer = fed(typed, b)
+        assert answer.streamed is not None and len(answer.streamed.built) > 200  # most decoded on the way
+        assert len(answer.body) < len(b) // 4
+        general.apply(json.loads(b))
+        typed.apply(answer)
+        assert state_of(typed) == state_of(general)
+        after = typed.snapshot(0.0).torrents
+        kept = [h for h, t in after.items() if before.get(h) == t]
+        assert kept and all(after[h] is before[h] for h in kept)  # equal ones stay the same objects
+        assert_downloads_kept(typed.snapshot(0.0))
+
+
+def test_a_delta_or_a_small_body_is_kept_whole(small_parts):
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    state = MaindataState()
+    state.apply(fed(state, w.maindata("s", 0)))
+    for _ in range(30):
+        w.tick()
+    delta = w.maindata("s", w.sessions["s"].last_sent_rid)
+    assert len(delta) > maindata.CONSUME_FROM
+    answer = fed(state, delta)
+    assert answer.streamed is not None and not answer.streamed.built and bytes(answer.body) == delta
+    tiny = compact({"rid": 1, "full_update": True, "torrents": {"a" * 40: {"state": "uploading"}}})
+    answer = fed(MaindataState(), tiny)
+    assert not answer.streamed.built and bytes(answer.body) == tiny
+
+
+def test_a_category_named_torrents_is_not_taken_for_the_torrents_when_streaming(small_parts):
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    payload = json.loads(w.maindata("s", 0))
+    payload["categories"] = {"torrents": {"name": "torrents", "savePath": "/x"}, **payload["categories"]}
+    b = compact(dict(sorted(payload.items())))
+    general, typed = MaindataState(), MaindataState()
+    general.apply(payload)
+    answer = fed(typed, b)
+    assert len(answer.streamed.built) > 200
+    typed.apply(answer)
+    assert state_of(typed) == state_of(general)
+
+
+def test_a_streamed_full_update_not_typed_as_qbittorrent_sends_it_changes_nothing(small_parts):
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    state = MaindataState()
+    state.apply(fed(state, w.maindata("s", 0)))
+    before = state_of(state)
+    payload = json.loads(w.maindata("s", 0))
+    hashes = list(payload["torrents"])
+    early, late = dict(payload), dict(payload)
+    early["torrents"] = {**payload["torrents"], hashes[20]: {**payload["torrents"][hashes[20]], "size": "12"}}
+    late["torrents"] = {**payload["torrents"], hashes[-1]: {**payload["torrents"][hashes[-1]], "size": "12"}}
+    with pytest.raises(decode.Mismatch):  # met while it arrives: the reader reads it again, whole
+        fed(state, compact(early))
+    assert state_of(state) == before and state.consume_bodies is False  # ... for the general way
+    state.apply(MaindataBody(compact(early)))
+    general = MaindataState()
+    general.apply(early)
+    assert state_of(state)[1:] == state_of(general)[1:]
+    state = MaindataState()  # another one, streaming
+    state.apply(fed(state, w.maindata("s", 0)))
+    before = state_of(state)
+    with pytest.raises(PayloadError):  # met in the rest: no general way left for this one
+        state.apply(fed(state, compact(late)))
+    assert state_of(state) == before and state.consume_bodies is False and state.stream() is None
+    # after the torrents: a tracker URL with a lone surrogate, which only the general way reads
+    state.consume_bodies = True
+    odd = {**payload, "trackers": {**payload["trackers"], "http://t\ud800.example/a": [hashes[0]]}}
+    answer = fed(state, json.dumps(odd, separators=(",", ":")).encode())
+    assert answer.streamed is not None and answer.streamed.built
+    with pytest.raises(PayloadError):
+        state.apply(answer)
+    assert state_of(state) == before

@@ -27,7 +27,7 @@ def test_backoff_counts_from_the_end_of_a_slow_failed_attempt():
     clock = Clock()
 
     class Slow(FakeConnection):
-        def maindata(self, rid):
+        def maindata(self, rid, stream=None):
             clock.now += 5  # the attempt takes 5 s before it fails
             return super().maindata(rid)
 
@@ -48,7 +48,7 @@ class Held(FakeConnection):
         self.release = threading.Event()
         self.held: list[int] = []  # the rids of the delta syncs that started
 
-    def maindata(self, rid):
+    def maindata(self, rid, stream=None):
         if rid:
             self.held.append(rid)
             assert self.release.wait(10), "the test never released the sync"
@@ -94,7 +94,7 @@ def test_an_unexpected_error_is_a_response_error_and_frees_the_sync():
     class Buggy(FakeConnection):
         failed = False
 
-        def maindata(self, rid):
+        def maindata(self, rid, stream=None):
             if not self.failed:  # the first call hits a bug
                 self.failed = True
                 self.calls.append(("maindata", rid))

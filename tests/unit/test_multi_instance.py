@@ -184,7 +184,7 @@ class ScriptedConnection:
     def login(self) -> AppInfo:
         return AppInfo("v5.1.0", "2.11.4", "2.0.11.0")
 
-    def maindata(self, rid: int) -> dict:
+    def maindata(self, rid: int, stream=None) -> dict:
         self.calls += 1
         if self.gate is not None:
             self.gate.wait(30)
@@ -362,10 +362,10 @@ def test_a_scrape_writes_each_instance_as_soon_as_its_own_sync_is_done(tmp_path)
     b = app.instances["b"].mirror.connection
     answer = b.maindata
 
-    def slow_b(rid: int) -> dict:
+    def slow_b(rid: int, stream=None) -> dict:
         released.wait(5)  # until a's families have been made
         made.append("b synced")
-        return answer(rid)
+        return answer(rid, stream)
 
     b.maindata = slow_b
     families = app.instances["a"].families
