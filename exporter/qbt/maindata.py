@@ -127,12 +127,12 @@ class Totals:
         """add(old, -1) and add(new, +1) for each pair, in one walk of the groups when old and new stay
         in the same ones (at 1 % churn nearly all: only their byte counts moved)."""
         by_category, by_tracker = self.category, self.tracker
-        regrouped: list[tuple[Torrent, Torrent]] = []
         for old, new in pairs:
             state, category, size, uploaded, downloaded, trackers, tracker = _TOTALLED(old)
             state1, category1, size1, uploaded1, downloaded1, trackers1, tracker1 = _TOTALLED(new)
             if state != state1 or category != category1 or trackers != trackers1 or tracker != tracker1:
-                regrouped.append((old, new))
+                self.add(old, -1)  # in order: a hash sent twice in one delta replaces its own new torrent
+                self.add(new, +1)
                 continue
             d_size, d_up, d_down = size1 - size, uploaded1 - uploaded, downloaded1 - downloaded
             if not (d_size or d_up or d_down):
@@ -142,9 +142,6 @@ class Totals:
                 g[1] += d_size
                 g[2] += d_up
                 g[3] += d_down
-        if regrouped:
-            self.add_all([old for old, _ in regrouped], -1)
-            self.add_all([new for _, new in regrouped], +1)
 
     def frozen(self) -> tuple[dict[tuple[str, str], int], dict[str, Group], dict[str, Group]]:
         """Copies for a Snapshot, without the groups that became empty."""
