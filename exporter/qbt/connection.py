@@ -232,8 +232,7 @@ class Connection:
 
     def maindata(self, rid: int, stream: FullStream | None = None) -> MaindataBody:
         """The sync/maindata response for `rid`, as read: MaindataState decodes it from the bytes. With
-        `stream`, a large full update read straight is fed to it as it arrives (its torrents decoded on
-        the way); read the full way, a body is read whole."""
+        `stream`, a large full update is fed to it as it arrives (its torrents decoded on the way)."""
         if not self._logged_in:
             self.login()
         # The raw body, decoded by the mirror rather than by qbittorrentapi: read up to max_response_size,
@@ -269,9 +268,16 @@ class Connection:
                 requests_args={"stream": True},
             )
             started = self._clock()
+            # a new stream: the straight read may have fed one half-way (or found it not typed: None)
+            stream = stream.restart() if stream is not None else None
             with closing(response):
-                body = read_body(response.iter_content(CHUNK), self.settings.max_response_size)
-            size, answer = len(body), MaindataBody(body)
+                chunks, limit = response.iter_content(CHUNK), self.settings.max_response_size
+                if stream is None:
+                    body = read_body(chunks, limit)
+                    size, answer = len(body), MaindataBody(body)
+                else:  # after a 403 (qBittorrent restarted: a full update) too
+                    size = feed_body(chunks, limit, stream.feed)
+                    answer = MaindataBody(stream.body(), stream)
         elapsed = self._clock() - started
         if raw and size >= RAW_JUDGED_SIZE and size < RAW_MIN_RATE * elapsed:
             self._ask_for_gzip(f"{size / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")

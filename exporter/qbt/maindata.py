@@ -278,6 +278,10 @@ class FullStream:
         self.size = 0  # bytes fed
         self._decided = False
 
+    def restart(self) -> FullStream | None:
+        """A new stream for the same state, for a body read again (None: the state no longer streams)."""
+        return self._state.stream()
+
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
         data = self._data
