@@ -234,9 +234,9 @@ class _Update:
     # list as sent, kept for the next difference.
     tracker_diffs: Mapping[str, decode.ListDiff] = dataclasses.field(default_factory=dict)
     tracker_bytes: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
-    # A full update's torrents decoded while its body arrived (FullStream), built with the hosts the
-    # state had: in the body before `torrents`.
-    streamed: Mapping[str, Torrent] = dataclasses.field(default_factory=dict)
+    # A full update's torrents decoded while its body arrived (FullStream): the Torrent the state had
+    # when unchanged, else the values; their hosts come from the trackers map, after the torrents.
+    streamed: Mapping[str, Torrent | Values] = dataclasses.field(default_factory=dict)
 
 
 def _general_update(payload: dict[str, Any]) -> _Update:
@@ -263,18 +263,18 @@ class FullStream:
     to the state; any other body is kept whole, as read.
 
     qBittorrent writes its keys sorted: categories, full_update, rid, server_state and tags come before
-    torrents (decode.full_torrents_start finds them), trackers after. So the torrents are built with the
-    hosts the state has now, and MaindataState._put_streamed gives them their new ones once the rest
-    (`body()`: the first keys, the torrents not decoded yet, the trackers) is applied. Nothing of the
-    state changes before that: a body that fails half-way changes nothing. A part that is not typed as
-    qBittorrent sends it raises decode.Mismatch: the reader then reads the body again, whole, and the
-    state decodes it the general way (consume_bodies is off from then on)."""
+    torrents (decode.full_torrents_start finds them), trackers after. So a torrent's values are kept
+    (or, unchanged, the Torrent the state has), and MaindataState._put_streamed builds them with their
+    hosts once the rest (`body()`: the first keys, the torrents not decoded yet, the trackers) is
+    applied. Nothing of the state changes before that: a body that fails half-way changes nothing. A
+    part that is not typed as qBittorrent sends it raises decode.Mismatch: the reader then reads the
+    body again, whole, and the state decodes it the general way (consume_bodies is off from then on)."""
 
     def __init__(self, state: MaindataState) -> None:
         self._state = state
         self._data = bytearray()  # the body as read; once streaming, the torrents not decoded yet
         self._head = b""  # once streaming: the body up to its torrents object, `"torrents":` included
-        self.built: dict[str, Torrent] = {}
+        self.built: dict[str, Torrent | Values] = {}
         self.size = 0  # bytes fed
         self._decided = False
 
@@ -579,27 +579,28 @@ class MaindataState:
             built[h] = before if before == new else new
         return bool(built)
 
-    def _put_streamed(self, streamed: Mapping[str, Torrent], previous: Mapping[str, Torrent]) -> bool:
+    def _put_streamed(
+        self, streamed: Mapping[str, Torrent | Values], previous: Mapping[str, Torrent]
+    ) -> bool:
         """A full update's streamed torrents into this fresh state, their hosts now from its trackers
         (the trackers map comes after the torrents); an unchanged torrent stays the object it was."""
-        hosts_of, before_of, built = self._hosts_of, previous.get, self._torrents
+        hosts_of, built = self._hosts_of, self._torrents
         for h, t in streamed.items():
             hosts = hosts_of(h)
-            if t.trackers != hosts:
-                t = _build(h, _values_of(t), hosts)
-                before = before_of(h)
-                if before == t:
-                    t = before
-            built[h] = t
+            if not isinstance(t, Torrent):  # its values (new, or not those it had): built now, once
+                built[h] = _build(h, t, hosts)
+            elif t.trackers != hosts:  # an unchanged torrent on other trackers now
+                built[h] = _build(h, _values_of(t), hosts)
+            else:
+                built[h] = t
         return bool(streamed)
 
-    def _stream_put(self, h: str, raw: Any, built: dict[str, Torrent]) -> None:
+    def _stream_put(self, h: str, raw: Any, built: dict[str, Torrent | Values]) -> None:
         """One torrent of a full update being streamed, decoded against this (the current) state: the
-        same object as before when its values are, else built with the hosts it has now."""
+        Torrent it has when the values are the same (the same object stays), else the values."""
         values = self._typed_values(raw)
         old = self._torrents.get(h)
-        same = old is not None and _values_of(old) == tuple(values)
-        built[h] = old if same and old is not None else _build(h, values, self._hosts_of(h))
+        built[h] = old if old is not None and _values_of(old) == tuple(values) else values
 
     def stream(self) -> FullStream | None:
         """A FullStream for the next body, if this state may decode one while it arrives."""

@@ -506,6 +506,26 @@ def test_a_full_update_fed_in_parts_equals_the_general_merge_and_keeps_unchanged
         assert_downloads_kept(typed.snapshot(0.0))
 
 
+def test_a_streamed_resync_moves_an_unchanged_torrent_to_its_new_trackers(small_parts):
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    typed = MaindataState()
+    typed.apply(fed(typed, w.maindata("s", 0)))
+    payload = json.loads(w.maindata("s", 0))
+    urls = sorted(payload["trackers"], key=lambda u: -len(payload["trackers"][u]))
+    moved = payload["trackers"][urls[0]][0]  # early in the body: decoded on the way
+    assert moved not in payload["trackers"][urls[1]]
+    payload["trackers"][urls[0]].remove(moved)
+    payload["trackers"][urls[1]].append(moved)
+    general = MaindataState()
+    general.apply(payload)
+    before = typed.snapshot(0.0).torrents[moved]
+    answer = fed(typed, compact(payload))
+    assert answer.streamed.built.get(moved) is before  # unchanged values: the object it was, for now
+    typed.apply(answer)
+    assert state_of(typed) == state_of(general)
+    assert typed.snapshot(0.0).torrents[moved].trackers != before.trackers
+
+
 def test_a_delta_or_a_small_body_is_kept_whole(small_parts):
     w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
     state = MaindataState()
