@@ -90,11 +90,17 @@ def test_numbers_as_strings_take_the_general_path():
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(payloads, min_size=1, max_size=8))
 def test_any_payload_decodes_the_same_both_ways(sequence):
+    assert_decodes_the_same_both_ways(sequence, body)
+
+
+def assert_decodes_the_same_both_ways(sequence, encode) -> None:
+    """Each payload applied as parsed JSON and as the body `encode` makes of it: the same outcome and
+    the same state, and a refused one changes nothing."""
     general, typed = MaindataState(), MaindataState()
     for payload in sequence:
         before = state_of(typed)
         a = outcome(general, lambda p=payload: general.apply(p))
-        b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(body(p))))
+        b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(encode(p))))
         assert a == b
         if b == "refused":
             assert state_of(typed) == before
@@ -352,15 +358,7 @@ def test_plain_count_reads_only_the_plain_form():
 def test_any_payload_in_qbittorrents_compact_form_decodes_the_same_both_ways(sequence):
     """As test_any_payload_decodes_the_same_both_ways, without spaces: tracker lists then take the way
     of list_diff from the second one on (hashes twice, lists that shrink to nothing, urls removed)."""
-    general, typed = MaindataState(), MaindataState()
-    for payload in sequence:
-        before = state_of(typed)
-        a = outcome(general, lambda p=payload: general.apply(p))
-        b = outcome(typed, lambda p=payload: typed.apply(MaindataBody(compact(p))))
-        assert a == b
-        if b == "refused":
-            assert state_of(typed) == before
-        assert state_of(typed) == state_of(general)
+    assert_decodes_the_same_both_ways(sequence, compact)
 
 
 def test_world_deltas_take_the_tracker_list_diff_and_equal_the_general_merge(monkeypatch):
