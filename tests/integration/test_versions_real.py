@@ -18,11 +18,12 @@ from __future__ import annotations
 import pytest
 import requests
 
+from exporter.qbt import decode
 from exporter.qbt.connection import Connection, ConnectionSettings, QBittorrentError
 from exporter.sandbox import bencode, info_hash, make_payload, make_torrent
 from tests.kit import versions
 from tests.kit.processes import http_get, sample, wait_for
-from tests.kit.torrents import add_stalled, exporter_args, seed_on, torrent_of
+from tests.kit.torrents import DEAD, add_stalled, exporter_args, seed_on, torrent_of
 
 pytestmark = pytest.mark.integration
 
@@ -210,6 +211,37 @@ def test_tracker_hosts_come_from_the_trackers_map_whatever_the_tracker_field_say
         if n == "qbittorrent_tracker_torrents"
     }
     assert per_host == {"127.0.0.2": 2, "127.0.0.1": 1}
+
+
+@pytest.mark.qbt51
+def test_tracker_lists_come_in_the_plain_form_a_delta_is_diffed_in(qbt, qbt_client, tmp_path):
+    """qBittorrent resends a tracker's whole hash list when one torrent joins it; the mirror decodes only
+    the part that differs from the last one (decode.list_diff), which reads the plain form: every
+    version must write it (else each list is decoded whole: right, but the cost this avoids)."""
+    first = [add_stalled(qbt_client, qbt, tmp_path, f"plain-{i}.bin", tracker=DEAD) for i in range(2)]
+    session = session_of(qbt)
+
+    def sync(rid: int) -> tuple[int, bytes | None]:
+        body = session.post(qbt.url + "/api/v2/sync/maindata", data={"rid": rid}, timeout=10).content
+        top = decode.top(body)
+        return top.rid, bytes(top.trackers[DEAD]) if top.trackers and DEAD in top.trackers else None
+
+    rid, last = sync(0)
+    assert last is not None and decode.plain_count(last) == 2
+    third = add_stalled(qbt_client, qbt, tmp_path, "plain-2.bin", tracker=DEAD)
+    seen: list[bytes] = []
+
+    def grown() -> bool:
+        nonlocal rid
+        rid, raw = sync(rid)
+        if raw is not None:
+            seen.append(raw)
+        return bool(seen) and decode.plain_count(seen[-1]) == 3
+
+    wait_for(grown, timeout=15, what="the tracker's list with the third torrent in a delta")
+    diff = decode.list_diff(last if len(seen) == 1 else seen[-2], 2, seen[-1])
+    assert diff is not None and diff.added == {third} and not diff.gone and diff.size == 3
+    assert set(first) | {third} == set(decode.strings(seen[-1]))
 
 
 # -- fields only newer versions send -----------------------------------------------------------------
