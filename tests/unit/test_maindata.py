@@ -222,3 +222,38 @@ def test_snapshot_says_which_torrents_changed_since_the_previous_one():
     assert second.changes == (first.generation, frozenset({"a" * 40, "b" * 40}))  # c was sent unchanged
     state.apply({"rid": 4, "server_state": {"dl_info_speed": 1}})
     assert state.snapshot(3.0).changes == (second.generation, frozenset())
+
+
+def test_snapshots_laid_over_a_shared_base_show_exactly_their_torrents_and_never_change():
+    """Between two copies (a new base), a snapshot's torrents are the last base with the changes laid
+    over (model.Layered). Every snapshot of a long random run shows exactly the torrents of its
+    moment, through every way of reading a mapping, and still does after all the later deltas."""
+    from exporter.model import Layered
+
+    rng = random.Random(11)
+    state = MaindataState("one")
+    state.apply({"rid": 1, "full_update": True, "torrents": {f"h{i}": {"size": i} for i in range(200)}})
+    kept = []
+    for rid in range(2, 400):
+        payload: dict = {"rid": rid, "torrents": {}}
+        for _ in range(rng.randint(0, 5)):
+            payload["torrents"][f"h{rng.randint(0, 260)}"] = {"size": rng.randint(0, 9), "name": str(rid)}
+        if rng.random() < 0.4:
+            payload["torrents_removed"] = [f"h{rng.randint(0, 260)}" for _ in range(rng.randint(1, 3))]
+        state.apply(payload)
+        snap = state.snapshot(float(rid))
+        kept.append((snap, dict(state._torrents)))
+    layered = [s for s, _ in kept if isinstance(s.torrents, Layered)]
+    assert 100 < len(layered) < len(kept)  # both kinds were made: bases, and changes laid over them
+    for snap, expected in kept:
+        m = snap.torrents
+        assert len(m) == len(expected) and dict(m) == expected and m == expected
+        assert list(m.keys()) == list(m) and sorted(m) == sorted(expected)
+        assert list(m.items()) == list(zip(m, m.values(), strict=True))
+        for h in (f"h{i}" for i in range(270)):
+            assert (h in m) is (h in expected) and m.get(h) is expected.get(h)
+            if h in expected:
+                assert m[h] is expected[h]
+            else:
+                with pytest.raises(KeyError):
+                    m[h]
