@@ -270,14 +270,8 @@ class Connection:
             started = self._clock()
             # a new stream: the straight read may have fed one half-way (or found it not typed: None)
             stream = stream.restart() if stream is not None else None
-            with closing(response):
-                chunks, limit = response.iter_content(CHUNK), self.settings.max_response_size
-                if stream is None:
-                    body = read_body(chunks, limit)
-                    size, answer = len(body), MaindataBody(body)
-                else:  # after a 403 (qBittorrent restarted: a full update) too
-                    size = feed_body(chunks, limit, stream.feed)
-                    answer = MaindataBody(stream.body(), stream)
+            with closing(response):  # streamed after a 403 (qBittorrent restarted: a full update) too
+                size, answer = self._take_maindata(response.iter_content(CHUNK), stream)
         elapsed = self._clock() - started
         if raw and size >= RAW_JUDGED_SIZE and size < RAW_MIN_RATE * elapsed:
             self._ask_for_gzip(f"{size / 2**20:.0f} MiB uncompressed took {elapsed:.1f} s")
@@ -286,49 +280,54 @@ class Connection:
     def _read_maindata_direct(
         self, rid: int, raw: bool, stream: FullStream | None
     ) -> tuple[float, int, MaindataBody | None]:
-        """(when the headers came, its size, the body) of sync/maindata sent straight
-        (transport.post_direct), or (0, 0, None) to send it through qbittorrentapi: anything but a 200
-        (a 403 after qBittorrent dropped our session, which qbittorrentapi answers with a new login; an
-        error it words for us) and any failure to connect, to read, or of `stream` to decode what it is
-        fed, which it tries again within the same deadline, read whole. A body too large is final."""
-        client = self._client
-        if client._http_session is None or client._url._base_url is None:
-            return 0.0, 0, None  # not logged in through qbittorrentapi yet
-        try:
-            session = client._session
-            response = post_direct(
-                session,
-                client._url.build(APINames.Sync, "maindata"),
-                f"rid={rid:d}",
-                _UNCOMPRESSED if raw else {},
-                session.verify if self._verify is None else self._verify,
-            )
-        except Exception:
-            return 0.0, 0, None
+        """(when the headers came, its size, the body) of sync/maindata sent straight (_post_direct),
+        or (0, 0, None) to send it through qbittorrentapi: anything but a 200 (a 403 after qBittorrent
+        dropped our session, which qbittorrentapi answers with a new login; an error it words for us)
+        and any failure to connect, to read, or of `stream` to decode what it is fed, which it tries
+        again within the same deadline, read whole. A body too large is final."""
+        response = self._post_direct(APINames.Sync, "maindata", f"rid={rid:d}", _UNCOMPRESSED if raw else {})
         if response is None:
             return 0.0, 0, None
         started, answer = self._clock(), None
         try:
-            if response.status != 200:
-                return 0.0, 0, None
-            limit = self.settings.max_response_size
-            try:
-                if stream is None:
-                    body = read_body(response.stream(CHUNK), limit)
-                    size, answer = len(body), MaindataBody(body)
-                else:
-                    size = feed_body(response.stream(CHUNK), limit, stream.feed)
-                    answer = MaindataBody(stream.body(), stream)
-            except ResponseTooLarge:
-                raise
-            except Exception:  # cut off while reading, or a part not typed as qBittorrent sends it:
-                return 0.0, 0, None  # the full path reads it again, whole, within the deadline
+            size, answer = self._take_maindata(response.stream(CHUNK), stream)
             return started, size, answer
+        except ResponseTooLarge:
+            raise
+        except Exception:  # cut off while reading, or a part not typed as qBittorrent sends it:
+            return 0.0, 0, None  # the full path reads it again, whole, within the deadline
         finally:
             if answer is None:
-                response.close()  # a body left unread (an error, too large, cut off): not reused
+                response.close()  # a body left unread (too large, cut off): not reused
             else:
                 response.release_conn()
+
+    def _take_maindata(self, chunks: Iterable[bytes], stream: FullStream | None) -> tuple[int, MaindataBody]:
+        """(its size, the body) of a sync/maindata answer read from `chunks` up to max_response_size:
+        whole, or fed to `stream` as it arrives (a large full update's torrents decoded on the way)."""
+        limit = self.settings.max_response_size
+        if stream is None:
+            body = read_body(chunks, limit)
+            return len(body), MaindataBody(body)
+        return feed_body(chunks, limit, stream.feed), MaindataBody(stream.body(), stream)
+
+    def _post_direct(self, api: APINames, method: str, form: str, headers: dict[str, str]) -> Any | None:
+        """The answer of api/method sent straight through the session's pool (transport.post_direct:
+        its deadline, TLS settings and cookie) when it is a 200, its body unread; else None: not logged
+        in through qbittorrentapi yet, a failure to send, or any other status (that answer closed)."""
+        client = self._client
+        if client._http_session is None or client._url._base_url is None:
+            return None
+        try:
+            session = client._session
+            verify = session.verify if self._verify is None else self._verify
+            response = post_direct(session, client._url.build(api, method), form, headers, verify)
+        except Exception:
+            return None
+        if response is not None and response.status != 200:
+            response.close()
+            return None
+        return response
 
     # -- tracker lists: the reads of the tracker scan (answers checked whole by trackers.py) -----------
 
@@ -435,37 +434,17 @@ class Connection:
         self._call(call)
 
     def _post_straight(self, api: APINames, method: str, form: dict[str, str]) -> bool:
-        """POST api/method straight (transport.post_direct); True if qBittorrent answered 200 (its body,
-        "Ok." or nothing, read and dropped), False if the request must go qbittorrentapi's way."""
-        client = self._client
-        if client._http_session is None or client._url._base_url is None:
-            return False  # not logged in through qbittorrentapi yet
-        try:
-            session = client._session
-            response = post_direct(
-                session,
-                client._url.build(api, method),
-                urlencode(form),
-                {},
-                session.verify if self._verify is None else self._verify,
-            )
-        except Exception:
-            return False
+        """POST api/method straight (_post_direct); True if qBittorrent answered 200 (its body, "Ok." or
+        nothing, read and dropped), False if the request must go qbittorrentapi's way."""
+        response = self._post_direct(api, method, urlencode(form), {})
         if response is None:
             return False
-        done = False
         try:
-            if response.status != 200:
-                return False
             read_body(response.stream(CHUNK), WRITE_ANSWER_SIZE)
-            done = True
-        except Exception:
-            pass  # a 200 came: qBittorrent did it; only its short answer is lost
-        finally:
-            if done:
-                response.release_conn()
-            else:
-                response.close()  # an answer left unread: not reused
+        except Exception:  # a 200 came: qBittorrent did it; only its short answer is lost
+            response.close()  # an answer left unread: not reused
+        else:
+            response.release_conn()
         return True
 
     def preferences(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from collections.abc import Set as AbstractSet
 from itertools import compress
 from operator import is_not
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -436,18 +436,21 @@ class MaindataState:
             except decode.Mismatch:
                 if span is None and not built:
                     raise
-                # Parts of the body are gone: no general way for this one. The next is decoded whole.
-                self.consume_bodies = False
-                raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
+                self._untyped_consumed()  # parts of the body are gone: no general way for this one
         except decode.Mismatch:
             if built:  # its torrents are decoded already: the rest alone is no payload
-                self.consume_bodies = False
-                raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
+                self._untyped_consumed()
             try:
                 payload = parse_maindata(body)
             except ValueError as exc:
                 raise PayloadError(f"sync/maindata response is not JSON ({exc})") from None
             self.apply(payload)
+
+    def _untyped_consumed(self) -> NoReturn:
+        """A body consumed or streamed while decoded was not typed as qBittorrent sends it: this one is
+        lost (PayloadError), and the next ones are read whole, for the general way to take them."""
+        self.consume_bodies = False
+        raise PayloadError("sync/maindata full update is not typed as qBittorrent sends it") from None
 
     def _consumable(self, body: bytes | bytearray, top: decode.Top) -> tuple[int, int] | None:
         """Where a large full update's torrents lie in a body this state may consume, else None."""
