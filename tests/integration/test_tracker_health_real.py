@@ -97,18 +97,29 @@ def test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_gua
         expected_reason = {("127.0.0.2", "down"): 1, ("127.0.0.1", "unregistered"): 1}
 
         seen: list[tuple[dict, dict]] = []
+        nudged: list[float] = []  # when the working tracker's torrent was reannounced (see below)
 
         def settled():
             s = exporter.scrape()
             status = per_host(s, "qbittorrent_tracker_announce_torrents", "status")
             reason = per_host(s, "qbittorrent_tracker_problem_torrents", "reason")
             seen[:] = [(status, reason)]
+            # A real qBittorrent now and then leaves an announce "updating" for minutes (qBittorrent
+            # issues #15744, #16492); it showed here once in a few runs, on 5.x, while the scan kept
+            # asking. The exporter reports what qBittorrent says: the test then asks qBittorrent to
+            # announce again, as a user would, at most twice, and says so if it still fails.
+            waited = time.monotonic() - started
+            if status.get(("127.0.0.3", "updating")) and len(nudged) < 2 and waited > 15 + 20 * len(nudged):
+                nudged.append(round(waited))
+                qbt_client.torrents_reannounce(torrent_hashes=hashes["ok"])
             return s if (status, reason) == (expected_status, expected_reason) else None
 
         try:
-            s = wait_for(settled, timeout=60, interval=0.5, what="each tracker host's statuses and reasons")
+            s = wait_for(settled, timeout=75, interval=0.5, what="each tracker host's statuses and reasons")
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; last (status, reason) per host: {seen}") from None
+            raise AssertionError(
+                f"{exc}; last (status, reason) per host: {seen}; reannounced at {nudged} s"
+            ) from None
         source = (
             "flagged"
             if versions.qbittorrent_at_least(qbt_version, (5, 2))
