@@ -410,6 +410,14 @@ class Layered(Mapping[str, Torrent]):
     def __iter__(self) -> Iterator[str]:
         return itertools.chain(itertools.compress(self._base, self._shown()), self._over)
 
+    def copy(self) -> dict[str, Torrent]:
+        """A dict of the same torrents in the same order: the base cloned in C, then the changes."""
+        out = self._base.copy()
+        for h in self._changed:
+            out.pop(h, None)
+        out.update(self._over)
+        return out
+
     def keys(self) -> KeysView[str]:
         return _LayeredKeys(self)
 
@@ -421,6 +429,13 @@ class Layered(Mapping[str, Torrent]):
 
     def __repr__(self) -> str:
         return f"Layered({self._len} torrents, {len(self._changed)} changed since its base)"
+
+
+def torrent_dict(torrents: Mapping[str, Torrent]) -> dict[str, Torrent]:
+    """A new dict of `torrents`: a snapshot's are copied in C (dict(m) would call m[h] for every key)."""
+    if isinstance(torrents, (Layered, MappingProxyType, dict)):
+        return torrents.copy()
+    return dict(torrents)
 
 
 class _LayeredKeys(KeysView[str]):

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..model import Snapshot, Torrent
+from ..model import Snapshot, Torrent, torrent_dict
 from .facts import TorrentFacts, facts_of
 from .policy import SeedingSettings, TrackerPolicies
 from .ratio import TrackerStats, add_shares, slot_count, stats_from, upload_capacity
@@ -171,7 +171,7 @@ class RatioIndex:
         """The first update: every torrent's facts and all the sums at once, without _put's bookkeeping
         of what each one replaces (a first index at 50,000 torrents; the tests compare it with _put's)."""
         policies, settings = self.policies, self.settings
-        self._torrents = dict(torrents)
+        self._torrents = torrent_dict(torrents)
         self._facts = facts = {h: facts_of(t, policies, settings, now) for h, t in torrents.items()}
         sums = self._sums
         for f in facts.values():

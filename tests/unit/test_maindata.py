@@ -228,7 +228,7 @@ def test_snapshots_laid_over_a_shared_base_show_exactly_their_torrents_and_never
     """Between two copies (a new base), a snapshot's torrents are the last base with the changes laid
     over (model.Layered). Every snapshot of a long random run shows exactly the torrents of its
     moment, through every way of reading a mapping, and still does after all the later deltas."""
-    from exporter.model import Layered
+    from exporter.model import Layered, torrent_dict
 
     rng = random.Random(11)
     state = MaindataState("one")
@@ -250,6 +250,7 @@ def test_snapshots_laid_over_a_shared_base_show_exactly_their_torrents_and_never
         assert len(m) == len(expected) and dict(m) == expected and m == expected
         assert list(m.keys()) == list(m) and sorted(m) == sorted(expected)
         assert list(m.items()) == list(zip(m, m.values(), strict=True))
+        assert list(torrent_dict(m).items()) == list(m.items())  # the C copy: same torrents, same order
         for h in (f"h{i}" for i in range(270)):
             assert (h in m) is (h in expected) and m.get(h) is expected.get(h)
             if h in expected:

@@ -154,7 +154,7 @@ class TrackerHealth:
                 self._changed_at[h] = snapshot.taken_at
             seen[h], marks[h] = t, mark
         gone = [h for h in seen if h not in torrents] if len(seen) > len(torrents) else []
-        gone += [h for h in self._records if h not in torrents and h not in seen]
+        gone += [h for h in self._records if h not in seen and h not in torrents]  # seen: a dict, first
         for h in gone:
             self._drop(h)
 
