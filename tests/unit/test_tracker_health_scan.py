@@ -301,3 +301,47 @@ def test_a_fetch_that_saw_an_announce_in_progress_is_rechecked_after_recheck_aft
     assert [h for r in plan.requests for h in r.hashes] == ["upd"]  # ok waits for stale_after
     early = plan_scan(snap(torrents, generation=2), state, T0 - 200, TokenBucket(), source, one_by_one)
     assert early.requests == ()  # not before recheck_after
+
+
+def reference_due_order(snapshot, state, now, source, policy):
+    """due_order as the module docstring states it: one sort of (priority, fetched_at, hash) keys."""
+    from exporter.managers.tracker_health.scan import _suspect
+
+    flagged = (state.flagged or frozenset()) if source == "flagged" else None
+    keyed = []
+    for h, t in snapshot.torrents.items():
+        rec = state.trackers(h)
+        if rec is None:
+            keyed.append((0 if flagged is None or h in flagged else 2, -math.inf, h))
+        elif state.changed_since_fetch(h):
+            keyed.append((1, rec.fetched_at, h))
+        elif now - rec.fetched_at >= policy.recheck_after and _suspect(t, rec, flagged):
+            keyed.append((1, rec.fetched_at, h))
+        elif now - rec.fetched_at >= policy.stale_after:
+            keyed.append((2, rec.fetched_at, h))
+    return [h for _, _, h in sorted(keyed)]
+
+
+@pytest.mark.parametrize("source", ["per_torrent", "include_trackers", "flagged"])
+def test_the_due_order_is_the_one_sort_of_priority_fetch_time_and_hash(source):
+    """due_order sorts each priority's part apart (strings, not tuples, for a first sweep): the same
+    order as one sort of (priority, fetched_at, hash), over random torrents, fetches, changes and flags."""
+    from exporter.managers.tracker_health.scan import due_order
+
+    rng = random.Random(5)
+    states = ["uploading", "stalledDL", "error", "stalledUP", "stoppedUP", "downloading"]
+    entries = [OK, BAD, [TrackerEntry("a.example", 3, "updating")]]
+    for round_ in range(60):
+        state = TrackerHealth()
+        hashes = [f"{rng.randrange(16**6):06x}" for _ in range(rng.randint(0, 80))]
+        torrents = {h: rng.choice(states) for h in hashes}
+        flags = {h for h in torrents if rng.random() < 0.3} if source == "flagged" else None
+        state.observe(snap(torrents, at=T0 - 9000), flagged=flags)
+        for h in torrents:
+            if rng.random() < 0.7:  # fetched, at times spread over stale_after and recheck_after; ties too
+                state.record(h, rng.choice(entries), T0 - rng.choice([50, 650, 650, 4000, 7200, 7200]))
+        changed = {h: (rng.choice(states) if rng.random() < 0.3 else s) for h, s in torrents.items()}
+        state.observe(snap(changed, generation=2, at=T0 - 100), flagged=flags)
+        now_snapshot = snap(changed, generation=2)
+        got = due_order(now_snapshot, state, T0, source, POLICY)
+        assert got == reference_due_order(now_snapshot, state, T0, source, POLICY), round_

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from ...model import Snapshot, Torrent
 from .classify import ANNOUNCE_STATUSES, REASONS, TrackerEntry
@@ -194,6 +195,17 @@ class TrackerHealth:
 
     def trackers(self, hash: str) -> TorrentTrackers | None:
         return self._records.get(hash)
+
+    @property
+    def records(self) -> Mapping[str, TorrentTrackers]:
+        """hash -> its last fetch, read-only: for a planner that looks at every torrent (trackers() per
+        hash is a Python call each)."""
+        return MappingProxyType(self._records)
+
+    @property
+    def changed_at(self) -> Mapping[str, float]:
+        """hash -> when a Snapshot last showed it changed (changed_since_fetch compares it), read-only."""
+        return MappingProxyType(self._changed_at)
 
     def changed_since_fetch(self, hash: str) -> bool:
         """True when a Snapshot showed a change after the last fetch (or there was no fetch)."""

@@ -33,11 +33,12 @@ What is due, in this order (ties: oldest data first, then hash):
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
+import operator
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import compress, repeat
 
 from ...model import AppInfo, Snapshot, Torrent, to_int
 from ..policy import TrackerScanPolicy
@@ -99,21 +100,31 @@ class ScanPlan:
 def due_order(
     snapshot: Snapshot, state: TrackerHealth, now: float, source: str, policy: TrackerScanPolicy
 ) -> list[str]:
-    """The hashes due for a fetch, most urgent first (see the module docstring)."""
+    """The hashes due for a fetch, most urgent first (see the module docstring).
+
+    Sorted per priority and kind, not as one list of (priority, fetched_at, hash) keys: the first sweep
+    of 50,000 torrents sorts strings (~20 ms) rather than tuples (~130 ms), in every run of the sweep."""
     flagged = (state.flagged or frozenset()) if source == "flagged" else None
-    keyed: list[tuple[int, float, str]] = []
+    records, changed_at = state.records, state.changed_at
+    first: list[str] = []  # never fetched (with flags: and flagged)
+    worth: list[tuple[float, str]] = []  # changed since the fetch, or suspect
+    unflagged: list[str] = []  # never fetched, not flagged
+    stale: list[tuple[float, str]] = []
     for h, t in snapshot.torrents.items():
-        rec = state.trackers(h)
+        rec = records.get(h)
         if rec is None:
-            keyed.append((0 if flagged is None or h in flagged else 2, -math.inf, h))
-        elif state.changed_since_fetch(h):
-            keyed.append((1, rec.fetched_at, h))
-        elif now - rec.fetched_at >= policy.recheck_after and _suspect(t, rec, flagged):
-            keyed.append((1, rec.fetched_at, h))
-        elif now - rec.fetched_at >= policy.stale_after:
-            keyed.append((2, rec.fetched_at, h))
-    keyed.sort()
-    return [h for _, _, h in keyed]
+            (first if flagged is None or h in flagged else unflagged).append(h)
+            continue
+        fetched = rec.fetched_at
+        if changed_at.get(h, -math.inf) > fetched:  # TrackerHealth.changed_since_fetch
+            worth.append((fetched, h))
+        elif now - fetched >= policy.recheck_after and _suspect(t, rec, flagged):
+            worth.append((fetched, h))
+        elif now - fetched >= policy.stale_after:
+            stale.append((fetched, h))
+    for part in (first, worth, unflagged, stale):
+        part.sort()
+    return [*first, *(h for _, h in worth), *unflagged, *(h for _, h in stale)]
 
 
 def _suspect(t: Torrent, rec: TorrentTrackers, flagged: frozenset[str] | None) -> bool:
@@ -148,7 +159,7 @@ def plan_scan(
     else:
         requests = _batches(snapshot, due, slots, policy)
     fetched = {h for r in requests for h in r.hashes}
-    left = sum(1 for h in due if h not in fetched)
+    left = len(due) - len(fetched.intersection(due))  # a page may fetch torrents not due
     return ScanPlan(tuple(requests), slots.bucket, len(due), left)
 
 
@@ -177,13 +188,20 @@ def _batches(
     """Pages where they are dense (see the module docstring), hash batches elsewhere; in due order."""
     size, batch = max(policy.page_size, 1), max(policy.hash_batch, 1)
     order: list[str] = sorted(snapshot.torrents) if len(due) > batch and size > batch else []
-    page_of = {h: bisect.bisect_left(order, h) // size for h in due} if order else {}
-    counts: dict[int, int] = {}
-    for p in page_of.values():
-        counts[p] = counts.get(p, 0) + 1
+    page_of: dict[str, int] = {}
+    if order:  # each due torrent's page, found in C (a first sweep: 50,000 of them)
+        position = dict(zip(order, range(len(order)), strict=True))  # unique hashes: bisect_left(order, h)
+        page_of = dict(
+            zip(
+                due,
+                map(operator.floordiv, map(position.__getitem__, due), repeat(size, len(due))),
+                strict=True,
+            )
+        )
     # a page must bring more due torrents than one batch could, and be at least half due
-    dense = {p for p, n in counts.items() if n > batch and 2 * n >= size}
-    loose = deque(h for h in due if page_of.get(h) not in dense)
+    dense = {p for p, n in Counter(page_of.values()).items() if n > batch and 2 * n >= size}
+    outside = map(operator.not_, map(dense.__contains__, map(page_of.__getitem__, due))) if dense else None
+    loose = deque(compress(due, outside) if outside is not None else due)
     covered: set[str] = set()
     requests: list[ScanRequest] = []
     tokens = iter(slots)
