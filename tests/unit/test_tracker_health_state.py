@@ -216,3 +216,45 @@ def test_per_host_answers():
     assert state.hashes(B, reason="down") == {"b"} and state.hashes("a.example", status="working") == {"a"}
     assert state.hashes(B) == {"a", "b"} and state.hosts() == ("a.example", B)
     assert sorted(state.streaks(B, "unregistered")) == [T0 - 7200]
+
+
+def test_stale_counts_and_oldest_fetches_follow_every_record_and_drop():
+    """view(), data_age() and next_stale_at() read sorted fetch times kept per host and overall (a bisect,
+    not a walk of 50,000 records): after every fetch and drop of a long random run, each says what a walk
+    of all the records says, with ties, torrents without a host, and several hosts per torrent."""
+    import math
+    import random
+
+    rng = random.Random(3)
+    hosts = ["a.example", "b.example", "c.example"]
+    health = TrackerHealth()
+    alive = {f"h{i}": Torrent(hash=f"h{i}", state="uploading") for i in range(30)}
+    health.observe(snap(*alive.values()))
+    generation = 1
+    for step in range(600):
+        if rng.random() < 0.9:
+            h = rng.choice(sorted(alive))
+            entries = [
+                e(x, rng.choice(["working", "updating", "not_working"])) for x in hosts if rng.random() < 0.5
+            ]
+            health.record(h, entries, T0 + rng.choice([0, 10, 10, 20, 35, 50]) + step)
+        else:
+            alive.pop(rng.choice(sorted(alive)), None)
+            alive.setdefault(f"h{30 + step}", Torrent(hash=f"h{30 + step}", state="uploading"))
+            generation += 1
+            health.observe(snap(*alive.values(), generation=generation))
+        now, stale_after = T0 + step + rng.choice([0, 5, 20, 40]), rng.choice([10.0, 30.0, 1e9])
+        records = [health.trackers(h) for h in alive if health.trackers(h) is not None]
+        times = [r.fetched_at for r in records]
+        assert health.data_age(now, stale_after) == (
+            sum(1 for f in times if f < now - stale_after),
+            min(times, default=None),
+        )
+        fresh = [f + stale_after for f in times if f + stale_after >= now]
+        assert health.next_stale_at(now, stale_after) == min(fresh, default=math.inf)
+        for view in health.view(now, stale_after):
+            mine = [r.fetched_at for r in records if r.entry(view.host) is not None]
+            assert view.torrents == len(mine), step
+            assert view.oldest == min(mine, default=None)
+            assert view.stale == sum(1 for f in mine if f < now - stale_after)
+        assert {v.host for v in health.view(now, stale_after)} == {e.host for r in records for e in r.entries}
