@@ -375,13 +375,14 @@ class Layered(Mapping[str, Torrent]):
     dict's; iteration runs in C (keys, values and items in the same order: base's, then over's).
     """
 
-    __slots__ = ("_base", "_over", "_changed", "_len")
+    __slots__ = ("_base", "_over", "_changed", "_len", "_mask")
 
     def __init__(
         self, base: dict[str, Torrent], over: dict[str, Torrent], changed: frozenset[str], size: int
     ) -> None:
         """`over` must hold only hashes of `changed`; neither dict may change afterwards."""
         self._base, self._over, self._changed, self._len = base, over, changed, size
+        self._mask: bytes | None = None  # _shown(), made by the first iteration
 
     def __getitem__(self, h: str) -> Torrent:
         t = self._over.get(h)
@@ -403,9 +404,13 @@ class Layered(Mapping[str, Torrent]):
     def __len__(self) -> int:
         return self._len
 
-    def _shown(self) -> Iterator[bool]:
-        """For each of base's hashes, in order: whether base's torrent is shown."""
-        return map(operator.not_, map(self._changed.__contains__, self._base))
+    def _shown(self) -> bytes:
+        """For each of base's hashes, in order: 1 if base's torrent is shown. Made once (3-4 ms at 50,000:
+        a set lookup per hash); each iteration after it costs what one of a dict does."""
+        mask = self._mask
+        if mask is None:  # two threads may both make it: the same bytes
+            mask = self._mask = bytes(map(operator.not_, map(self._changed.__contains__, self._base)))
+        return mask
 
     def __iter__(self) -> Iterator[str]:
         return itertools.chain(itertools.compress(self._base, self._shown()), self._over)

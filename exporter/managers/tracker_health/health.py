@@ -23,6 +23,8 @@ import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
+from itertools import compress
+from operator import is_not
 from types import MappingProxyType
 
 from ...model import Snapshot, Torrent
@@ -150,16 +152,24 @@ class TrackerHealth:
         if snapshot.generation == self._generation and flags == self.flagged:
             return
         flags_changed = flags != self.flagged
+        last = self._generation
+        since = None if flags_changed or last is None else snapshot.changed_since(last)
         self.flagged, self._generation = flags, snapshot.generation
         torrents, seen, marks = snapshot.torrents, self._seen, self._marks
-        for h, t in torrents.items():
-            if seen.get(h) is t and not flags_changed:
-                continue  # the mirror keeps an unchanged torrent as the same object
+        todo: Iterable[tuple[str, Torrent]] = torrents.items()
+        if since is not None:  # the snapshot says which torrents differ from the one seen last
+            todo = [(h, t) for h in since if (t := torrents.get(h)) is not None]
+        elif not flags_changed:  # the mirror keeps an unchanged torrent as the same object: found in C
+            todo = compress(todo, map(is_not, map(seen.get, torrents), torrents.values()))
+        for h, t in todo:
             mark = _fingerprint(t, flags)
             if h in marks and marks[h] != mark:
                 self._changed_at[h] = snapshot.taken_at
             seen[h], marks[h] = t, mark
-        gone = [h for h in seen if h not in torrents] if len(seen) > len(torrents) else []
+        if since is not None:
+            gone = [h for h in since if h in seen and h not in torrents]
+        else:  # set arithmetic iterates the snapshot in C (a laid-over one answers `in` with a Python call)
+            gone = list(seen.keys() - torrents.keys()) if len(seen) > len(torrents) else []
         gone += [h for h in self._records if h not in seen and h not in torrents]  # seen: a dict, first
         for h in gone:
             self._drop(h)
