@@ -146,19 +146,20 @@ class RatioIndex:
             self._build(torrents, now)
             return
         if changes is not None and changes.since == self._generation:
-            # the mirror says which torrents differ from the snapshot this index saw last
-            differ = [h for h in changes.hashes if known.get(h) is not torrents.get(h)]
-            changed = [h for h in differ if h in torrents]
-            gone = [h for h in differ if h not in torrents]
+            # the mirror says which torrents differ from the snapshot this index saw last (one lookup
+            # each: a laid-over snapshot answers with a Python call)
+            now_of = [(h, t) for h in changes.hashes if known.get(h) is not (t := torrents.get(h))]
+            changed = [(h, t) for h, t in now_of if t is not None]
+            gone = [h for h, t in now_of if t is None]
         else:
             differs = map(operator.is_not, map(known.get, torrents), torrents.values())
-            changed = list(itertools.compress(torrents, differs))
+            changed = list(itertools.compress(torrents.items(), differs))
             gone = None
         self._bulk = len(changed) > BULK
-        for h in changed:
-            self._put(h, torrents[h], now)
+        for h, t in changed:
+            self._put(h, t, now)
         if gone is None and len(known) > len(torrents):
-            gone = [h for h in known if h not in torrents]
+            gone = list(known.keys() - torrents.keys())  # set arithmetic: the snapshot iterated in C
         for h in gone or ():
             self._drop(h)
         if self._bulk:

@@ -170,7 +170,7 @@ class TrackerHealth:
             gone = [h for h in since if h in seen and h not in torrents]
         else:  # set arithmetic iterates the snapshot in C (a laid-over one answers `in` with a Python call)
             gone = list(seen.keys() - torrents.keys()) if len(seen) > len(torrents) else []
-        gone += [h for h in self._records if h not in seen and h not in torrents]  # seen: a dict, first
+        gone += [h for h in self._records.keys() - seen.keys() if h not in torrents]  # a few, if any
         for h in gone:
             self._drop(h)
 
