@@ -15,6 +15,8 @@ What a version should do comes from the version its binary reports, never from a
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -191,11 +193,27 @@ def test_tracker_hosts_come_from_the_trackers_map_whatever_the_tracker_field_say
         """qBittorrent's status of each of h's trackers: 1 not contacted, 2 working, 3 updating, 4 failed."""
         return [t["status"] for t in qbt_client.torrents_trackers(h) if t["url"].startswith("http")]
 
-    wait_for(  # the second tier is tried once the first fails: ~1.5 s, rarely a 15 s connect timeout
-        lambda: statuses(h_both) in ([1, 2], [3, 2], [4, 2]),
-        timeout=40,
-        what="the second tracker working (the first never does)",
-    )
+    # The second tier is tried once the first fails: ~1.5 s, rarely a 15 s connect timeout. Now and
+    # then a real qBittorrent leaves an announce "updating" for minutes (qBittorrent issues #15744,
+    # #16492; seen here once on 5.x in CI): after 15 s without it, the torrent is stopped and started
+    # (a restart announces afresh), at most twice, and a failure says what qBittorrent showed.
+    started, last, restarted = time.monotonic(), [], []
+
+    def second_working() -> bool:
+        last[:] = [statuses(h_both)]
+        if last[0] in ([1, 2], [3, 2], [4, 2]):
+            return True
+        waited = time.monotonic() - started
+        if len(restarted) < 2 and waited > 15 + 20 * len(restarted):
+            restarted.append(round(waited))
+            qbt_client.torrents_stop(torrent_hashes=h_both)
+            qbt_client.torrents_start(torrent_hashes=h_both)
+        return False
+
+    try:
+        wait_for(second_working, timeout=75, what="the second tracker working (the first never does)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; qBittorrent's statuses {last}, restarted at {restarted} s") from None
     assert working.requests and working.requests[0].path.startswith("/announce?info_hash=")
     assert 2 not in statuses(h_dead)
     fallback = versions.qbittorrent_at_least(qbt_version, (5, 1))
