@@ -25,7 +25,7 @@ from exporter.sandbox import bencode, info_hash, make_payload, make_torrent
 from tests.kit import versions
 from tests.kit.opentracker import OpenTracker
 from tests.kit.processes import http_get, sample, wait_for
-from tests.kit.torrents import exporter_args, torrent_of
+from tests.kit.torrents import Restarts, exporter_args, torrent_of
 
 pytestmark = pytest.mark.integration
 
@@ -98,25 +98,15 @@ def test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_gua
         expected_reason = {("127.0.0.2", "down"): 1, ("127.0.0.1", "unregistered"): 1}
 
         seen: list[tuple[dict, dict]] = []
-        nudged: list[tuple[int, list[str]]] = []  # when, and which hosts' torrents were restarted (below)
+        restarts = Restarts(qbt_client, started)  # a host qBittorrent leaves "updating" (see Restarts)
 
         def settled():
             s = exporter.scrape()
             status = per_host(s, "qbittorrent_tracker_announce_torrents", "status")
             reason = per_host(s, "qbittorrent_tracker_problem_torrents", "reason")
             seen[:] = [(status, reason)]
-            # A real qBittorrent now and then leaves an announce "updating" for minutes (qBittorrent
-            # issues #15744, #16492); here in a few runs of ten, on 5.1 and 5.x, on one host or another,
-            # and a reannounce did not end it (qBittorrent's own tracker list still said 3, updating).
-            # The exporter reports what qBittorrent says: the test then stops and starts that host's
-            # torrents (a restart announces afresh), at most twice, and says so if it still fails.
-            waited = time.monotonic() - started
             stuck = sorted(host for (host, st) in status if st == "updating")
-            if stuck and len(nudged) < 2 and waited > 15 + 20 * len(nudged):
-                nudged.append((round(waited), stuck))
-                restart = [hashes[n] for host in stuck for n in NAMES_OF_HOST.get(host, ())]
-                qbt_client.torrents_stop(torrent_hashes=restart)
-                qbt_client.torrents_start(torrent_hashes=restart)
+            restarts.nudge([hashes[n] for host in stuck for n in NAMES_OF_HOST.get(host, ())], stuck)
             return s if (status, reason) == (expected_status, expected_reason) else None
 
         try:
@@ -131,7 +121,7 @@ def test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_gua
                 for n, h in hashes.items()
             }
             raise AssertionError(
-                f"{exc}; last (status, reason) per host: {seen}; restarted (s, hosts): {nudged}; "
+                f"{exc}; last (status, reason) per host: {seen}; restarted (s, hosts): {restarts.done}; "
                 f"qBittorrent's own (status, updating) per torrent now: {said}"
             ) from None
         source = (
@@ -179,4 +169,4 @@ def test_gauges_per_host_the_unregistered_tag_after_its_grace_and_the_outage_gua
         assert "SECRET0123456789" not in log + json.dumps(audit) + http_get(exporter.url + "/api/report")[1]
     finally:
         tracker.stop()
-    print(f"\n{qbt_version}: {time.monotonic() - started:.1f}s, restarted {nudged}")  # for the record
+    print(f"\n{qbt_version}: {time.monotonic() - started:.1f}s, restarted {restarts.done}")  # for the record
