@@ -148,9 +148,9 @@ class RatioIndex:
         if changes is not None and changes.since == self._generation:
             # the mirror says which torrents differ from the snapshot this index saw last (one lookup
             # each: a laid-over snapshot answers with a Python call)
-            now_of = [(h, t) for h in changes.hashes if known.get(h) is not (t := torrents.get(h))]
-            changed = [(h, t) for h, t in now_of if t is not None]
-            gone = [h for h, t in now_of if t is None]
+            differ = [(h, t) for h in changes.hashes if known.get(h) is not (t := torrents.get(h))]
+            changed = [(h, t) for h, t in differ if t is not None]
+            gone = [h for h, t in differ if t is None]
         else:
             differs = map(operator.is_not, map(known.get, torrents), torrents.values())
             changed = list(itertools.compress(torrents.items(), differs))

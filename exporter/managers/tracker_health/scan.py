@@ -200,8 +200,12 @@ def _batches(
         )
     # a page must bring more due torrents than one batch could, and be at least half due
     dense = {p for p, n in Counter(page_of.values()).items() if n > batch and 2 * n >= size}
-    outside = map(operator.not_, map(dense.__contains__, map(page_of.__getitem__, due))) if dense else None
-    loose = deque(compress(due, outside) if outside is not None else due)
+    if dense:  # the due torrents on no dense page, in due order (found in C)
+        loose = deque(
+            compress(due, map(operator.not_, map(dense.__contains__, map(page_of.__getitem__, due))))
+        )
+    else:
+        loose = deque(due)
     covered: set[str] = set()
     requests: list[ScanRequest] = []
     tokens = iter(slots)
