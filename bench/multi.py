@@ -98,6 +98,7 @@ def exporter(name: str, instances: list[tuple[str, str]], work: Path, python: st
 
 
 def start(e: P.Exporter, timeout: float, ready: bool = True) -> float:
+    P.precompile(e.process)
     e.process.start()
     healthy = P.wait(
         lambda: P.get(e.url + "/healthz", 2)[0] == 200, timeout, f"{e.name} /healthz", e.process.proc
