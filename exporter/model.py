@@ -45,14 +45,14 @@ KNOWN_STATES: tuple[str, ...] = (
     "uploading",
 )
 # Every spelling qBittorrent sends -> the 5.x name, one shared string object per state.
-_CANONICAL_STATES: Mapping[str, str] = {s: s for s in KNOWN_STATES} | RENAMED_STATES
+CANONICAL_STATES: Mapping[str, str] = MappingProxyType({s: s for s in KNOWN_STATES} | RENAMED_STATES)
 
 
 def normalize_state(raw: Any) -> str:
     """qBittorrent's state string in 5.x spelling; anything unrecognised becomes "unknown"."""
     if not isinstance(raw, str):
         return "unknown"
-    return _CANONICAL_STATES.get(raw, "unknown")
+    return CANONICAL_STATES.get(raw, "unknown")
 
 
 def tracker_host(url: Any) -> str:
