@@ -25,8 +25,8 @@ import operator
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from itertools import compress
-from operator import is_not
+from itertools import compress, repeat
+from operator import eq, is_not, ne
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -92,6 +92,18 @@ def _build(h: str, values: Values | tuple[Any, ...], hosts: tuple[str, ...]) -> 
 
 def _values_of(t: Torrent) -> tuple[Any, ...]:
     return t[1 : _TRACKERS_AT + 1] + t[_TRACKERS_AT + 2 :]
+
+
+# A full update's torrents, a chunk at a time: their hashes and their values as columns (KEYS order).
+Columns = tuple[list[str], list[Any]]
+_TRACKERS_OF = operator.itemgetter(TORRENT_INDEX["trackers"])
+_ABSENT = Torrent(hash="")  # stands for "no torrent" where a Torrent is compared (its hash is no hash)
+
+
+def _torrents_of(hashes: list[str], columns: list[Any], hosts: Iterable[tuple[str, ...]]) -> list[Torrent]:
+    """The Torrents of a chunk's columns with these hosts, built in C (zip, map): no Python per torrent."""
+    rows = zip(hashes, *columns[:_TRACKERS_AT], hosts, *columns[_TRACKERS_AT:], strict=True)
+    return list(map(tuple.__new__, repeat(Torrent), rows))
 
 
 class Totals:
@@ -242,7 +254,8 @@ class _Update:
     tracker_bytes: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
     # A full update's torrents decoded while its body arrived (FullStream): the Torrent the state had
     # when unchanged, else the values; their hosts come from the trackers map, after the torrents.
-    streamed: Mapping[str, Torrent | Values] = dataclasses.field(default_factory=dict)
+    streamed: Mapping[str, Torrent] = dataclasses.field(default_factory=dict)
+    columns: list[Columns] = dataclasses.field(default_factory=list)
 
 
 def _general_update(payload: dict[str, Any]) -> _Update:
@@ -269,9 +282,10 @@ class FullStream:
     to the state; any other body is kept whole, as read.
 
     qBittorrent writes its keys sorted: categories, full_update, rid, server_state and tags come before
-    torrents (decode.full_torrents_start finds them), trackers after. So a torrent's values are kept
-    (or, unchanged, the Torrent the state has), and MaindataState._put_streamed builds them with their
-    hosts once the rest (`body()`: the first keys, the torrents not decoded yet, the trackers) is
+    torrents (decode.full_torrents_start finds them), trackers after. So a chunk's values are kept as
+    columns (an empty state: the first sync) or as Torrents with the hosts they had (the Torrent the
+    state has, when equal), all built in C; MaindataState._put_columns and _put_streamed give them
+    their hosts once the rest (`body()`: the first keys, the torrents not decoded yet, the trackers) is
     applied. Nothing of the state changes before that: a body that fails half-way changes nothing. A
     part that is not typed as qBittorrent sends it raises decode.Mismatch: the reader then reads the
     body again, whole, and the state decodes it the general way (consume_bodies is off from then on)."""
@@ -280,7 +294,10 @@ class FullStream:
         self._state = state
         self._data = bytearray()  # the body as read; once streaming, the torrents not decoded yet
         self._head = b""  # once streaming: the body up to its torrents object, `"torrents":` included
-        self.built: dict[str, Torrent | Values] = {}
+        # The torrents decoded so far: into a state that has torrents, Torrents (the one it has, when
+        # equal); into an empty one, the chunks' columns (their hosts are not known yet).
+        self.built: dict[str, Torrent] = {}
+        self.columns: list[Columns] = []
         self.size = 0  # bytes fed
         self._decided = False
 
@@ -313,11 +330,20 @@ class FullStream:
         except decode.Mismatch:
             state.consume_bodies = False  # read again whole, it takes the general way at once
             raise
-        kept = state._torrents.get
-        for h, values in state._typed_chunk(part):  # the Torrent the state has when the values are the same
-            old = kept(h)
-            built[h] = old if old is not None and _values_of(old) == tuple(values) else values
+        hashes, columns = state._typed_columns(part)
+        if not state._torrents:
+            self.columns.append((hashes, columns))
+        else:  # each built with the hosts it has, and where it is then equal, the one it has (all in C)
+            olds = list(map(state._torrents.get, hashes, repeat(_ABSENT)))
+            news = _torrents_of(hashes, columns, map(_TRACKERS_OF, olds))
+            built.update(zip(hashes, news, strict=True))
+            built.update(compress(zip(hashes, olds, strict=True), map(eq, news, olds)))
         del data[:start]
+
+    @property
+    def decoded(self) -> int:
+        """How many torrents were decoded while the body arrived."""
+        return len(self.built) + sum(len(hashes) for hashes, _ in self.columns)
 
     def body(self) -> bytearray:
         """What is left to apply: the body, or its first keys and the rest of its torrents and keys."""
@@ -341,7 +367,7 @@ class MaindataBody(Mapping[str, Any]):
         self._parsed: dict[str, Any] | None = None
 
     def _payload(self) -> dict[str, Any]:
-        if self.streamed is not None and self.streamed.built:
+        if self.streamed is not None and self.streamed.decoded:
             raise PayloadError("sync/maindata full update was decoded while it arrived: no general way")
         if self._parsed is None:
             try:
@@ -423,7 +449,7 @@ class MaindataState:
         Well-typed bodies (qBittorrent's) are decoded by decode.py, torrent by torrent into Torrents;
         any other body the general way, as `apply` takes it. A full update is merged into a new state
         while this one stays as it was, so a body that fails half-way changes nothing either."""
-        built = streamed.built if streamed is not None else {}
+        built = bool(streamed and streamed.decoded)
         try:
             top = decode.top(body)
             lists = {url: bytes(raw) for url, raw in (top.trackers or {}).items()}
@@ -435,7 +461,8 @@ class MaindataState:
                 if built and not top.full_update:
                     raise decode.Mismatch("streamed torrents in a body that is no full update")
                 update = self._typed_update(top, lists, body, span)
-                update.streamed = built
+                if streamed is not None:
+                    update.streamed, update.columns = streamed.built, streamed.columns
                 self._apply(update)
             except decode.Mismatch:
                 if span is None and not built:
@@ -529,6 +556,26 @@ class MaindataState:
             out.append((h, v))
         return out
 
+    def _typed_columns(self, chunk: Mapping[str, Any]) -> Columns:
+        """The hashes of a full update's decoded chunk and its values as columns, in the model's terms as
+        _typed_chunk puts them, a column at a time in C: Python only for a tags string or a tracker URL
+        not met before. Every key is there (decode.FullTorrent: none is UNSET)."""
+        hashes = list(chunk)
+        if not hashes:
+            return hashes, []
+        columns: list[Any] = list(zip(*map(msgspec.structs.astuple, chunk.values()), strict=True))
+        columns[_STATE] = list(map(CANONICAL_STATES.get, columns[_STATE], repeat("unknown")))
+        columns[_CATEGORY] = list(map(sys.intern, columns[_CATEGORY]))
+        columns[_SAVE_PATH] = list(map(sys.intern, columns[_SAVE_PATH]))
+        tags = self._tags_cache
+        for raw in set(columns[_TAGS]) - tags.keys():
+            tags[raw] = split_tags(raw)
+        columns[_TAGS] = list(map(tags.__getitem__, columns[_TAGS]))
+        for url in set(columns[_TRACKER]) - self._host_cache.keys():
+            self._host(url)
+        columns[_TRACKER] = list(map(self._host_cache.__getitem__, columns[_TRACKER]))
+        return hashes, columns
+
     def _apply(self, update: _Update) -> None:
         if not update.full:
             self._merge(update, {})
@@ -565,7 +612,8 @@ class MaindataState:
                     self._changed.add(h)
         any_torrent = False
         if u.complete:
-            any_torrent = self._put_streamed(u.streamed, previous) | self._put_all(u.torrents, previous)
+            any_torrent = self._put_columns(u.columns) | self._put_streamed(u.streamed)
+            any_torrent |= self._put_all(u.torrents, previous)
             retracked.clear()  # every torrent was built with its trackers, which came first
         else:
             put = self._put
@@ -603,23 +651,42 @@ class MaindataState:
             built[h] = before if before == new else new
         return bool(built)
 
-    def _put_streamed(
-        self, streamed: Mapping[str, Torrent | Values], previous: Mapping[str, Torrent]
-    ) -> bool:
-        """A full update's streamed torrents into this fresh state, their hosts now from its trackers
-        (the trackers map comes after the torrents); an unchanged torrent stays the object it was."""
-        hosts_of, built = self._hosts_of, self._torrents
-        urls_of, hosts_of_urls = self._urls_of.get, self._hosts_of_urls.get
-        for h, t in streamed.items():
-            urls = urls_of(h)  # _hosts_of(h), its lookups inline
-            hosts = (hosts_of_urls(urls) or hosts_of(h)) if urls else ()
-            if not isinstance(t, Torrent):  # its values (new, or not those it had): built now, once
-                built[h] = _build(h, t, hosts)
-            elif t.trackers != hosts:  # an unchanged torrent on other trackers now
-                built[h] = _build(h, _values_of(t), hosts)
-            else:
-                built[h] = t
-        return bool(streamed)
+    def _cache_all_hosts(self) -> None:
+        """Every set of URLs a torrent of this state has, with its hosts in _hosts_of_urls (and no URLs,
+        no hosts): then _hosts_of(h) is two lookups, which map() makes in C."""
+        for urls in self._url_sets.keys() - self._hosts_of_urls.keys():
+            hosts = {host for u in urls if (host := self._host(u))}
+            self._hosts_of_urls[urls] = tuple(sorted(hosts))
+        self._hosts_of_urls[_NO_URLS] = ()
+
+    def _put_columns(self, columns: list[Columns]) -> bool:
+        """The streamed chunks of a full update into an empty state: Torrents built in C with their hosts
+        (the trackers map came after them). Whether there were any."""
+        if not columns:
+            return False
+        self._cache_all_hosts()
+        urls_of, hosts_of = self._urls_of.get, self._hosts_of_urls.__getitem__
+        for hashes, values in columns:
+            hosts = map(hosts_of, map(urls_of, hashes, repeat(_NO_URLS)))
+            self._torrents.update(zip(hashes, _torrents_of(hashes, values, hosts), strict=True))
+        return True
+
+    def _put_streamed(self, streamed: Mapping[str, Torrent]) -> bool:
+        """A full update's streamed Torrents into this fresh state. Each was built with the hosts its
+        torrent had; one whose hosts the trackers map changed (or a new one, built with none) is built
+        again with its hosts now. Whether there were any."""
+        if not streamed:
+            return False
+        self._cache_all_hosts()
+        urls_of, hosts_of = self._urls_of.get, self._hosts_of_urls.__getitem__
+        hashes, torrents = list(streamed), list(streamed.values())
+        hosts = list(map(hosts_of, map(urls_of, hashes, repeat(_NO_URLS))))
+        built = self._torrents
+        built.update(streamed)
+        moved = map(ne, map(_TRACKERS_OF, torrents), hosts)
+        for h, t, now in compress(zip(hashes, torrents, hosts, strict=True), moved):
+            built[h] = _build(h, _values_of(t), now)
+        return True
 
     def stream(self) -> FullStream | None:
         """A FullStream for the next body, if this state may decode one while it arrives."""

@@ -493,7 +493,7 @@ def test_a_full_update_fed_in_parts_equals_the_general_merge_and_keeps_unchanged
         w.sessions.clear()
         b = w.maindata("s", 0)
         answer = fed(typed, b)
-        assert answer.streamed is not None and len(answer.streamed.built) > 200  # most decoded on the way
+        assert answer.streamed is not None and answer.streamed.decoded > 200  # most decoded on the way
         assert len(answer.body) < len(b) // 4
         general.apply(json.loads(b))
         typed.apply(answer)
@@ -533,10 +533,10 @@ def test_a_delta_or_a_small_body_is_kept_whole(small_parts):
     delta = w.maindata("s", w.sessions["s"].last_sent_rid)
     assert len(delta) > maindata.CONSUME_FROM
     answer = fed(state, delta)
-    assert answer.streamed is not None and not answer.streamed.built and bytes(answer.body) == delta
+    assert answer.streamed is not None and not answer.streamed.decoded and bytes(answer.body) == delta
     tiny = compact({"rid": 1, "full_update": True, "torrents": {"a" * 40: {"state": "uploading"}}})
     answer = fed(MaindataState(), tiny)
-    assert not answer.streamed.built and bytes(answer.body) == tiny
+    assert not answer.streamed.decoded and bytes(answer.body) == tiny
 
 
 def test_a_category_named_torrents_is_not_taken_for_the_torrents_when_streaming(small_parts):
@@ -547,7 +547,7 @@ def test_a_category_named_torrents_is_not_taken_for_the_torrents_when_streaming(
     general, typed = MaindataState(), MaindataState()
     general.apply(payload)
     answer = fed(typed, b)
-    assert len(answer.streamed.built) > 200
+    assert answer.streamed.decoded > 200
     typed.apply(answer)
     assert state_of(typed) == state_of(general)
 
@@ -579,7 +579,7 @@ def test_a_streamed_full_update_not_typed_as_qbittorrent_sends_it_changes_nothin
     state.consume_bodies = True
     odd = {**payload, "trackers": {**payload["trackers"], "http://t\ud800.example/a": [hashes[0]]}}
     answer = fed(state, json.dumps(odd, separators=(",", ":")).encode())
-    assert answer.streamed is not None and answer.streamed.built
+    assert answer.streamed is not None and answer.streamed.decoded
     with pytest.raises(PayloadError):
         state.apply(answer)
     assert state_of(state) == before
