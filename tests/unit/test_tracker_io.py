@@ -11,7 +11,7 @@ import pytest
 from exporter.qbt.connection import Connection, ConnectionSettings, QBittorrentError
 from exporter.qbt.maindata import PayloadError
 from exporter.qbt.trackers import check_torrents_with_trackers, check_tracker_rows
-from tests.kit.qbt_fake import API_KEY, FakeQbt5
+from tests.kit.qbt_fake import API_KEY, PASSWORD, FakeQbt5
 from tests.kit.receiver import Response
 
 PASSKEY_URL = "https://t.example/announce?passkey=SECRET123"
@@ -122,3 +122,32 @@ def test_a_hung_tracker_read_ends_within_the_request_deadline():
         with pytest.raises(QBittorrentError) as err:
             conn.torrent_trackers("ab")
         assert err.value.reason == "timeout" and time.monotonic() - started < 1.5
+
+
+def test_tracker_reads_go_straight_and_a_404_or_a_403_the_full_way(monkeypatch):
+    answer = [{"hash": "ab", "name": "x", "trackers": ROWS}]
+    routes = {"/api/v2/torrents/trackers": ROWS, "/api/v2/torrents/info": answer}
+    with FakeQbt5(routes=routes) as server:
+        conn = Connection(ConnectionSettings(url=server.url(), password=PASSWORD))
+        through: list[str] = []
+        post_cast = conn._client._post_cast
+        monkeypatch.setattr(
+            conn._client, "_post_cast", lambda **kw: through.append(kw["_method"]) or post_cast(**kw)
+        )
+        conn.login()
+        through.clear()  # the login goes qbittorrentapi's way
+        assert conn.torrent_trackers("ab") == ROWS
+        assert conn.torrents_with_trackers(hashes=["ab", "cd"]) == {"ab": ROWS}
+        assert through == []  # both straight (_post_direct), with the forms qbittorrentapi sends:
+        forms = [(path, form) for path, _, form in server.requests if path.startswith("/api/v2/torrents/")]
+        assert forms == [
+            ("/api/v2/torrents/trackers", {"hash": "ab"}),
+            ("/api/v2/torrents/info", {"includeTrackers": "true", "hashes": "ab|cd"}),
+        ]
+        del server.routes["/api/v2/torrents/trackers"]  # the torrent is gone: a 404, worded the full way
+        assert conn.torrent_trackers("ab") is None and through == ["trackers"]
+        server.sessions.clear()  # qBittorrent restarted: a 403 straight, and the full way logs in again
+        logins = server.count("/api/v2/auth/login")
+        assert conn.torrents_with_trackers(offset=0, limit=10) == {"ab": ROWS}
+        assert through[1:2] == ["info"] and server.count("/api/v2/auth/login") == logins + 1
+        conn.close()
