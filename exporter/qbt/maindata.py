@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from itertools import compress, repeat
-from operator import eq, is_not, ne
+from operator import add, eq, getitem, is_not, ne
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -94,10 +94,12 @@ def _values_of(t: Torrent) -> tuple[Any, ...]:
     return t[1 : _TRACKERS_AT + 1] + t[_TRACKERS_AT + 2 :]
 
 
-# A full update's torrents, a chunk at a time: their hashes and their values as columns (KEYS order).
+# A full update's decoded chunk: its hashes and its values as columns (KEYS order).
 Columns = tuple[list[str], list[Any]]
 _TRACKERS_OF = operator.itemgetter(TORRENT_INDEX["trackers"])
 _ABSENT = Torrent(hash="")  # stands for "no torrent" where a Torrent is compared (its hash is no hash)
+# A Torrent's fields before and after `trackers`.
+_HEAD, _TAIL = slice(0, _TRACKERS_AT + 1), slice(_TRACKERS_AT + 2, None)
 
 
 def _torrents_of(hashes: list[str], columns: list[Any], hosts: Iterable[tuple[str, ...]]) -> list[Torrent]:
@@ -253,9 +255,8 @@ class _Update:
     tracker_diffs: Mapping[str, decode.ListDiff] = dataclasses.field(default_factory=dict)
     tracker_bytes: Mapping[str, bytes] = dataclasses.field(default_factory=dict)
     # A full update's torrents decoded while its body arrived (FullStream): the Torrent the state had
-    # when unchanged, else the values; their hosts come from the trackers map, after the torrents.
+    # when unchanged, else one built with the hosts it had; theirs come from the trackers map, after.
     streamed: Mapping[str, Torrent] = dataclasses.field(default_factory=dict)
-    columns: list[Columns] = dataclasses.field(default_factory=list)
 
 
 def _general_update(payload: dict[str, Any]) -> _Update:
@@ -282,22 +283,21 @@ class FullStream:
     to the state; any other body is kept whole, as read.
 
     qBittorrent writes its keys sorted: categories, full_update, rid, server_state and tags come before
-    torrents (decode.full_torrents_start finds them), trackers after. So a chunk's values are kept as
-    columns (an empty state: the first sync) or as Torrents with the hosts they had (the Torrent the
-    state has, when equal), all built in C; MaindataState._put_columns and _put_streamed give them
-    their hosts once the rest (`body()`: the first keys, the torrents not decoded yet, the trackers) is
-    applied. Nothing of the state changes before that: a body that fails half-way changes nothing. A
-    part that is not typed as qBittorrent sends it raises decode.Mismatch: the reader then reads the
-    body again, whole, and the state decodes it the general way (consume_bodies is off from then on)."""
+    torrents (decode.full_torrents_start finds them), trackers after. So each chunk's torrents are built
+    (in C) with the hosts they have in the state, none if new, and where equal the Torrent the state
+    has is kept; MaindataState._put_streamed gives them their hosts once the rest (`body()`: the
+    first keys, the torrents not decoded yet, the trackers) is applied. Nothing of the state changes
+    before that: a body that fails half-way changes nothing. A part that is not typed as qBittorrent
+    sends it raises decode.Mismatch: the reader then reads the body again, whole, and the state
+    decodes it the general way (consume_bodies is off from then on)."""
 
     def __init__(self, state: MaindataState) -> None:
         self._state = state
         self._data = bytearray()  # the body as read; once streaming, the torrents not decoded yet
         self._head = b""  # once streaming: the body up to its torrents object, `"torrents":` included
-        # The torrents decoded so far: into a state that has torrents, Torrents (the one it has, when
-        # equal); into an empty one, the chunks' columns (their hosts are not known yet).
+        # The torrents decoded so far, built with the hosts they have (none if new): the one the state
+        # has where equal. MaindataState._put_streamed gives them their hosts from the trackers map.
         self.built: dict[str, Torrent] = {}
-        self.columns: list[Columns] = []
         self.size = 0  # bytes fed
         self._decided = False
 
@@ -331,19 +331,19 @@ class FullStream:
             state.consume_bodies = False  # read again whole, it takes the general way at once
             raise
         hashes, columns = state._typed_columns(part)
-        if not state._torrents:
-            self.columns.append((hashes, columns))
-        else:  # each built with the hosts it has, and where it is then equal, the one it has (all in C)
-            olds = list(map(state._torrents.get, hashes, repeat(_ABSENT)))
-            news = _torrents_of(hashes, columns, map(_TRACKERS_OF, olds))
-            built.update(zip(hashes, news, strict=True))
+        # each built with the hosts it has (none if new), and where it is then equal, the one it has
+        olds = list(map(state._torrents.get, hashes, repeat(_ABSENT)))
+        news = _torrents_of(hashes, columns, map(_TRACKERS_OF, olds))
+        del columns  # before the next part: the columns are large blocks, the Torrents small ones
+        built.update(zip(hashes, news, strict=True))
+        if state._torrents:
             built.update(compress(zip(hashes, olds, strict=True), map(eq, news, olds)))
         del data[:start]
 
     @property
     def decoded(self) -> int:
         """How many torrents were decoded while the body arrived."""
-        return len(self.built) + sum(len(hashes) for hashes, _ in self.columns)
+        return len(self.built)
 
     def body(self) -> bytearray:
         """What is left to apply: the body, or its first keys and the rest of its torrents and keys."""
@@ -462,7 +462,7 @@ class MaindataState:
                     raise decode.Mismatch("streamed torrents in a body that is no full update")
                 update = self._typed_update(top, lists, body, span)
                 if streamed is not None:
-                    update.streamed, update.columns = streamed.built, streamed.columns
+                    update.streamed = streamed.built
                 self._apply(update)
             except decode.Mismatch:
                 if span is None and not built:
@@ -612,8 +612,7 @@ class MaindataState:
                     self._changed.add(h)
         any_torrent = False
         if u.complete:
-            any_torrent = self._put_columns(u.columns) | self._put_streamed(u.streamed)
-            any_torrent |= self._put_all(u.torrents, previous)
+            any_torrent = self._put_streamed(u.streamed) | self._put_all(u.torrents, previous)
             retracked.clear()  # every torrent was built with its trackers, which came first
         else:
             put = self._put
@@ -659,18 +658,6 @@ class MaindataState:
             self._hosts_of_urls[urls] = tuple(sorted(hosts))
         self._hosts_of_urls[_NO_URLS] = ()
 
-    def _put_columns(self, columns: list[Columns]) -> bool:
-        """The streamed chunks of a full update into an empty state: Torrents built in C with their hosts
-        (the trackers map came after them). Whether there were any."""
-        if not columns:
-            return False
-        self._cache_all_hosts()
-        urls_of, hosts_of = self._urls_of.get, self._hosts_of_urls.__getitem__
-        for hashes, values in columns:
-            hosts = map(hosts_of, map(urls_of, hashes, repeat(_NO_URLS)))
-            self._torrents.update(zip(hashes, _torrents_of(hashes, values, hosts), strict=True))
-        return True
-
     def _put_streamed(self, streamed: Mapping[str, Torrent]) -> bool:
         """A full update's streamed Torrents into this fresh state. Each was built with the hosts its
         torrent had; one whose hosts the trackers map changed (or a new one, built with none) is built
@@ -681,11 +668,13 @@ class MaindataState:
         urls_of, hosts_of = self._urls_of.get, self._hosts_of_urls.__getitem__
         hashes, torrents = list(streamed), list(streamed.values())
         hosts = list(map(hosts_of, map(urls_of, hashes, repeat(_NO_URLS))))
-        built = self._torrents
-        built.update(streamed)
-        moved = map(ne, map(_TRACKERS_OF, torrents), hosts)
-        for h, t, now in compress(zip(hashes, torrents, hosts, strict=True), moved):
-            built[h] = _build(h, _values_of(t), now)
+        self._torrents.update(streamed)
+        moved = list(map(ne, map(_TRACKERS_OF, torrents), hosts))  # in a first sync: all with trackers
+        hashes, hosts = list(compress(hashes, moved)), list(compress(hosts, moved))
+        torrents = list(compress(torrents, moved))
+        heads = map(add, map(getitem, torrents, repeat(_HEAD)), zip(hosts))  # t[:trackers] + (hosts,)
+        rows = map(add, heads, map(getitem, torrents, repeat(_TAIL)))  # ... + t[trackers + 1:]
+        self._torrents.update(zip(hashes, map(tuple.__new__, repeat(Torrent), rows), strict=True))
         return True
 
     def stream(self) -> FullStream | None:
