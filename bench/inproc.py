@@ -8,8 +8,9 @@ feeds the body to MaindataState in 1 MiB pieces as Connection.maindata does (the
 the service's collector thresholds (cli.tune_gc), and reports process CPU of:
 - `fresh_s`: a full update into an empty state (the first sync);
 - `resync_s`: the same body again into that state (an unplanned full resync: every torrent equal);
-- `index_s`: the first RatioIndex.update of the snapshot, default policies (the warm-up scrape's part).
-Medians of --runs each. No HTTP, no threads: a change to the core shows here without bench/run's noise.
+- `index_s`: the first RatioIndex.update of the snapshot, default policies (the warm-up scrape's part);
+and the interpreter's peak RSS after the first sync and its index, and after the resync. Medians of
+--runs each. No HTTP, no threads: a change to the core shows here without bench/run's noise.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from . import processes as P
 
 # What each side runs, in a fresh interpreter with that side's checkout first on sys.path.
 SIDE = r"""
-import gc, json, statistics, sys, time
+import gc, json, resource, statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import exporter
 assert exporter.__file__.startswith(sys.argv[1]), exporter.__file__
@@ -34,33 +35,41 @@ from exporter.cli import tune_gc
 from exporter.config.settings import Settings
 from exporter.managers.ratio_index import RatioIndex
 from exporter.qbt.maindata import MaindataState
-body, runs, piece = open(sys.argv[2], "rb").read(), int(sys.argv[3]), 1 << 20
+path, runs = sys.argv[2], int(sys.argv[3])
 tune_gc()
 
 
 def full(state):
-    t0 = time.process_time()
-    stream = state.stream()
-    for i in range(0, len(body), piece):
-        stream.feed(body[i : i + piece])
+    # CPU of one full update read from the file in 1 MiB pieces (never whole in memory)
+    t0, stream = time.process_time(), state.stream()
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            stream.feed(piece)
     state.apply_body(stream.body(), stream)
     return time.process_time() - t0
 
 
+def index_of(state):
+    t0 = time.process_time()
+    RatioIndex(settings.trackers, settings.seeding).update(state.snapshot(time.time()))
+    return time.process_time() - t0
+
+
 out = {"fresh_s": [], "resync_s": [], "index_s": []}
+peaks = {}
 settings = Settings()
-for _ in range(runs):
+for run in range(runs):
     state = MaindataState("bench")
     out["fresh_s"].append(full(state))
+    out["index_s"].append(index_of(state))
+    if not run:  # VmHWM of this interpreter: the first sync and its first index, then with a resync
+        peaks["peak_first_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     out["resync_s"].append(full(state))
-    snapshot = state.snapshot(time.time())
-    index = RatioIndex(settings.trackers, settings.seeding)
-    t0 = time.process_time()
-    index.update(snapshot)
-    out["index_s"].append(time.process_time() - t0)
-    del state, snapshot, index
+    if not run:
+        peaks["peak_resync_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    del state
     gc.collect()
-print(json.dumps({k: round(statistics.median(v), 3) for k, v in out.items()}))
+print(json.dumps({**{k: round(statistics.median(v), 3) for k, v in out.items()}, **peaks}))
 """
 
 
