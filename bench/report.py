@@ -124,7 +124,9 @@ def round2(
         o, c = s["summary"]["ours"], s["summary"]["comparison"]
         first, resync = s["ours_first_sync"], s.get("resync", {}).get("ours", {})
         warm, typical = s["warmup"]["ours"], s["jobs"].get("typical")
-        cpu_r = ratio(c["cpu_mean_s"], o["cpu_mean_s"])
+        steady = s.get("steady_ours", o)  # ours alone over more intervals, when the run has it
+        cpu_r = ratio(c["cpu_mean_s"], steady["cpu_mean_s"])
+        over = f"mean of {steady['scrapes']} scrapes" + (", ours alone" if "steady_ours" in s else "")
         rows += [
             (
                 "50k: start to first `qbittorrent_up 1` ≤ 1.0 s",
@@ -148,8 +150,8 @@ def round2(
             ),
             (
                 "50k: steady delta scrape ≤ 20 ms CPU, ≥ 250× less than the comparison",
-                f"{o['cpu_mean_s'] * 1000:.0f} ms, 1/{cpu_r:.0f}",
-                o["cpu_mean_s"] <= 0.020 and cpu_r >= 250,
+                f"{steady['cpu_mean_s'] * 1000:.1f} ms ({over}), 1/{cpu_r:.0f}",
+                steady["cpu_mean_s"] <= 0.020 and cpu_r >= 250,
             ),
             (
                 "50k: first ratio-index build ≤ 0.2 CPU-s (measured: the first scrape, which builds it)",
