@@ -97,6 +97,7 @@ def _values_of(t: Torrent) -> tuple[Any, ...]:
 # A full update's decoded chunk: its hashes and its values as columns (KEYS order).
 Columns = tuple[list[str], list[Any]]
 _TRACKERS_OF = operator.itemgetter(TORRENT_INDEX["trackers"])
+_HASH_OF = operator.itemgetter(TORRENT_INDEX["hash"])
 _ABSENT = Torrent(hash="")  # stands for "no torrent" where a Torrent is compared (its hash is no hash)
 # A Torrent's fields before and after `trackers`.
 _HEAD, _TAIL = slice(0, _TRACKERS_AT + 1), slice(_TRACKERS_AT + 2, None)
@@ -666,15 +667,17 @@ class MaindataState:
             return False
         self._cache_all_hosts()
         urls_of, hosts_of = self._urls_of.get, self._hosts_of_urls.__getitem__
-        hashes, torrents = list(streamed), list(streamed.values())
-        hosts = list(map(hosts_of, map(urls_of, hashes, repeat(_NO_URLS))))
-        self._torrents.update(streamed)
+        torrents = list(streamed.values())
+        hosts = list(map(hosts_of, map(urls_of, streamed, repeat(_NO_URLS))))
+        # Keyed by each Torrent's own hash string: an unchanged one keeps the one it had, and the
+        # body's copy of it goes with the body.
+        self._torrents.update(zip(map(_HASH_OF, torrents), torrents, strict=True))
         moved = list(map(ne, map(_TRACKERS_OF, torrents), hosts))  # in a first sync: all with trackers
-        hashes, hosts = list(compress(hashes, moved)), list(compress(hosts, moved))
-        torrents = list(compress(torrents, moved))
+        torrents, hosts = list(compress(torrents, moved)), list(compress(hosts, moved))
         heads = map(add, map(getitem, torrents, repeat(_HEAD)), zip(hosts))  # t[:trackers] + (hosts,)
         rows = map(add, heads, map(getitem, torrents, repeat(_TAIL)))  # ... + t[trackers + 1:]
-        self._torrents.update(zip(hashes, map(tuple.__new__, repeat(Torrent), rows), strict=True))
+        rebuilt = list(map(tuple.__new__, repeat(Torrent), rows))
+        self._torrents.update(zip(map(_HASH_OF, rebuilt), rebuilt, strict=True))
         return True
 
     def stream(self) -> FullStream | None:
@@ -745,7 +748,10 @@ class MaindataState:
         for url in u.trackers_removed:
             updates[url] = []
         removed = set(u.torrents_removed)
+        torrent_of = u.streamed.get  # the torrents decoded while a full update arrived, if any
         for url, hashes in updates.items():
+            if u.streamed:  # their own hash strings, not one more per list (~5 MiB at 50,000)
+                hashes = [t.hash if (t := torrent_of(h)) is not None else h for h in hashes]
             new = set(hashes)
             old = self._tracker_urls.get(url, _NO_URLS)
             added = new - old

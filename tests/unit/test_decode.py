@@ -504,6 +504,40 @@ def test_a_full_update_fed_in_parts_equals_the_general_merge_and_keeps_unchanged
         assert_downloads_kept(typed.snapshot(0.0))
 
 
+def test_a_streamed_full_update_keeps_one_string_per_hash(small_parts):
+    """The tracker lists and the torrents object of a body each spell every hash: for the torrents
+    decoded while the body arrived, the state keeps the torrent's own string everywhere (its key, its
+    Torrent, its trackers' sets), and after a resync the one it had, not the body's copies (~10 MiB
+    at 50,000 torrents)."""
+    w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
+    state = MaindataState()
+
+    def strings() -> dict[str, set[int]]:
+        ids: dict[str, set[int]] = {}
+        for h, t in state._torrents.items():
+            ids.setdefault(h, set()).update((id(h), id(t.hash)))
+        for hashes in state._tracker_urls.values():
+            for h in hashes:
+                ids[h].add(id(h))
+        for h in state._urls_of:
+            ids[h].add(id(h))
+        return ids
+
+    answer = fed(state, w.maindata("s", 0))
+    streamed = set(answer.streamed.built)  # the rest, the body's last parts, are decoded after it
+    assert len(streamed) > 250
+    state.apply(answer)
+    first = strings()
+    assert all(len(first[h]) == 1 for h in streamed)
+    assert sum(map(len, state._tracker_urls.values())) > 300  # the lists were there to share
+    w.sessions.clear()
+    answer = fed(state, w.maindata("s", 0))  # a resync: every torrent equal
+    streamed &= set(answer.streamed.built)
+    state.apply(answer)
+    again = strings()
+    assert len(streamed) > 250 and all(again[h] == first[h] for h in streamed)
+
+
 def test_a_streamed_resync_moves_an_unchanged_torrent_to_its_new_trackers(small_parts):
     w = World(PROFILES["4.5.2"], 300, seed=8, epoch=EPOCH)
     typed = MaindataState()
