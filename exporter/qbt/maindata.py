@@ -450,7 +450,7 @@ class MaindataState:
         Well-typed bodies (qBittorrent's) are decoded by decode.py, torrent by torrent into Torrents;
         any other body the general way, as `apply` takes it. A full update is merged into a new state
         while this one stays as it was, so a body that fails half-way changes nothing either."""
-        built = bool(streamed and streamed.decoded)
+        decoded = bool(streamed and streamed.decoded)  # torrents decoded while the body arrived
         try:
             top = decode.top(body)
             lists = {url: bytes(raw) for url, raw in (top.trackers or {}).items()}
@@ -459,18 +459,18 @@ class MaindataState:
             if span is not None:
                 top.torrents = msgspec.Raw()  # no view of the body left: it can shrink
             try:
-                if built and not top.full_update:
+                if decoded and not top.full_update:
                     raise decode.Mismatch("streamed torrents in a body that is no full update")
                 update = self._typed_update(top, lists, body, span)
                 if streamed is not None:
                     update.streamed = streamed.built
                 self._apply(update)
             except decode.Mismatch:
-                if span is None and not built:
+                if span is None and not decoded:
                     raise
                 self._untyped_consumed()  # parts of the body are gone: no general way for this one
         except decode.Mismatch:
-            if built:  # its torrents are decoded already: the rest alone is no payload
+            if decoded:  # its torrents are decoded already: the rest alone is no payload
                 self._untyped_consumed()
             try:
                 payload = parse_maindata(body)
@@ -655,8 +655,7 @@ class MaindataState:
         """Every set of URLs a torrent of this state has, with its hosts in _hosts_of_urls (and no URLs,
         no hosts): then _hosts_of(h) is two lookups, which map() makes in C."""
         for urls in self._url_sets.keys() - self._hosts_of_urls.keys():
-            hosts = {host for u in urls if (host := self._host(u))}
-            self._hosts_of_urls[urls] = tuple(sorted(hosts))
+            self._hosts_of_urls[urls] = self._hosts_for(urls)
         self._hosts_of_urls[_NO_URLS] = ()
 
     def _put_streamed(self, streamed: Mapping[str, Torrent]) -> bool:
@@ -829,8 +828,12 @@ class MaindataState:
             return ()
         hosts = self._hosts_of_urls.get(urls)
         if hosts is None:
-            hosts = self._hosts_of_urls[urls] = tuple(sorted({host for u in urls if (host := self._host(u))}))
+            hosts = self._hosts_of_urls[urls] = self._hosts_for(urls)
         return hosts
+
+    def _hosts_for(self, urls: frozenset[str]) -> tuple[str, ...]:
+        """The hosts of a set of tracker URLs, sorted, each once (a URL without a host adds none)."""
+        return tuple(sorted({host for u in urls if (host := self._host(u))}))
 
     # -- handing out snapshots ---------------------------------------------------------------
 
